@@ -1,0 +1,163 @@
+//! `hytune bench`: training and generation throughput of the configured model and backend
+//! (min / median over repeats after warm-up), and the time split of a full HyTuning step.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::optim::{AdamWConfig, GradientsParams};
+use clap::Args;
+
+use crate::config::Config;
+use crate::data::suites::{GenSpec, Suite, corpus, generate};
+use crate::data::tokenizer::encode_prompt;
+use crate::data::{Labeled, jsonl};
+use crate::engine::losses::rd_loss;
+use crate::engine::protocol::Event;
+use crate::engine::{DataSource, Job, backend, spawn};
+use crate::model::cached_bias;
+use crate::model::{Batch, Gpt, GptShape, to_vec};
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Timed repeats after warm-up.
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// Untimed warm-up repeats (kernel compilation, caches).
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Sequences decoded together.
+    #[arg(long, default_value_t = 32)]
+    pub gen_batch: usize,
+    /// Also time full HyTuning steps (rollouts, PRG scoring, update).
+    #[arg(long)]
+    pub hytuning: bool,
+}
+
+fn stats(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[0], v[v.len() / 2])
+}
+
+pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
+    let selected = backend::select(&config.run.backend)?;
+    if let Some(n) = &selected.notice {
+        eprintln!("note: {n}");
+    }
+    let shape = GptShape::from_config(&config.model);
+    let device = selected.device.clone().autodiff();
+    device.seed(config.run.seed);
+    let mut model = shape.init(&device);
+    println!("backend {}  model d={} layers={} heads={} ctx={}  params {}", selected.name, shape.d_model, shape.n_layers, shape.n_heads, shape.max_len, burn::module::Module::num_params(&model));
+
+    // Training: one RD step on a fixed batch.
+    let data: Vec<Labeled> = corpus(Suite::Arith, config.pretrain.batch_size, 7);
+    let batch: Vec<&Labeled> = data.iter().collect();
+    let mut optim = AdamWConfig::new().init();
+    let mut times = Vec::new();
+    let mut tokens = 0;
+    for i in 0..args.warmup + args.repeats {
+        let t = Instant::now();
+        let (loss, n) = rd_loss(&model, &batch);
+        let _ = loss.clone().into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-4, model, grads);
+        device.sync().ok();
+        if i >= args.warmup {
+            times.push(t.elapsed().as_secs_f64());
+        }
+        tokens = n;
+    }
+    let (min, med) = stats(times);
+    println!("train  batch {}×{} tokens: {:.1} ms/step min, {:.1} median → {:.0} tokens/s (median)", config.pretrain.batch_size, tokens / config.pretrain.batch_size, min * 1e3, med * 1e3, tokens as f64 / med);
+
+    // Generation with the KV cache: per-token time early and late in the sequence.
+    let valid = burn::module::Module::valid(&model);
+    let prompt = encode_prompt("Q: amoxicillin 12 mg/kg, patient 20 kg. Dose in mg?\n");
+    let new = shape.max_len - prompt.len();
+    let (mut early, mut late, mut total) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..args.warmup + args.repeats {
+        let per_token = decode_timed(&valid, &prompt, args.gen_batch, new);
+        if i >= args.warmup {
+            let w = 16.min(new / 2);
+            early.push(per_token[1..=w].iter().sum::<f64>() / w as f64);
+            late.push(per_token[new - w..].iter().sum::<f64>() / w as f64);
+            total.push(per_token.iter().sum::<f64>());
+        }
+    }
+    let (_, e) = stats(early);
+    let (_, l) = stats(late);
+    let (tmin, tmed) = stats(total);
+    let gen_tokens = (args.gen_batch * new) as f64;
+    println!(
+        "decode batch {} × {} new tokens (KV cache): {:.0} tokens/s (median; best {:.0}); per step {:.2} ms at tokens 1-16, {:.2} ms at the last 16 (×{:.2})",
+        args.gen_batch, new, gen_tokens / tmed, gen_tokens / tmin, e * 1e3, l * 1e3, l / e
+    );
+
+    if args.hytuning {
+        hytuning_split(config, &selected, &args)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Seconds of each decode step (index 0: the prefill), feeding the argmax back regardless of EOS.
+fn decode_timed(model: &Gpt, prompt: &[u32], rows: usize, new: usize) -> Vec<f64> {
+    let mut cache = model.new_cache(rows);
+    let pads = vec![0; rows];
+    let mut batch = Batch { tokens: prompt.repeat(rows), positions: (0..prompt.len() as u32).cycle().take(rows * prompt.len()).collect(), rows, cols: prompt.len() };
+    let mut out = Vec::with_capacity(new);
+    for _ in 0..new {
+        let t = Instant::now();
+        let past = cache.len();
+        let logits = model.forward_cached(&batch, cached_bias(&pads, past, batch.cols), &mut cache);
+        let [_, tn, v] = logits.dims();
+        let last = to_vec(logits.slice([0..rows, tn - 1..tn, 0..v]));
+        let next: Vec<u32> = (0..rows)
+            .map(|r| {
+                let z = &last[r * v..(r + 1) * v];
+                (0..v).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap() as u32
+            })
+            .collect();
+        out.push(t.elapsed().as_secs_f64());
+        let pos = cache.len() as u32;
+        batch = Batch { tokens: next, positions: vec![pos; rows], rows, cols: 1 };
+    }
+    out
+}
+
+fn hytuning_split(config: &Config, selected: &backend::Selected, args: &BenchArgs) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("hytune-bench-{}", std::process::id()));
+    let data_dir = dir.join("data");
+    jsonl::write_dataset(&data_dir, &generate(&GenSpec { suite: Suite::Dosage, size: 400, eval_size: 8, labeled_fraction: 0.05, seed: 1 }))?;
+    let mut config = config.clone();
+    let n = args.warmup + args.repeats;
+    for (k, v) in [("pretrain.steps", 0i64), ("eval.every", 0), ("checkpoint.every", 0), ("eval.max_items", 8)] {
+        config = config.set(k, toml::Value::Integer(v))?;
+    }
+    config = config.set("post.steps", toml::Value::Integer(n as i64))?.set("mix.strategy", toml::Value::String("hytuning".into()))?;
+    let job = Job { config: config.clone(), data: DataSource::Dir(data_dir), run_dir: dir.join("run"), resume: None, base: None, interactive: false, backend: selected.clone() };
+    let handle = spawn(job);
+    let mut split = Vec::new();
+    for e in handle.events.iter() {
+        match e {
+            Event::Step(m) if m.phase == "post" && m.step > args.warmup => split.push(m),
+            Event::Finished(_) => break,
+            Event::Failed(f) => anyhow::bail!("bench run failed: {f}"),
+            _ => {}
+        }
+    }
+    let _ = handle.thread.join();
+    let _ = std::fs::remove_dir_all(&dir);
+    let med = |f: &dyn Fn(&crate::engine::protocol::StepMetrics) -> f64| stats(split.iter().map(|m| f(m)).collect()).1;
+    let total = med(&|m| m.step_seconds);
+    let p = &config.post;
+    println!("hytuning step ({} questions × G={}, ≤{} new tokens, {} labeled): {:.2} s median", p.questions, p.group_size, p.max_new_tokens, p.rd_batch, total);
+    for (name, t, tps) in [
+        ("rollouts", med(&|m| m.time_rollout), med(&|m| m.tok_s_rollout.unwrap_or(0.0))),
+        ("PRG scoring", med(&|m| m.time_prg), med(&|m| m.tok_s_prg.unwrap_or(0.0))),
+        ("update", med(&|m| m.time_update), med(&|m| m.tok_s_update)),
+    ] {
+        println!("  {name:<12} {:>7.3} s  {:>5.1}%  {:>8.0} tokens/s", t, 100.0 * t / total, tps);
+    }
+    Ok(())
+}

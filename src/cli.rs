@@ -1,0 +1,257 @@
+//! The command line: one parser, one dispatch. User mistakes come back as errors with their
+//! file, line or key; `main` prints them on one line and exits non-zero.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::data::jsonl;
+use crate::data::suites::{GenSpec, Suite, generate};
+use crate::engine::{DataSource, Job, backend, checkpoint, evaluate};
+
+#[derive(Parser, Debug)]
+#[command(name = "hytune", version, about = "Post-train small language models to be accurate and honest about their confidence.\n\nWith no command: open the live TUI and run the default job (base pretraining if needed, HyTuning post-training, evaluation).")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigArgs {
+    /// Config file (default: ./config.toml, then the user config directory).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Override one setting, e.g. --set post.steps=50 (repeatable).
+    #[arg(long = "set", global = true, value_name = "SECTION.KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// auto | wgpu | cpu | ndarray (overrides run.backend).
+    #[arg(long, global = true)]
+    pub backend: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Train: base pretraining when needed, then post-training with evaluation.
+    Train(TrainArgs),
+    /// Evaluate a checkpoint: accuracy and calibration.
+    Eval(EvalArgs),
+    /// Generate or check datasets.
+    #[command(subcommand)]
+    Data(DataCmd),
+    /// Training and generation throughput of the configured model and backend.
+    Bench(crate::bench::BenchArgs),
+    /// Print the effective configuration, commented.
+    PrintConfig,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct TrainArgs {
+    /// Plain progress on stderr instead of the TUI (automatic when stdout is not a terminal).
+    #[arg(long)]
+    pub headless: bool,
+    /// Dataset directory (labeled.jsonl, unlabeled.jsonl, eval.jsonl).
+    #[arg(long, conflicts_with = "suite")]
+    pub data: Option<PathBuf>,
+    /// Built-in suite to generate from [data]: dosage | arith.
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// Run folder (must not hold a run already).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue exactly from a checkpoint.
+    #[arg(long, value_name = "CKPT")]
+    pub resume: Option<PathBuf>,
+    /// Base model checkpoint (default: base.hyt in the data directory, else pretrain).
+    #[arg(long, value_name = "CKPT")]
+    pub base: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    #[arg(long, value_name = "CKPT")]
+    pub checkpoint: PathBuf,
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Write per-item predictions as JSONL.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataCmd {
+    /// Write labeled.jsonl, unlabeled.jsonl and eval.jsonl of a built-in suite.
+    Gen {
+        #[arg(long)]
+        suite: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        labeled_fraction: Option<f64>,
+        #[arg(long)]
+        size: Option<usize>,
+        #[arg(long)]
+        eval_size: Option<usize>,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Replace files that exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate a dataset directory: counts, or every error with its file and line.
+    Check { dir: PathBuf },
+}
+
+/// The effective config of a command line.
+pub fn load_config(args: &ConfigArgs) -> Result<Config> {
+    let mut config = config::load(args.config.as_deref(), &args.sets)?.config;
+    if let Some(b) = &args.backend {
+        config = config.set("run.backend", toml::Value::String(b.clone())).map_err(|e| anyhow::anyhow!("--backend: {}", e.message))?;
+    }
+    Ok(config)
+}
+
+pub fn main_with(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        None => train(&cli.config, TrainArgs::default()),
+        Some(Cmd::Train(t)) => train(&cli.config, t),
+        Some(Cmd::Eval(e)) => eval(&cli.config, e),
+        Some(Cmd::Data(d)) => data(d),
+        Some(Cmd::Bench(b)) => crate::bench::run(&load_config(&cli.config)?, b),
+        Some(Cmd::PrintConfig) => {
+            print!("{}", config::render(&load_config(&cli.config)?));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Builds the job of `hytune train` (and of plain `hytune`).
+pub fn make_job(args: &ConfigArgs, t: &TrainArgs, interactive: bool) -> Result<Job> {
+    let mut config = load_config(args)?;
+    if let Some(ck) = &t.resume {
+        // The checkpoint's config wins (it holds mid-run changes); --set still applies on top.
+        let loaded = checkpoint::load(ck)?;
+        config = loaded.meta.config.clone();
+        for s in &args.sets {
+            let (k, v) = s.split_once('=').context("--set expects section.key=value")?;
+            let v = toml::from_str::<toml::Table>(&format!("v = {v}")).ok().and_then(|mut t| t.remove("v")).unwrap_or(toml::Value::String(v.into()));
+            config = config.set(k.trim(), v)?;
+        }
+    }
+    let data = match (&t.data, &t.suite) {
+        (Some(d), _) => DataSource::Dir(d.clone()),
+        (None, Some(s)) => DataSource::Suite(s.parse().map_err(anyhow::Error::msg)?),
+        (None, None) => DataSource::Suite(config.data.suite.parse().map_err(anyhow::Error::msg)?),
+    };
+    if let DataSource::Dir(d) = &data {
+        // Refuse bad data before a long run starts.
+        jsonl::load_dataset(d)?;
+    }
+    if let Some(b) = &t.base {
+        checkpoint::load(b)?.check_shape(&crate::model::GptShape::from_config(&config.model), b)?;
+    }
+    let run_dir = match (&t.out, &t.resume) {
+        (Some(out), None) => {
+            if out.join("metrics.jsonl").exists() {
+                bail!("{}: holds a run already (choose another --out, or --resume one of its checkpoints)", out.display());
+            }
+            out.clone()
+        }
+        (Some(out), Some(_)) => out.clone(),
+        (None, Some(ck)) => ck.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")),
+        (None, None) => crate::paths::new_run_dir(&config.run.out_dir, &config.mix.strategy),
+    };
+    let backend = backend::select(&config.run.backend)?;
+    Ok(Job { config, data, run_dir, resume: t.resume.clone(), base: t.base.clone(), interactive, backend })
+}
+
+fn train(args: &ConfigArgs, t: TrainArgs) -> Result<ExitCode> {
+    let headless = t.headless || !std::io::stdout().is_terminal();
+    let job = make_job(args, &t, !headless)?;
+    if headless { crate::headless::run(job) } else { crate::tui::run(job) }
+}
+
+fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
+    let ck = checkpoint::load(&e.checkpoint)?;
+    let config = ck.meta.config.clone();
+    let data = jsonl::load_dataset(&e.data)?;
+    if let Some(p) = &e.predictions {
+        if p.exists() {
+            bail!("{}: exists already; not overwriting", p.display());
+        }
+    }
+    let mut requested = load_config(args)?.run.backend;
+    if args.backend.is_none() && args.sets.iter().all(|s| !s.starts_with("run.backend")) {
+        requested = config.run.backend.clone();
+    }
+    let selected = backend::select(&requested)?;
+    if let Some(n) = &selected.notice {
+        eprintln!("note: {n}");
+    }
+    let model = ck.model(&crate::model::GptShape::from_config(&config.model), &selected.device, &e.checkpoint)?;
+    let opts = evaluate::EvalOpts {
+        max_new: config.post.max_new_tokens,
+        batch_size: config.eval.batch_size,
+        prg_eps: config.mix.prg_eps,
+        confident_threshold: config.eval.confident_threshold,
+    };
+    let report = evaluate::evaluate(&model, &data.eval, &opts, ck.meta.phase.name(), ck.meta.step);
+    if let Some(p) = &e.predictions {
+        jsonl::write_jsonl(p, &report.predictions).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if e.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let c = &report.overall;
+        println!(
+            "n {}  accuracy {:.3}  ECE {:.3}  Brier {:.3}  AUROC {}  confident-errors {:.3}  mean confidence {:.3}",
+            c.n, c.accuracy, c.ece, c.brier, c.auroc.map(|a| format!("{a:.3}")).unwrap_or_else(|| "n/a".into()), c.confident_error_rate, c.mean_confidence
+        );
+        for (d, c) in &report.by_difficulty {
+            println!("  difficulty {d}: n {}  accuracy {:.3}  ECE {:.3}  Brier {:.3}", c.n, c.accuracy, c.ece, c.brier);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn data(cmd: DataCmd) -> Result<ExitCode> {
+    match cmd {
+        DataCmd::Gen { suite, out, labeled_fraction, size, eval_size, seed, force } => {
+            let suite: Suite = suite.parse().map_err(anyhow::Error::msg)?;
+            let d = Config::default().data;
+            let labeled_fraction = labeled_fraction.unwrap_or(d.labeled_fraction);
+            if !(labeled_fraction > 0.0 && labeled_fraction <= 1.0) {
+                bail!("--labeled-fraction must be within (0, 1], got {labeled_fraction}");
+            }
+            let spec = GenSpec { suite, size: size.unwrap_or(d.size), eval_size: eval_size.unwrap_or(d.eval_size), labeled_fraction, seed: seed.unwrap_or(d.seed) };
+            for f in [jsonl::LABELED, jsonl::UNLABELED, jsonl::EVAL] {
+                if out.join(f).exists() && !force {
+                    bail!("{}: exists already (use --force to replace)", out.join(f).display());
+                }
+            }
+            let ds = generate(&spec);
+            jsonl::write_dataset(&out, &ds).with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{}: {} labeled, {} unlabeled, {} eval ({})", out.display(), ds.labeled.len(), ds.unlabeled.len(), ds.eval.len(), suite.name());
+            Ok(ExitCode::SUCCESS)
+        }
+        DataCmd::Check { dir } => match jsonl::load_dataset(&dir) {
+            Ok(ds) => {
+                println!("{}: ok — {} labeled, {} unlabeled, {} eval", dir.display(), ds.labeled.len(), ds.unlabeled.len(), ds.eval.len());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                eprintln!("{}: {} errors", dir.display(), e.0.len());
+                Ok(ExitCode::from(1))
+            }
+        },
+    }
+}

@@ -1,0 +1,220 @@
+//! The one validated configuration: defaults, then a TOML file, then `--set` overrides
+//! (explicit layering; nothing downstream sees an `Option`).
+
+mod docs;
+mod load;
+mod validate;
+
+pub use docs::render;
+pub use load::{ConfigError, Loaded, find_config_file, load};
+
+use serde::{Deserialize, Serialize};
+
+use crate::method::mixing::{MixParams, Strategy};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub run: Run,
+    pub model: Model,
+    pub data: Data,
+    pub pretrain: Pretrain,
+    pub post: Post,
+    pub mix: Mix,
+    pub eval: Eval,
+    pub checkpoint: Checkpoint,
+    pub tui: Tui,
+    pub keys: Keys,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    pub seed: u64,
+    pub backend: String,
+    pub out_dir: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub d_model: usize,
+    pub n_layers: usize,
+    pub n_heads: usize,
+    pub max_len: usize,
+    pub mlp_ratio: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Data {
+    pub suite: String,
+    pub size: usize,
+    pub eval_size: usize,
+    pub labeled_fraction: f64,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pretrain {
+    pub suite: String,
+    pub steps: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub warmup: usize,
+    pub corpus_size: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Post {
+    pub steps: usize,
+    pub lr: f64,
+    pub rd_batch: usize,
+    pub questions: usize,
+    pub group_size: usize,
+    pub temperature: f64,
+    pub top_k: usize,
+    pub max_new_tokens: usize,
+    pub clip_eps: f64,
+    pub kl_beta: f64,
+    pub policy_updates: usize,
+    pub grad_clip: f64,
+    pub max_bad_steps: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mix {
+    pub strategy: String,
+    pub alpha: f64,
+    pub alpha_min: f64,
+    pub alpha_max: f64,
+    pub momentum: f64,
+    pub tau: f64,
+    pub tau_gate: f64,
+    pub prg_eps: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eval {
+    pub every: usize,
+    pub max_items: usize,
+    pub confident_threshold: f64,
+    pub batch_size: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    pub every: usize,
+    pub keep_last: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tui {
+    pub fps: u32,
+    pub history: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    pub pause: String,
+    pub checkpoint: String,
+    pub evaluate: String,
+    pub inspector: String,
+    pub editor: String,
+    pub freeze: String,
+    pub log_y: String,
+    pub smooth_more: String,
+    pub smooth_less: String,
+    pub zoom: String,
+    pub focus: String,
+    pub help: String,
+    pub quit: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            run: Run { seed: 42, backend: "auto".into(), out_dir: String::new() },
+            model: Model { d_model: 128, n_layers: 4, n_heads: 4, max_len: 160, mlp_ratio: 4 },
+            data: Data { suite: "dosage".into(), size: 4000, eval_size: 200, labeled_fraction: 0.05, seed: 1 },
+            pretrain: Pretrain { suite: "arith".into(), steps: 1500, batch_size: 32, lr: 3e-3, warmup: 50, corpus_size: 20000 },
+            post: Post {
+                steps: 150,
+                lr: 5e-4,
+                rd_batch: 16,
+                questions: 8,
+                group_size: 4,
+                temperature: 1.0,
+                top_k: 0,
+                max_new_tokens: 48,
+                clip_eps: 0.2,
+                kl_beta: 0.02,
+                policy_updates: 1,
+                grad_clip: 1.0,
+                max_bad_steps: 5,
+            },
+            mix: Mix {
+                strategy: "hytuning".into(),
+                alpha: 0.5,
+                alpha_min: 0.1,
+                alpha_max: 0.9,
+                momentum: 0.9,
+                tau: 0.05,
+                tau_gate: 0.1,
+                prg_eps: 0.01,
+            },
+            eval: Eval { every: 50, max_items: 200, confident_threshold: 0.9, batch_size: 64 },
+            checkpoint: Checkpoint { every: 100, keep_last: 3 },
+            tui: Tui { fps: 20, history: 600 },
+            keys: Keys {
+                pause: "space".into(),
+                checkpoint: "c".into(),
+                evaluate: "e".into(),
+                inspector: "i".into(),
+                editor: "h".into(),
+                freeze: "f".into(),
+                log_y: "l".into(),
+                smooth_more: "s".into(),
+                smooth_less: "S".into(),
+                zoom: "z".into(),
+                focus: "tab".into(),
+                help: "?".into(),
+                quit: "q".into(),
+            },
+        }
+    }
+}
+
+impl Config {
+    pub fn strategy(&self) -> Strategy {
+        Strategy::parse(&self.mix.strategy).expect("validated")
+    }
+
+    pub fn mix_params(&self) -> MixParams {
+        MixParams {
+            strategy: self.strategy(),
+            alpha: self.mix.alpha,
+            alpha_min: self.mix.alpha_min,
+            alpha_max: self.mix.alpha_max,
+            momentum: self.mix.momentum,
+            tau: self.mix.tau,
+            tau_gate: self.mix.tau_gate,
+        }
+    }
+
+    pub fn to_table(&self) -> toml::Table {
+        toml::Table::try_from(self).expect("config serializes")
+    }
+
+    /// Sets one `section.key` from a TOML-typed value, with the same checks as a file.
+    pub fn set(&self, key: &str, value: toml::Value) -> Result<Config, ConfigError> {
+        load::apply_one(self, key, value)
+    }
+}

@@ -1,0 +1,103 @@
+//! The text format of DESIGN §1.1: `Q:`/`S:`/`A:` lines, answer extraction and comparison.
+
+/// The prompt text (BOS is added by the tokenizer): `"Q: <question>\n"`.
+pub fn prompt(question: &str) -> String {
+    format!("Q: {question}\n")
+}
+
+/// The response text (EOS is added by the tokenizer): steps then the answer line.
+pub fn response(steps: &[String], answer: &str) -> String {
+    let mut out = String::new();
+    for s in steps {
+        out.push_str("S: ");
+        out.push_str(s);
+        out.push('\n');
+    }
+    out.push_str("A: ");
+    out.push_str(answer);
+    out.push('\n');
+    out
+}
+
+/// The text before the answer after the first `k` steps: what `conf(a | x)` conditions on (§1.3).
+pub fn prefix_before_answer(question: &str, steps: &[String]) -> String {
+    let mut out = prompt(question);
+    for s in steps {
+        out.push_str("S: ");
+        out.push_str(s);
+        out.push('\n');
+    }
+    out.push_str("A: ");
+    out
+}
+
+/// The answer tokens that `conf` scores: the answer and its closing newline.
+pub fn answer_continuation(answer: &str) -> String {
+    format!("{answer}\n")
+}
+
+/// What a generated response says: its steps (`S:` lines before the answer) and its answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParsedResponse {
+    pub steps: Vec<String>,
+    pub answer: Option<String>,
+}
+
+/// The answer is the trimmed text of the first `A: ` line; steps are the `S: ` lines before it.
+pub fn parse_response(text: &str) -> ParsedResponse {
+    let mut steps = Vec::new();
+    for line in text.split('\n') {
+        if let Some(a) = line.strip_prefix("A: ") {
+            let a = a.trim();
+            return ParsedResponse { steps, answer: (!a.is_empty()).then(|| a.to_string()) };
+        }
+        if let Some(s) = line.strip_prefix("S: ") {
+            steps.push(s.trim().to_string());
+        }
+    }
+    ParsedResponse { steps, answer: None }
+}
+
+/// Answers are equal when their trimmed strings are, or when both parse as equal numbers.
+pub fn answers_equal(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim(), b.trim());
+    if a == b {
+        return true;
+    }
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_round_trips_through_the_parser() {
+        let steps = vec!["12*5=60".to_string(), "60/3=20".to_string()];
+        let r = response(&steps, "20");
+        assert_eq!(r, "S: 12*5=60\nS: 60/3=20\nA: 20\n");
+        assert_eq!(parse_response(&r), ParsedResponse { steps, answer: Some("20".into()) });
+        assert_eq!(prefix_before_answer("q", &[]), "Q: q\nA: ");
+    }
+
+    #[test]
+    fn answer_is_first_a_line_and_may_be_missing() {
+        assert_eq!(parse_response("S: x\nA:  7 \nA: 8\n").answer.as_deref(), Some("7"));
+        assert_eq!(parse_response("S: x\nS: y").answer, None);
+        assert_eq!(parse_response("A: \n").answer, None);
+        assert_eq!(parse_response("noise A: 3\n").answer, None);
+    }
+
+    #[test]
+    fn answers_compare_as_strings_or_numbers() {
+        assert!(answers_equal(" 20", "20 "));
+        assert!(answers_equal("20.0", "20"));
+        assert!(answers_equal("-3", "-3.00"));
+        assert!(!answers_equal("20", "21"));
+        assert!(!answers_equal("twenty", "20"));
+        assert!(answers_equal("mg", "mg"));
+    }
+}

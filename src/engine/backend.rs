@@ -1,0 +1,79 @@
+//! Picks the device: wgpu on a real GPU, else the CPU backend, saying why once. Never panics for
+//! a missing adapter.
+
+use burn::backend::wgpu::{RuntimeOptions, WgpuDevice, try_init_device, try_init_setup, wgpu};
+use burn::tensor::Device;
+
+/// The chosen device and how to describe it.
+#[derive(Clone, Debug)]
+pub struct Selected {
+    pub device: Device,
+    pub name: String,
+    /// A line to show once (why this is not the requested or the fastest backend).
+    pub notice: Option<String>,
+}
+
+/// What the wgpu probe found.
+pub enum Probe {
+    Gpu(WgpuDevice, String),
+    Software(WgpuDevice, String),
+    Missing(String),
+}
+
+/// Finds a wgpu adapter and registers it. A software adapter is reported as such.
+pub fn probe_wgpu() -> Probe {
+    let attempt = std::panic::catch_unwind(|| {
+        let setup = try_init_setup::<burn::backend::wgpu::graphics::AutoGraphicsApi>(&WgpuDevice::default(), RuntimeOptions::default())
+            .map_err(|e| e.to_string())?;
+        let info = setup.adapter.get_info();
+        let software = info.device_type == wgpu::DeviceType::Cpu;
+        let label = format!("{} ({:?})", info.name, info.backend);
+        let device = try_init_device(setup, RuntimeOptions::default()).map_err(|e| e.to_string())?;
+        Ok::<_, String>((device, label, software))
+    });
+    match attempt {
+        Ok(Ok((device, label, true))) => Probe::Software(device, label),
+        Ok(Ok((device, label, false))) => Probe::Gpu(device, label),
+        Ok(Err(e)) => Probe::Missing(e),
+        Err(_) => Probe::Missing("the wgpu runtime failed to start".into()),
+    }
+}
+
+pub fn cpu() -> Selected {
+    Selected { device: Device::flex(), name: "cpu (flex)".into(), notice: None }
+}
+
+/// `auto`: wgpu on a real GPU, else CPU. `wgpu`: any adapter, software included; none → error.
+pub fn select(requested: &str) -> anyhow::Result<Selected> {
+    match requested {
+        "cpu" => Ok(cpu()),
+        "ndarray" => ndarray(),
+        "wgpu" => match probe_wgpu() {
+            Probe::Gpu(d, label) => Ok(Selected { device: Device::from(d), name: format!("wgpu: {label}"), notice: None }),
+            Probe::Software(d, label) => Ok(Selected {
+                device: Device::from(d),
+                name: format!("wgpu: {label}"),
+                notice: Some(format!("wgpu adapter {label} is a software driver: expect it to be far slower than --backend cpu")),
+            }),
+            Probe::Missing(why) => anyhow::bail!("--backend wgpu: no wgpu adapter ({why})"),
+        },
+        _ => Ok(match probe_wgpu() {
+            Probe::Gpu(d, label) => Selected { device: Device::from(d), name: format!("wgpu: {label}"), notice: None },
+            Probe::Software(_, label) => Selected {
+                notice: Some(format!("only a software GPU adapter ({label}); using the CPU backend (flex), which is faster here")),
+                ..cpu()
+            },
+            Probe::Missing(why) => Selected { notice: Some(format!("no GPU adapter ({why}); using the CPU backend (flex)")), ..cpu() },
+        }),
+    }
+}
+
+#[cfg(feature = "ndarray")]
+fn ndarray() -> anyhow::Result<Selected> {
+    Ok(Selected { device: Device::ndarray(), name: "cpu (ndarray)".into(), notice: None })
+}
+
+#[cfg(not(feature = "ndarray"))]
+fn ndarray() -> anyhow::Result<Selected> {
+    anyhow::bail!("run.backend = \"ndarray\" needs a build with `--features ndarray`")
+}

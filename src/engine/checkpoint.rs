@@ -1,0 +1,198 @@
+//! Checkpoint files: one file holding a JSON header (phase, step, config, RNG, cursors, mixing
+//! state) and the model, optimizer and reference-model records. Written atomically.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+use serde::{Deserialize, Serialize};
+
+use super::cursor::Cursors;
+use super::protocol::Phase;
+use crate::config::Config;
+use crate::method::mixing::MixState;
+use crate::model::{Gpt, GptShape};
+use crate::rng::Rng;
+
+const MAGIC: &[u8; 8] = b"HYTUNE01";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Meta {
+    pub phase: Phase,
+    /// Steps of `phase` already done.
+    pub step: usize,
+    /// The phase is complete (a base checkpoint, or the end of post-training).
+    pub complete: bool,
+    pub shape: GptShape,
+    pub config: Config,
+    pub rng: Rng,
+    pub cursors: Cursors,
+    pub mix: Option<MixState>,
+    pub best_brier: Option<f64>,
+    pub elapsed_seconds: f64,
+}
+
+/// A checkpoint read from disk; records are applied to a fresh model with [`Loaded::model`].
+pub struct Loaded {
+    pub meta: Meta,
+    model: Vec<u8>,
+    optimizer: Vec<u8>,
+    reference: Vec<u8>,
+}
+
+fn record_bytes(model: Gpt) -> Result<Vec<u8>> {
+    Ok(model.into_record().into_bytes().map_err(|e| anyhow::anyhow!("{e}"))?.to_vec())
+}
+
+/// Writes `path` via a temporary file, fsync and rename, so a crash never leaves half a file.
+pub fn save(path: &Path, meta: &Meta, model: &Gpt, optimizer: Option<Bytes>, reference: Option<&Gpt>) -> Result<()> {
+    let header = serde_json::to_vec(meta)?;
+    let sections = [
+        header,
+        record_bytes(model.clone())?,
+        optimizer.map(|b| b.to_vec()).unwrap_or_default(),
+        reference.map(|r| record_bytes(r.clone())).transpose()?.unwrap_or_default(),
+    ];
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(MAGIC)?;
+        for s in &sections {
+            f.write_all(&(s.len() as u64).to_le_bytes())?;
+            f.write_all(s)?;
+        }
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    if let Some(dir) = path.parent().and_then(|d| File::open(d).ok()) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads a checkpoint, refusing anything that is not one (with the file's name in the error).
+pub fn load(path: &Path) -> Result<Loaded> {
+    let name = path.display();
+    let mut f = File::open(path).with_context(|| format!("{name}: cannot open checkpoint"))?;
+    let mut magic = [0u8; 8];
+    if f.read_exact(&mut magic).is_err() || &magic != MAGIC {
+        bail!("{name}: not a hytune checkpoint");
+    }
+    let mut sections = Vec::new();
+    for _ in 0..4 {
+        let mut len = [0u8; 8];
+        f.read_exact(&mut len).with_context(|| format!("{name}: truncated checkpoint"))?;
+        let len = u64::from_le_bytes(len);
+        if len > 1 << 34 {
+            bail!("{name}: corrupt checkpoint (section of {len} bytes)");
+        }
+        let mut buf = vec![0u8; len as usize];
+        f.read_exact(&mut buf).with_context(|| format!("{name}: truncated checkpoint"))?;
+        sections.push(buf);
+    }
+    let meta: Meta = serde_json::from_slice(&sections[0]).with_context(|| format!("{name}: corrupt checkpoint header"))?;
+    let reference = sections.pop().unwrap();
+    let optimizer = sections.pop().unwrap();
+    let model = sections.pop().unwrap();
+    Ok(Loaded { meta, model, optimizer, reference })
+}
+
+fn apply(bytes: &[u8], shape: &GptShape, device: &Device) -> Result<Gpt> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(shape.init(device).load_record(record))
+}
+
+impl Loaded {
+    /// The model, refusing a checkpoint of another shape than `expected`.
+    pub fn model(&self, expected: &GptShape, device: &Device, path: &Path) -> Result<Gpt> {
+        self.check_shape(expected, path)?;
+        apply(&self.model, expected, device).with_context(|| format!("{}: corrupt model record", path.display()))
+    }
+
+    pub fn check_shape(&self, expected: &GptShape, path: &Path) -> Result<()> {
+        if &self.meta.shape != expected {
+            let s = &self.meta.shape;
+            bail!(
+                "{}: checkpoint is of another model shape (d_model {}, n_layers {}, n_heads {}, max_len {}, mlp_ratio {}) than the config's (d_model {}, n_layers {}, n_heads {}, max_len {}, mlp_ratio {})",
+                path.display(),
+                s.d_model, s.n_layers, s.n_heads, s.max_len, s.mlp_ratio,
+                expected.d_model, expected.n_layers, expected.n_heads, expected.max_len, expected.mlp_ratio
+            );
+        }
+        Ok(())
+    }
+
+    pub fn reference(&self, device: &Device) -> Result<Option<Gpt>> {
+        if self.reference.is_empty() {
+            return Ok(None);
+        }
+        apply(&self.reference, &self.meta.shape, device).map(Some)
+    }
+
+    pub fn optimizer_bytes(&self) -> Option<Bytes> {
+        (!self.optimizer.is_empty()).then(|| Bytes::from_bytes_vec(self.optimizer.clone()))
+    }
+}
+
+/// Periodic checkpoints of a run directory, oldest first.
+pub fn periodic(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("ckpt-") && n.ends_with(".hyt")))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Removes all but the newest `keep` periodic checkpoints.
+pub fn prune(dir: &Path, keep: usize) {
+    let all = periodic(dir);
+    for p in &all[..all.len().saturating_sub(keep)] {
+        let _ = fs::remove_file(p);
+    }
+}
+
+pub fn periodic_name(phase: Phase, step: usize) -> String {
+    // Post sorts after pretrain, and steps are zero-padded, so names sort by age.
+    let order = match phase {
+        Phase::Pretrain => 0,
+        Phase::Post => 1,
+    };
+    format!("ckpt-{order}{}-{step:07}.hyt", phase.name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_by_age_and_prune_keeps_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        for (ph, s) in [(Phase::Post, 5), (Phase::Pretrain, 100), (Phase::Post, 20), (Phase::Post, 10)] {
+            std::fs::write(dir.path().join(periodic_name(ph, s)), b"x").unwrap();
+        }
+        std::fs::write(dir.path().join("best.hyt"), b"x").unwrap();
+        prune(dir.path(), 2);
+        let left: Vec<String> = periodic(dir.path()).iter().map(|p| p.file_name().unwrap().to_string_lossy().into()).collect();
+        assert_eq!(left, vec![periodic_name(Phase::Post, 10), periodic_name(Phase::Post, 20)]);
+        assert!(dir.path().join("best.hyt").exists());
+    }
+
+    #[test]
+    fn garbage_is_refused_with_the_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.hyt");
+        std::fs::write(&p, b"hello").unwrap();
+        let e = load(&p).err().unwrap().to_string();
+        assert!(e.contains("x.hyt: not a hytune checkpoint"), "{e}");
+        std::fs::write(&p, [&MAGIC[..], &[3, 0, 0, 0, 0, 0, 0, 0], b"{}"].concat()).unwrap();
+        assert!(format!("{:#}", load(&p).err().unwrap()).contains("truncated"));
+    }
+}

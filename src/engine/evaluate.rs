@@ -1,0 +1,92 @@
+//! Evaluation (DESIGN §1.7): greedy decoding, then confidence, PRG and self-certainty per item,
+//! and the calibration summary overall and per difficulty.
+
+use std::collections::BTreeMap;
+
+use super::answer_span::{answer_span, span_confidence};
+use super::prg_scoring::prg_traces;
+use super::protocol::{EvalReport, Prediction};
+use crate::data::EvalItem;
+use crate::data::text::{answers_equal, parse_response, prompt};
+use crate::data::tokenizer::{decode, encode_prompt};
+use crate::method::calibration::Calibration;
+use crate::method::self_certainty::mean_self_certainty;
+use crate::model::Gpt;
+use crate::model::generate::{SampleOpts, generate};
+use crate::rng::Rng;
+
+pub struct EvalOpts {
+    pub max_new: usize,
+    pub batch_size: usize,
+    pub prg_eps: f64,
+    pub confident_threshold: f64,
+}
+
+/// Evaluates `items` with `model` (no autograd). Items without an answer count as wrong with
+/// confidence 0: the model committed to nothing.
+pub fn evaluate(model: &Gpt, items: &[EvalItem], opts: &EvalOpts, phase: &str, step: usize) -> EvalReport {
+    let greedy = SampleOpts { temperature: None, top_k: 0, max_new: opts.max_new };
+    let mut rng = Rng::new(0);
+    let mut predictions = Vec::with_capacity(items.len());
+    for chunk in items.chunks(opts.batch_size.max(1)) {
+        let prompts: Vec<Vec<u32>> = chunk.iter().map(|it| encode_prompt(&prompt(&it.question))).collect();
+        let generated = generate(model, &prompts, &greedy, &mut rng);
+        let mut batch: Vec<Prediction> = chunk
+            .iter()
+            .zip(&generated)
+            .map(|(item, g)| {
+                let parsed = parse_response(&decode(&g.tokens));
+                let confidence = match (&parsed.answer, answer_span(&g.tokens)) {
+                    (Some(_), Some(span)) => span_confidence(&g.logprobs, span),
+                    _ => 0.0,
+                };
+                Prediction {
+                    question: item.question.clone(),
+                    gold: item.answer.clone(),
+                    correct: parsed.answer.as_deref().is_some_and(|a| answers_equal(a, &item.answer)),
+                    answer: parsed.answer,
+                    confidence,
+                    prg: None,
+                    self_certainty: mean_self_certainty(&g.self_certainty),
+                    steps: parsed.steps,
+                    difficulty: item.difficulty,
+                    trace: Vec::new(),
+                }
+            })
+            .collect();
+        let answered: Vec<usize> = (0..batch.len()).filter(|&i| batch[i].answer.is_some()).collect();
+        let triples: Vec<(&str, &[String], &str)> = answered
+            .iter()
+            .map(|&i| (batch[i].question.as_str(), batch[i].steps.as_slice(), batch[i].answer.as_deref().unwrap()))
+            .collect();
+        let (traced, _) = prg_traces(model, &triples, opts.prg_eps, opts.batch_size * 4);
+        for (&i, t) in answered.iter().zip(traced) {
+            batch[i].prg = Some(t.score.prg);
+            batch[i].trace = t.trace;
+        }
+        predictions.extend(batch);
+    }
+    summarize(predictions, opts.confident_threshold, phase, step)
+}
+
+pub fn summarize(predictions: Vec<Prediction>, threshold: f64, phase: &str, step: usize) -> EvalReport {
+    let calib = |ps: &[&Prediction]| {
+        let conf: Vec<f64> = ps.iter().map(|p| p.confidence).collect();
+        let ok: Vec<bool> = ps.iter().map(|p| p.correct).collect();
+        Calibration::of(&conf, &ok, threshold)
+    };
+    let all: Vec<&Prediction> = predictions.iter().collect();
+    let mut groups: BTreeMap<u32, Vec<&Prediction>> = BTreeMap::new();
+    for p in &predictions {
+        if let Some(d) = p.difficulty {
+            groups.entry(d).or_default().push(p);
+        }
+    }
+    EvalReport {
+        phase: phase.to_string(),
+        step,
+        overall: calib(&all),
+        by_difficulty: groups.iter().map(|(d, ps)| (*d, calib(ps))).collect(),
+        predictions,
+    }
+}

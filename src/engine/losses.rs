@@ -1,0 +1,80 @@
+//! The two losses on tensors (DESIGN §1.5), the same formulas as `method::grpo` on numbers.
+
+use burn::tensor::Tensor;
+
+use crate::data::Labeled;
+use crate::data::text::{prompt, response};
+use crate::data::tokenizer::{EOS, encode, encode_prompt};
+use crate::model::score::Packed;
+use crate::model::{Gpt, float_tensor, to_vec};
+
+/// Prompt and response tokens (response ends with EOS).
+pub fn example_tokens(ex: &Labeled) -> (Vec<u32>, Vec<u32>) {
+    let mut resp = encode(&response(&ex.steps, &ex.answer));
+    resp.push(EOS);
+    (encode_prompt(&prompt(&ex.question)), resp)
+}
+
+/// Mean token cross-entropy of the responses, prompts masked. Returns the loss and the number
+/// of tokens the forward pass processed.
+pub fn rd_loss(model: &Gpt, examples: &[&Labeled]) -> (Tensor<1>, usize) {
+    let toks: Vec<(Vec<u32>, Vec<u32>)> = examples.iter().map(|e| example_tokens(e)).collect();
+    let pairs: Vec<(&[u32], &[u32])> = toks.iter().map(|(p, r)| (p.as_slice(), r.as_slice())).collect();
+    let packed = Packed::new(&pairs, model.max_len());
+    let n_tokens: f32 = packed.mask.iter().sum();
+    let lp = packed.token_logprobs(model) * packed.mask_tensor(model);
+    (lp.sum().neg().div_scalar(n_tokens.max(1.0)), packed.rows * packed.cols)
+}
+
+/// One response of a GRPO batch.
+pub struct PolicyRow<'a> {
+    pub prompt: &'a [u32],
+    pub response: &'a [u32],
+    /// Log-probs at sampling time (π_old), one per response token.
+    pub old_logprobs: &'a [f32],
+    pub advantage: f64,
+}
+
+/// `−mean_i (1/|o_i|) Σ_t [min(ρA, clip(ρ)A) − β·k3]`, with `reference` a frozen copy.
+/// Returns the loss, the mean k3 KL to the reference, and the tokens processed.
+pub fn rlif_loss(policy: &Gpt, reference: &Gpt, rows: &[PolicyRow], eps: f64, beta: f64) -> (Tensor<1>, f64, usize) {
+    let pairs: Vec<(&[u32], &[u32])> = rows.iter().map(|r| (r.prompt, r.response)).collect();
+    let packed = Packed::new(&pairs, policy.max_len());
+    let (n, l) = (packed.rows, packed.cols);
+    let device = policy.device();
+    // π_old and the advantages laid out like the targets.
+    let mut old = vec![0.0f32; n * l];
+    let mut lengths = vec![1.0f32; n];
+    for (i, r) in rows.iter().enumerate() {
+        let start = r.prompt.len() - 1;
+        for (j, &lp) in r.old_logprobs.iter().enumerate() {
+            if start + j < l {
+                old[i * l + start + j] = lp;
+            }
+        }
+        lengths[i] = packed.mask[i * l..(i + 1) * l].iter().sum::<f32>().max(1.0);
+    }
+    let reference_lp = to_vec(packed.token_logprobs(reference));
+    let mask_host = &packed.mask;
+    let (mut kl_sum, mut kl_n) = (0.0, 0.0);
+    for k in 0..n * l {
+        if mask_host[k] > 0.0 {
+            kl_sum += crate::method::grpo::kl_k3(old[k] as f64, reference_lp[k] as f64);
+            kl_n += 1.0;
+        }
+    }
+    let adv: Vec<f32> = rows.iter().map(|r| r.advantage as f32).collect();
+    let mask = packed.mask_tensor(policy);
+    let new_lp = packed.token_logprobs(policy);
+    let old_lp = float_tensor(old, n, l, &device);
+    let ref_lp = float_tensor(reference_lp, n, l, &device);
+    let adv = float_tensor(adv, n, 1, &device).expand([n, l]);
+    let ratio = (new_lp.clone() - old_lp).exp();
+    let surrogate = (ratio.clone() * adv.clone()).min_pair(ratio.clamp(1.0 - eps, 1.0 + eps) * adv);
+    let d = ref_lp - new_lp;
+    let k3 = (d.clone().exp() - d).sub_scalar(1.0);
+    let per_token = (surrogate - k3.mul_scalar(beta)) * mask;
+    let per_row = per_token.sum_dim(1).squeeze_dim::<1>(1) / float_tensor(lengths, n, 1, &device).squeeze_dim::<1>(1);
+    let loss = per_row.mean().neg();
+    (loss, kl_sum / f64::max(kl_n, 1.0), n * l)
+}

@@ -1,0 +1,64 @@
+//! The training engine: owns model, optimizer, data and RNG on its own thread, and talks only
+//! through [`protocol::Command`] in and [`protocol::Event`] out. Knows nothing of terminals.
+
+pub mod answer_span;
+pub mod backend;
+pub mod checkpoint;
+mod commands;
+pub mod cursor;
+pub mod evaluate;
+pub mod losses;
+mod post_step;
+pub mod prg_scoring;
+pub mod protocol;
+pub mod rollouts;
+mod run_dir;
+mod trainer;
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+
+use crate::config::Config;
+use crate::data::suites::Suite;
+use protocol::{Command, Event};
+
+pub use trainer::load_data;
+
+/// Where the domain data comes from.
+#[derive(Clone, Debug)]
+pub enum DataSource {
+    Dir(PathBuf),
+    /// A built-in suite, generated (once) into the cache folder from `[data]`.
+    Suite(Suite),
+}
+
+/// Everything a run needs, decided before the engine starts.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub config: Config,
+    pub data: DataSource,
+    pub run_dir: PathBuf,
+    pub resume: Option<PathBuf>,
+    pub base: Option<PathBuf>,
+    /// Interactive runs pause (rather than stop) after repeated non-finite losses.
+    pub interactive: bool,
+    pub backend: backend::Selected,
+}
+
+pub struct Handle {
+    pub commands: Sender<Command>,
+    pub events: Receiver<Event>,
+    pub thread: JoinHandle<()>,
+}
+
+/// Starts the engine thread; it ends after `Finished` or `Failed`.
+pub fn spawn(job: Job) -> Handle {
+    let (cmd_tx, cmd_rx) = channel();
+    let (ev_tx, ev_rx) = channel();
+    let thread = std::thread::Builder::new()
+        .name("hytune-engine".into())
+        .spawn(move || trainer::run(job, cmd_rx, ev_tx))
+        .expect("spawn engine thread");
+    Handle { commands: cmd_tx, events: ev_rx, thread }
+}

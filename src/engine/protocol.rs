@@ -1,0 +1,187 @@
+//! The one message enum each way between the engine and whoever drives it (TUI or headless).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::method::calibration::Calibration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Pretrain,
+    Post,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Pretrain => "pretrain",
+            Phase::Post => "post",
+        }
+    }
+}
+
+/// What a driver asks; the engine reads these between steps.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Pause,
+    Resume,
+    Checkpoint,
+    Evaluate,
+    /// `section.key` and a value in TOML syntax (a bare word is a string); checked like config.
+    SetHyper { key: String, value: String },
+    /// A fresh rollout on an unlabeled question, as a [`Sample`].
+    Sample,
+    /// Stop at the next step boundary, writing a checkpoint first when asked.
+    Stop { checkpoint: bool },
+}
+
+/// What the engine reports. It never waits for anyone to read these.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Started(RunInfo),
+    PhaseStarted { phase: Phase, total: usize, start: usize },
+    Step(Box<StepMetrics>),
+    Traces { step: usize, traces: Vec<PrgTrace> },
+    Eval(Box<EvalReport>),
+    Sample(Box<Sample>),
+    Checkpoint { path: PathBuf, phase: Phase, step: usize },
+    Paused,
+    Resumed,
+    HyperChanged { step: usize, key: String, value: String },
+    Warning(String),
+    Finished(Box<Summary>),
+    Failed(String),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunInfo {
+    pub run_dir: PathBuf,
+    pub backend: String,
+    pub strategy: String,
+    pub params: usize,
+    pub data: String,
+}
+
+/// One training step; a line of `metrics.jsonl`. Absent figures are null.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StepMetrics {
+    pub phase: String,
+    pub step: usize,
+    pub total: usize,
+    pub lr: f64,
+    pub loss_rd: Option<f64>,
+    pub loss_rlif: Option<f64>,
+    pub loss_total: f64,
+    pub alpha: Option<f64>,
+    pub prg_anchor: Option<f64>,
+    pub prg_policy: Option<f64>,
+    pub reward_mean: Option<f64>,
+    pub reward_std: Option<f64>,
+    pub no_spread_share: Option<f64>,
+    pub kl_ref: Option<f64>,
+    pub entropy: Option<f64>,
+    pub mean_response_len: Option<f64>,
+    pub repetition_rate: Option<f64>,
+    pub extraction_rate: Option<f64>,
+    pub rollout_confidence_mean: Option<f64>,
+    pub time_rollout: f64,
+    pub time_prg: f64,
+    pub time_update: f64,
+    pub tok_s_rollout: Option<f64>,
+    pub tok_s_prg: Option<f64>,
+    pub tok_s_update: f64,
+    pub step_seconds: f64,
+    /// The first step after a start or resume: kernel compilation and caches, not throughput.
+    pub warmup: bool,
+    pub skipped: bool,
+    /// Hyperparameters changed just before this step, as `key=value`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    /// Confidences of this step's rollouts that gave an answer (for rolling histograms).
+    #[serde(skip)]
+    pub rollout_confidences: Vec<f64>,
+}
+
+/// `p_0..p_K` of one trace and what it scored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PrgTrace {
+    /// "gold" or "rollout".
+    pub kind: String,
+    pub question: String,
+    pub steps: Vec<String>,
+    pub answer: String,
+    pub trace: Vec<f64>,
+    pub prg: f64,
+}
+
+/// One evaluated item; a line of the predictions JSONL.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Prediction {
+    pub question: String,
+    pub gold: String,
+    pub answer: Option<String>,
+    pub correct: bool,
+    pub confidence: f64,
+    pub prg: Option<f64>,
+    pub self_certainty: f64,
+    pub steps: Vec<String>,
+    pub difficulty: Option<u32>,
+    pub trace: Vec<f64>,
+}
+
+/// The summary JSON of one evaluation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub phase: String,
+    pub step: usize,
+    #[serde(flatten)]
+    pub overall: Calibration,
+    pub by_difficulty: std::collections::BTreeMap<u32, Calibration>,
+    #[serde(skip)]
+    pub predictions: Vec<Prediction>,
+}
+
+/// A rollout or eval item to inspect step by step.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Sample {
+    pub source: String,
+    pub question: String,
+    pub steps: Vec<String>,
+    pub answer: Option<String>,
+    pub gold: Option<String>,
+    pub correct: Option<bool>,
+    pub confidence: f64,
+    pub trace: Vec<f64>,
+    pub prg: Option<f64>,
+    pub self_certainty: f64,
+}
+
+impl From<&Prediction> for Sample {
+    fn from(p: &Prediction) -> Self {
+        Sample {
+            source: "eval".into(),
+            question: p.question.clone(),
+            steps: p.steps.clone(),
+            answer: p.answer.clone(),
+            gold: Some(p.gold.clone()),
+            correct: Some(p.correct),
+            confidence: p.confidence,
+            trace: p.trace.clone(),
+            prg: p.prg,
+            self_certainty: p.self_certainty,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub run_dir: PathBuf,
+    pub stopped_early: bool,
+    pub steps: usize,
+    pub seconds: f64,
+    pub first_eval: Option<Calibration>,
+    pub last_eval: Option<Calibration>,
+    pub last_checkpoint: Option<PathBuf>,
+}

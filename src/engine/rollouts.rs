@@ -1,0 +1,50 @@
+//! RLIF rollouts: G samples per question in one KV-cached decode, each with its answer,
+//! confidence and self-certainty reward.
+
+use crate::data::text::{ParsedResponse, parse_response, prompt};
+use crate::data::tokenizer::{decode, encode_prompt};
+use crate::method::self_certainty::mean_self_certainty;
+use crate::model::Gpt;
+use crate::model::generate::{Generated, SampleOpts, generate};
+use crate::rng::Rng;
+
+use super::answer_span::{answer_span, span_confidence};
+
+pub struct Rollout {
+    pub group: usize,
+    pub question: String,
+    pub prompt: Vec<u32>,
+    pub generated: Generated,
+    pub parsed: ParsedResponse,
+    /// `conf(own answer | own steps)`; `None` when no answer was extracted.
+    pub confidence: Option<f64>,
+    /// Self-certainty, the RLIF reward.
+    pub reward: f64,
+}
+
+/// `group_size` rollouts of each question, all decoded together.
+pub fn rollouts(model: &Gpt, questions: &[&str], group_size: usize, opts: &SampleOpts, rng: &mut Rng) -> Vec<Rollout> {
+    let prompts: Vec<Vec<u32>> = questions
+        .iter()
+        .flat_map(|q| std::iter::repeat_n(encode_prompt(&prompt(q)), group_size))
+        .collect();
+    let generated = generate(model, &prompts, opts, rng);
+    generated
+        .into_iter()
+        .zip(prompts)
+        .enumerate()
+        .map(|(i, (g, p))| {
+            let parsed = parse_response(&decode(&g.tokens));
+            let confidence = parsed.answer.as_ref().and_then(|_| answer_span(&g.tokens)).map(|s| span_confidence(&g.logprobs, s));
+            Rollout {
+                group: i / group_size,
+                question: questions[i / group_size].to_string(),
+                prompt: p,
+                reward: mean_self_certainty(&g.self_certainty),
+                generated: g,
+                parsed,
+                confidence,
+            }
+        })
+        .collect()
+}

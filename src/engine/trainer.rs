@@ -1,0 +1,460 @@
+//! The engine's loop: base (load or pretrain), post-training, evaluation; checkpoints and
+//! commands between steps.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::tensor::Device;
+
+use super::checkpoint::{self, Meta};
+use super::cursor::{Cursors, Stream};
+use super::evaluate::{EvalOpts, evaluate};
+use super::protocol::{Command, Event, EvalReport, Phase, RunInfo, StepMetrics, Summary};
+use super::run_dir::RunDir;
+use super::{DataSource, Job};
+use crate::config::Config;
+use crate::data::suites::{GenSpec, Suite, corpus, generate};
+use crate::data::{Dataset, Labeled, jsonl};
+use crate::method::calibration::Calibration;
+use crate::method::mixing::MixState;
+use crate::model::{Gpt, GptShape};
+use crate::rng::Rng;
+
+/// Why the loop stopped early.
+pub(super) enum Halt {
+    Stop,
+}
+
+pub(super) struct Trainer {
+    pub config: Config,
+    pub shape: GptShape,
+    pub device: Device,
+    pub model: Gpt,
+    pub optim: ModuleOptimizer,
+    pub reference: Option<Gpt>,
+    pub rng: Rng,
+    pub cursors: Cursors,
+    pub streams: Streams,
+    pub data: Dataset,
+    pub corpus: Vec<Labeled>,
+    pub mix: MixState,
+    pub phase: Phase,
+    pub step: usize,
+    pub best_brier: Option<f64>,
+    pub bad_steps: usize,
+    pub paused: bool,
+    pub interactive: bool,
+    pub events: Sender<Event>,
+    pub commands: Receiver<Command>,
+    pub dir: RunDir,
+    pub last_checkpoint: Option<PathBuf>,
+    pub first_eval: Option<Calibration>,
+    pub last_eval: Option<Calibration>,
+    pub started: Instant,
+    pub elapsed_before: f64,
+    pub steps_since_start: usize,
+    pub pending_changes: Vec<String>,
+    pub sample_rng: Rng,
+}
+
+pub(super) struct Streams {
+    pub corpus: Stream,
+    pub labeled: Stream,
+    pub unlabeled: Stream,
+}
+
+/// Loads the domain data of a job, generating a built-in suite into the cache on first use.
+pub fn load_data(source: &DataSource, config: &Config) -> Result<(Dataset, Option<PathBuf>)> {
+    match source {
+        DataSource::Dir(dir) => Ok((jsonl::load_dataset(dir)?, Some(dir.clone()))),
+        DataSource::Suite(suite) => {
+            let d = &config.data;
+            let spec = GenSpec { suite: *suite, size: d.size, eval_size: d.eval_size, labeled_fraction: d.labeled_fraction, seed: d.seed };
+            let dir = crate::paths::suite_cache_dir(&spec);
+            if let Some(dir) = &dir {
+                if let Ok(ds) = jsonl::load_dataset(dir) {
+                    return Ok((ds, Some(dir.clone())));
+                }
+            }
+            let ds = generate(&spec);
+            if let Some(dir) = &dir {
+                jsonl::write_dataset(dir, &ds).with_context(|| format!("cannot write {}", dir.display()))?;
+            }
+            Ok((ds, dir))
+        }
+    }
+}
+
+fn optimizer(grad_clip: f64) -> ModuleOptimizer {
+    let cfg = AdamWConfig::new().with_weight_decay(0.01);
+    let cfg = if grad_clip > 0.0 { cfg.with_grad_clipping(Some(GradientClippingConfig::Norm(grad_clip as f32))) } else { cfg };
+    cfg.init()
+}
+
+/// Linear warm-up, then cosine decay to 10% of the peak.
+pub fn pretrain_lr(peak: f64, warmup: usize, total: usize, step: usize) -> f64 {
+    if step < warmup {
+        return peak * (step + 1) as f64 / warmup as f64;
+    }
+    let progress = (step - warmup) as f64 / (total.saturating_sub(warmup)).max(1) as f64;
+    peak * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos()))
+}
+
+pub fn run(job: Job, commands: Receiver<Command>, events: Sender<Event>) {
+    let failed = events.clone();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_inner(job, commands, events)));
+    let message = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => format!("{e:#}"),
+        Err(p) => format!("engine panicked: {}", p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()),
+    };
+    let _ = failed.send(Event::Failed(message));
+}
+
+fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Result<()> {
+    let resumed = job.resume.as_ref().map(|p| checkpoint::load(p).map(|c| (p.clone(), c))).transpose()?;
+    // On resume the job's config is the checkpoint's (with any --set on top): see cli::make_job.
+    let config = job.config.clone();
+    let (data, data_dir) = load_data(&job.data, &config)?;
+    let shape = GptShape::from_config(&config.model);
+    let device = job.backend.device.clone().autodiff();
+    device.seed(config.run.seed);
+    let pretrain_suite: Suite = config.pretrain.suite.parse().map_err(anyhow::Error::msg)?;
+    let corpus = corpus(pretrain_suite, config.pretrain.corpus_size, config.run.seed ^ 0xC0);
+    let seed = config.run.seed;
+    let streams = Streams {
+        corpus: Stream::new(seed, 1, corpus.len()),
+        labeled: Stream::new(seed, 2, data.labeled.len()),
+        unlabeled: Stream::new(seed, 3, data.unlabeled.len()),
+    };
+    let dir = RunDir::open(&job.run_dir, &config)?;
+    let model = shape.init(&device);
+    let params = model.num_params();
+    let mut t = Trainer {
+        optim: optimizer(config.post.grad_clip),
+        mix: MixState::new(&config.mix_params()),
+        rng: Rng::new(seed),
+        sample_rng: Rng::new(seed ^ 0x5A),
+        config,
+        shape,
+        device,
+        model,
+        reference: None,
+        cursors: Cursors::default(),
+        streams,
+        data,
+        corpus,
+        phase: Phase::Pretrain,
+        step: 0,
+        best_brier: None,
+        bad_steps: 0,
+        paused: false,
+        interactive: job.interactive,
+        events,
+        commands,
+        dir,
+        last_checkpoint: None,
+        first_eval: None,
+        last_eval: None,
+        started: Instant::now(),
+        elapsed_before: 0.0,
+        steps_since_start: 0,
+        pending_changes: Vec::new(),
+    };
+    t.emit(Event::Started(RunInfo {
+        run_dir: job.run_dir.clone(),
+        backend: job.backend.name.clone(),
+        strategy: t.config.mix.strategy.clone(),
+        params,
+        data: data_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "(generated in memory)".into()),
+    }));
+    if let Some(notice) = &job.backend.notice {
+        t.warn(notice.clone());
+    }
+    let halted = t.pipeline(resumed, job.base.clone(), data_dir.as_deref())?;
+    t.finish(halted.is_some());
+    Ok(())
+}
+
+impl Trainer {
+    /// The cached base model of this shape and pretraining, next to the data it serves.
+    fn base_cache_name(&self) -> String {
+        let (s, p) = (&self.shape, &self.config.pretrain);
+        format!(
+            "base-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
+            s.d_model, s.n_layers, s.n_heads, s.max_len, s.mlp_ratio, p.suite, p.steps, p.batch_size, p.lr, self.config.run.seed
+        )
+    }
+
+    pub fn emit(&mut self, e: Event) {
+        match &e {
+            Event::Warning(w) => self.dir.log(&format!("warning: {w}")),
+            Event::Checkpoint { path, .. } => self.dir.log(&format!("checkpoint {}", path.display())),
+            Event::HyperChanged { step, key, value } => self.dir.log(&format!("step {step}: set {key} = {value}")),
+            Event::Failed(m) => self.dir.log(&format!("failed: {m}")),
+            _ => {}
+        }
+        // A driver that went away must not stop training: the run folder still records it.
+        let _ = self.events.send(e);
+    }
+
+    pub fn warn(&mut self, w: String) {
+        self.emit(Event::Warning(w));
+    }
+
+    fn pipeline(&mut self, resumed: Option<(PathBuf, checkpoint::Loaded)>, base: Option<PathBuf>, data_dir: Option<&Path>) -> Result<Option<Halt>> {
+        let mut post_start = None;
+        if let Some((path, ck)) = resumed {
+            self.model = ck.model(&self.shape, &self.device, &path)?;
+            self.rng = ck.meta.rng.clone();
+            self.cursors = ck.meta.cursors.clone();
+            self.best_brier = ck.meta.best_brier;
+            self.elapsed_before = ck.meta.elapsed_seconds;
+            if let Some(bytes) = ck.optimizer_bytes() {
+                self.optim = optimizer(self.config.post.grad_clip).from_bytes(bytes).map_err(|e| anyhow::anyhow!("{}: optimizer state: {e}", path.display()))?;
+            }
+            match (ck.meta.phase, ck.meta.complete) {
+                (Phase::Pretrain, false) => {
+                    self.step = ck.meta.step;
+                    if let Some(h) = self.pretrain(data_dir)? {
+                        return Ok(Some(h));
+                    }
+                }
+                (Phase::Pretrain, true) => {}
+                (Phase::Post, _) => {
+                    self.reference = ck.reference(&self.device.clone().inner())?;
+                    self.mix = ck.meta.mix.clone().unwrap_or_else(|| MixState::new(&self.config.mix_params()));
+                    post_start = Some(ck.meta.step);
+                }
+            }
+            self.dir.log(&format!("resumed from {} at {} step {}", path.display(), ck.meta.phase.name(), ck.meta.step));
+        } else {
+            let found = base.or_else(|| {
+                let dir = data_dir?;
+                [dir.join("base.hyt"), dir.join(self.base_cache_name())].into_iter().find(|p| p.is_file())
+            });
+            match found {
+                Some(path) => {
+                    let ck = checkpoint::load(&path)?;
+                    self.model = ck.model(&self.shape, &self.device, &path)?;
+                    self.dir.log(&format!("base model from {}", path.display()));
+                }
+                None => {
+                    if let Some(h) = self.pretrain(data_dir)? {
+                        return Ok(Some(h));
+                    }
+                }
+            }
+        }
+        self.post(post_start)
+    }
+
+    /// Base pretraining on the general corpus; saves `base.hyt` in the run and data folders.
+    fn pretrain(&mut self, data_dir: Option<&Path>) -> Result<Option<Halt>> {
+        self.phase = Phase::Pretrain;
+        let total = self.config.pretrain.steps;
+        self.emit(Event::PhaseStarted { phase: Phase::Pretrain, total, start: self.step });
+        self.steps_since_start = 0;
+        while self.step < total {
+            if let Some(h) = self.between_steps()? {
+                return Ok(Some(h));
+            }
+            let p = self.config.pretrain.clone();
+            let t0 = Instant::now();
+            let idx = self.streams.corpus.take(&mut self.cursors.corpus, p.batch_size);
+            let batch: Vec<&Labeled> = idx.iter().map(|&i| &self.corpus[i]).collect();
+            let lr = pretrain_lr(p.lr, p.warmup, total, self.step);
+            let (loss, tokens) = super::losses::rd_loss(&self.model, &batch);
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            let skipped = !self.apply_update(loss, value, lr)?;
+            self.step += 1;
+            let secs = t0.elapsed().as_secs_f64();
+            let m = StepMetrics {
+                phase: "pretrain".into(),
+                step: self.step,
+                total,
+                lr,
+                loss_rd: Some(value),
+                loss_total: value,
+                time_update: secs,
+                tok_s_update: tokens as f64 / secs,
+                step_seconds: secs,
+                warmup: self.steps_since_start == 0,
+                skipped,
+                ..StepMetrics::default()
+            };
+            self.record_step(m);
+            if let Some(h) = self.after_step(total)? {
+                return Ok(Some(h));
+            }
+        }
+        let base = self.dir.path.join("base.hyt");
+        self.save(&base, true)?;
+        if let Some(dir) = data_dir {
+            let cached = dir.join(self.base_cache_name());
+            if !cached.exists() && std::fs::copy(&base, &cached).is_ok() {
+                self.dir.log(&format!("base model cached at {}", cached.display()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Post-training with the configured mixing strategy, evaluating before, every N steps and
+    /// at the end.
+    fn post(&mut self, resume_at: Option<usize>) -> Result<Option<Halt>> {
+        self.phase = Phase::Post;
+        let total = self.config.post.steps;
+        if resume_at.is_none() {
+            self.step = 0;
+            self.optim = optimizer(self.config.post.grad_clip);
+            self.reference = Some(self.model.valid());
+            self.mix = MixState::new(&self.config.mix_params());
+        }
+        self.step = resume_at.unwrap_or(0);
+        self.emit(Event::PhaseStarted { phase: Phase::Post, total, start: self.step });
+        self.steps_since_start = 0;
+        if resume_at.is_none() {
+            self.evaluate_now()?;
+        }
+        while self.step < total {
+            if let Some(h) = self.between_steps()? {
+                return Ok(Some(h));
+            }
+            let m = self.post_step(total)?;
+            self.record_step(m);
+            let every = self.config.eval.every;
+            if every > 0 && self.step % every == 0 && self.step < total {
+                self.evaluate_now()?;
+            }
+            if let Some(h) = self.after_step(total)? {
+                return Ok(Some(h));
+            }
+        }
+        self.evaluate_now()?;
+        let last = self.dir.path.join("final.hyt");
+        self.save(&last, true)?;
+        Ok(None)
+    }
+
+    /// Backward and optimizer step, unless the loss is not finite. Returns whether it applied.
+    pub fn apply_update(&mut self, loss: burn::tensor::Tensor<1>, value: f64, lr: f64) -> Result<bool> {
+        if !value.is_finite() {
+            self.bad_steps += 1;
+            self.warn(format!("{} step {}: loss is {value}; update skipped ({} in a row)", self.phase.name(), self.step + 1, self.bad_steps));
+            return Ok(false);
+        }
+        self.bad_steps = 0;
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+        Ok(true)
+    }
+
+    fn record_step(&mut self, mut m: StepMetrics) {
+        m.changed = std::mem::take(&mut self.pending_changes);
+        self.steps_since_start += 1;
+        self.dir.metrics(&m);
+        self.emit(Event::Step(Box::new(m)));
+    }
+
+    /// Periodic checkpoint and the non-finite-loss guard.
+    fn after_step(&mut self, total: usize) -> Result<Option<Halt>> {
+        let every = self.config.checkpoint.every;
+        if every > 0 && self.step % every == 0 && self.step < total {
+            self.checkpoint_now()?;
+        }
+        if self.bad_steps >= self.config.post.max_bad_steps {
+            let msg = format!(
+                "{} consecutive non-finite losses; last good checkpoint: {}",
+                self.bad_steps,
+                self.last_checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into())
+            );
+            self.bad_steps = 0;
+            if self.interactive {
+                self.warn(format!("{msg}; paused"));
+                self.paused = true;
+                self.emit(Event::Paused);
+            } else {
+                anyhow::bail!(msg);
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn meta(&self, complete: bool) -> Meta {
+        Meta {
+            phase: self.phase,
+            step: self.step,
+            complete,
+            shape: self.shape,
+            config: self.config.clone(),
+            rng: self.rng.clone(),
+            cursors: self.cursors.clone(),
+            mix: (self.phase == Phase::Post).then(|| self.mix.clone()),
+            best_brier: self.best_brier,
+            elapsed_seconds: self.elapsed_before + self.started.elapsed().as_secs_f64(),
+        }
+    }
+
+    pub fn save(&mut self, path: &Path, complete: bool) -> Result<()> {
+        let opt = self.optim.into_bytes().map_err(|e| anyhow::anyhow!("optimizer state: {e}"))?;
+        checkpoint::save(path, &self.meta(complete), &self.model, Some(opt), self.reference.as_ref())?;
+        self.last_checkpoint = Some(path.to_path_buf());
+        self.emit(Event::Checkpoint { path: path.to_path_buf(), phase: self.phase, step: self.step });
+        Ok(())
+    }
+
+    pub fn checkpoint_now(&mut self) -> Result<()> {
+        let path = self.dir.path.join(checkpoint::periodic_name(self.phase, self.step));
+        self.save(&path, false)?;
+        checkpoint::prune(&self.dir.path, self.config.checkpoint.keep_last);
+        Ok(())
+    }
+
+    pub fn evaluate_now(&mut self) -> Result<()> {
+        let n = self.config.eval.max_items.min(self.data.eval.len());
+        let opts = EvalOpts {
+            max_new: self.config.post.max_new_tokens,
+            batch_size: self.config.eval.batch_size,
+            prg_eps: self.config.mix.prg_eps,
+            confident_threshold: self.config.eval.confident_threshold,
+        };
+        let report: EvalReport = evaluate(&self.model.valid(), &self.data.eval[..n], &opts, self.phase.name(), self.step);
+        self.dir.eval(&report)?;
+        let c = report.overall.clone();
+        self.dir.log(&format!(
+            "eval {} step {}: accuracy {:.3} ece {:.3} brier {:.3} confident-errors {:.3}",
+            report.phase, report.step, c.accuracy, c.ece, c.brier, c.confident_error_rate
+        ));
+        if self.first_eval.is_none() {
+            self.first_eval = Some(c.clone());
+        }
+        self.last_eval = Some(c.clone());
+        let improved = self.phase == Phase::Post && self.best_brier.is_none_or(|b| c.brier < b);
+        self.emit(Event::Eval(Box::new(report)));
+        if improved {
+            self.best_brier = Some(c.brier);
+            let best = self.dir.path.join("best.hyt");
+            self.save(&best, false)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, stopped_early: bool) {
+        let summary = Summary {
+            run_dir: self.dir.path.clone(),
+            stopped_early,
+            steps: self.step,
+            seconds: self.started.elapsed().as_secs_f64(),
+            first_eval: self.first_eval.clone(),
+            last_eval: self.last_eval.clone(),
+            last_checkpoint: self.last_checkpoint.clone(),
+        };
+        self.dir.log(&format!("finished after {:.1} s{}", summary.seconds, if stopped_early { " (stopped)" } else { "" }));
+        self.emit(Event::Finished(Box::new(summary)));
+    }
+}

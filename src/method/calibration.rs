@@ -1,0 +1,175 @@
+//! Calibration metrics (DESIGN §1.7): ECE, Brier, AUROC, confident-error rate, reliability bins
+//! and confidence histograms.
+
+use serde::{Deserialize, Serialize};
+
+pub const BINS: usize = 10;
+
+/// Bin of a confidence: `[i/10, (i+1)/10)`, the last bin closed at 1.
+pub fn bin_of(conf: f64) -> usize {
+    ((conf * BINS as f64).floor() as usize).min(BINS - 1)
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReliabilityBin {
+    pub lo: f64,
+    pub hi: f64,
+    pub count: usize,
+    /// Accuracy of the items in the bin (null when empty).
+    pub accuracy: Option<f64>,
+    pub mean_confidence: Option<f64>,
+}
+
+pub fn reliability(conf: &[f64], correct: &[bool]) -> Vec<ReliabilityBin> {
+    let mut bins: Vec<(usize, f64, f64)> = vec![(0, 0.0, 0.0); BINS];
+    for (&c, &ok) in conf.iter().zip(correct) {
+        let b = &mut bins[bin_of(c)];
+        b.0 += 1;
+        b.1 += ok as u8 as f64;
+        b.2 += c;
+    }
+    bins.iter()
+        .enumerate()
+        .map(|(i, &(n, right, sum))| ReliabilityBin {
+            lo: i as f64 / BINS as f64,
+            hi: (i + 1) as f64 / BINS as f64,
+            count: n,
+            accuracy: (n > 0).then(|| right / n as f64),
+            mean_confidence: (n > 0).then(|| sum / n as f64),
+        })
+        .collect()
+}
+
+/// `Σ_b (n_b / N) |acc_b − conf_b|` over the non-empty bins.
+pub fn ece(conf: &[f64], correct: &[bool]) -> f64 {
+    let n = conf.len() as f64;
+    reliability(conf, correct)
+        .iter()
+        .filter_map(|b| Some(b.count as f64 / n * (b.accuracy? - b.mean_confidence?).abs()))
+        .sum()
+}
+
+pub fn brier(conf: &[f64], correct: &[bool]) -> f64 {
+    conf.iter().zip(correct).map(|(c, &ok)| (c - ok as u8 as f64).powi(2)).sum::<f64>() / conf.len() as f64
+}
+
+/// Probability that a right answer is more confident than a wrong one (ties ½);
+/// `None` when all items are right or all are wrong.
+pub fn auroc(conf: &[f64], correct: &[bool]) -> Option<f64> {
+    let pos: Vec<f64> = conf.iter().zip(correct).filter(|p| *p.1).map(|p| *p.0).collect();
+    let neg: Vec<f64> = conf.iter().zip(correct).filter(|p| !*p.1).map(|p| *p.0).collect();
+    if pos.is_empty() || neg.is_empty() {
+        return None;
+    }
+    let mut wins = 0.0;
+    for p in &pos {
+        for q in &neg {
+            wins += if p > q { 1.0 } else if p == q { 0.5 } else { 0.0 };
+        }
+    }
+    Some(wins / (pos.len() * neg.len()) as f64)
+}
+
+/// Share of all items that are wrong with confidence ≥ `threshold`.
+pub fn confident_error_rate(conf: &[f64], correct: &[bool], threshold: f64) -> f64 {
+    conf.iter().zip(correct).filter(|(c, ok)| !**ok && **c >= threshold).count() as f64 / conf.len() as f64
+}
+
+/// Counts per confidence bin.
+pub fn histogram(conf: impl IntoIterator<Item = f64>) -> Vec<usize> {
+    let mut h = vec![0; BINS];
+    for c in conf {
+        h[bin_of(c)] += 1;
+    }
+    h
+}
+
+/// The calibration figures of one group of items.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub n: usize,
+    pub accuracy: f64,
+    pub ece: f64,
+    pub brier: f64,
+    pub auroc: Option<f64>,
+    pub confident_error_rate: f64,
+    pub mean_confidence: f64,
+    pub reliability: Vec<ReliabilityBin>,
+    pub hist_right: Vec<usize>,
+    pub hist_wrong: Vec<usize>,
+}
+
+impl Calibration {
+    pub fn of(conf: &[f64], correct: &[bool], threshold: f64) -> Self {
+        let n = conf.len();
+        if n == 0 {
+            return Self { reliability: reliability(&[], &[]), hist_right: vec![0; BINS], hist_wrong: vec![0; BINS], ..Self::default() };
+        }
+        let pick = |want: bool| conf.iter().zip(correct).filter(move |p| *p.1 == want).map(|p| *p.0);
+        Self {
+            n,
+            accuracy: correct.iter().filter(|&&c| c).count() as f64 / n as f64,
+            ece: ece(conf, correct),
+            brier: brier(conf, correct),
+            auroc: auroc(conf, correct),
+            confident_error_rate: confident_error_rate(conf, correct, threshold),
+            mean_confidence: conf.iter().sum::<f64>() / n as f64,
+            reliability: reliability(conf, correct),
+            hist_right: histogram(pick(true)),
+            hist_wrong: histogram(pick(false)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn bin_edges() {
+        assert_eq!(bin_of(0.0), 0);
+        assert_eq!(bin_of(0.0999), 0);
+        assert_eq!(bin_of(0.1), 1);
+        assert_eq!(bin_of(0.95), 9);
+        assert_eq!(bin_of(1.0), 9, "last bin is closed");
+    }
+
+    #[test]
+    fn ece_brier_auroc_by_hand() {
+        let conf = [0.95, 0.85, 0.15, 1.0];
+        let ok = [true, false, false, true];
+        // bin 9: acc 1, conf .975 (2 items); bin 8: acc 0, conf .85; bin 1: acc 0, conf .15
+        assert!(close(ece(&conf, &ok), 0.5 * 0.025 + 0.25 * 0.85 + 0.25 * 0.15));
+        assert!(close(brier(&conf, &ok), (0.0025 + 0.7225 + 0.0225) / 4.0));
+        assert_eq!(auroc(&conf, &ok), Some(1.0));
+        assert_eq!(confident_error_rate(&conf, &ok, 0.9), 0.0);
+        assert_eq!(confident_error_rate(&[0.9, 0.2], &[false, false], 0.9), 0.5);
+        let r = reliability(&conf, &ok);
+        assert_eq!(r[5].count, 0);
+        assert_eq!(r[5].accuracy, None, "empty bins have no accuracy and add nothing to ECE");
+    }
+
+    #[test]
+    fn auroc_ties_and_undefined() {
+        assert_eq!(auroc(&[0.5, 0.5, 0.2], &[true, false, false]), Some(0.75));
+        assert_eq!(auroc(&[0.1, 0.9], &[false, true]), Some(1.0));
+        assert_eq!(auroc(&[0.9, 0.1], &[false, true]), Some(0.0));
+        assert_eq!(auroc(&[0.5, 0.7], &[true, true]), None);
+        assert_eq!(auroc(&[0.5, 0.7], &[false, false]), None);
+    }
+
+    #[test]
+    fn summary_histograms_split_right_and_wrong() {
+        let c = Calibration::of(&[0.95, 0.85, 0.15, 1.0], &[true, false, false, true], 0.9);
+        assert_eq!(c.n, 4);
+        assert_eq!(c.accuracy, 0.5);
+        assert_eq!(c.hist_right[9], 2);
+        assert_eq!(c.hist_wrong[8] + c.hist_wrong[1], 2);
+        assert!(close(c.mean_confidence, 0.7375));
+        assert_eq!(Calibration::of(&[], &[], 0.9).n, 0);
+    }
+}

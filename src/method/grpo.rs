@@ -1,0 +1,89 @@
+//! GRPO pieces: group-normalized advantages, the clipped surrogate and the k3 KL estimator.
+
+/// `A_i = (r_i − mean r) / (std r + 1e-6)` within one group (population std).
+pub fn group_advantages(rewards: &[f64]) -> Vec<f64> {
+    let n = rewards.len() as f64;
+    let mean = rewards.iter().sum::<f64>() / n;
+    let std = (rewards.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+    rewards.iter().map(|r| (r - mean) / (std + 1e-6)).collect()
+}
+
+/// A group whose rewards are all equal teaches nothing (all advantages 0).
+pub fn has_spread(rewards: &[f64]) -> bool {
+    rewards.iter().any(|r| (r - rewards[0]).abs() > 1e-9)
+}
+
+/// `min(ρ A, clip(ρ, 1−ε, 1+ε) A)` for one token.
+pub fn clipped_surrogate(ratio: f64, advantage: f64, eps: f64) -> f64 {
+    (ratio * advantage).min(ratio.clamp(1.0 - eps, 1.0 + eps) * advantage)
+}
+
+/// k3 estimator of `KL(π_θ ‖ π_ref)` at one sampled token: `e^(ref−θ) − (ref−θ) − 1`.
+pub fn kl_k3(logp: f64, logp_ref: f64) -> f64 {
+    let d = logp_ref - logp;
+    d.exp() - d - 1.0
+}
+
+/// The RLIF loss over responses, each a list of (logp, old logp, ref logp) per token:
+/// `−mean_i (1/|o_i|) Σ_t [min(ρA, clip(ρ)A) − β·k3]`.
+pub fn rlif_loss(responses: &[(f64, Vec<(f64, f64, f64)>)], eps: f64, beta: f64) -> f64 {
+    let per: Vec<f64> = responses
+        .iter()
+        .filter(|(_, toks)| !toks.is_empty())
+        .map(|(adv, toks)| {
+            toks.iter()
+                .map(|&(lp, old, rf)| clipped_surrogate((lp - old).exp(), *adv, eps) - beta * kl_k3(lp, rf))
+                .sum::<f64>()
+                / toks.len() as f64
+        })
+        .collect();
+    -per.iter().sum::<f64>() / per.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advantages_by_hand() {
+        let a = group_advantages(&[1.0, 2.0, 3.0, 4.0]);
+        // mean 2.5, population std sqrt(1.25) = 1.118034
+        let want = [-1.341641, -0.447214, 0.447214, 1.341641];
+        for (x, w) in a.iter().zip(want) {
+            assert!((x - w).abs() < 1e-5, "{a:?}");
+        }
+        assert_eq!(group_advantages(&[0.3, 0.3, 0.3]), vec![0.0; 3]);
+        assert!(!has_spread(&[0.3, 0.3]));
+        assert!(has_spread(&[0.3, 0.31]));
+    }
+
+    #[test]
+    fn surrogate_inside_and_outside_the_clip() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(clipped_surrogate(1.1, 2.0, 0.2), 2.2)); // inside: unclipped
+        assert!(close(clipped_surrogate(1.5, 1.0, 0.2), 1.2)); // above, A>0: clipped
+        assert!(close(clipped_surrogate(1.5, -1.0, 0.2), -1.5)); // above, A<0: pessimistic, unclipped
+        assert!(close(clipped_surrogate(0.5, 1.0, 0.2), 0.5)); // below, A>0: unclipped
+        assert!(close(clipped_surrogate(0.5, -1.0, 0.2), -0.8)); // below, A<0: clipped
+    }
+
+    #[test]
+    fn k3_by_hand() {
+        assert!((kl_k3(-1.0, -2.0) - 0.367879).abs() < 1e-6);
+        assert_eq!(kl_k3(-0.7, -0.7), 0.0);
+        assert!(kl_k3(-2.0, -1.0) > 0.0);
+    }
+
+    #[test]
+    fn loss_on_a_tiny_case() {
+        // Two responses; the second is length-normalized over 2 tokens.
+        let r = vec![
+            (1.0, vec![(-1.0, -1.0, -1.0)]),
+            (-1.0, vec![(-0.5, -1.0, -0.5), (-2.0, -2.0, -1.0)]),
+        ];
+        // r1: ρ=1 → 1. r2: t1 ρ=e^0.5=1.6487, A=-1 → -1.6487; t2 ρ=1 → -1, k3(-2,-1)=e-2=0.718282.
+        let r2 = (-(0.5f64.exp()) + (-1.0 - 0.1 * (1f64.exp() - 2.0))) / 2.0;
+        let want = -(1.0 + r2) / 2.0;
+        assert!((rlif_loss(&r, 0.2, 0.1) - want).abs() < 1e-12);
+    }
+}

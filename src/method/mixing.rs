@@ -1,0 +1,147 @@
+//! Mixing strategies (DESIGN §1.6): the weight α_t of RD against RLIF, and the PRG gate.
+
+use serde::{Deserialize, Serialize};
+
+use super::sigmoid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    Rd,
+    Rlif,
+    Fixed,
+    Schedule,
+    Hytuning,
+}
+
+impl Strategy {
+    pub const NAMES: &'static [&'static str] = &["rd", "rlif", "fixed", "schedule", "hytuning"];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::NAMES.iter().position(|n| *n == s).map(|i| {
+            [Strategy::Rd, Strategy::Rlif, Strategy::Fixed, Strategy::Schedule, Strategy::Hytuning][i]
+        })
+    }
+
+    /// Only HyTuning gates positive advantages by PRG.
+    pub fn gates(self) -> bool {
+        self == Strategy::Hytuning
+    }
+
+    /// Pure RD needs no rollouts.
+    pub fn needs_rollouts(self) -> bool {
+        self != Strategy::Rd
+    }
+}
+
+/// The `[mix]` hyperparameters that α depends on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MixParams {
+    pub strategy: Strategy,
+    pub alpha: f64,
+    pub alpha_min: f64,
+    pub alpha_max: f64,
+    pub momentum: f64,
+    pub tau: f64,
+    pub tau_gate: f64,
+}
+
+/// What α carries from step to step; saved in checkpoints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MixState {
+    /// α_{t−1} of the EMA (starts at `alpha`).
+    pub alpha: f64,
+}
+
+impl MixState {
+    pub fn new(p: &MixParams) -> Self {
+        Self { alpha: p.alpha }
+    }
+
+    /// α_t for step `step` of `total`, given this step's PRGs (HyTuning only reads them).
+    pub fn next_alpha(&mut self, p: &MixParams, step: usize, total: usize, prg_anchor: f64, prg_policy: f64) -> f64 {
+        let a = match p.strategy {
+            Strategy::Rd => 1.0,
+            Strategy::Rlif => 0.0,
+            Strategy::Fixed => p.alpha,
+            Strategy::Schedule => {
+                let frac = step as f64 / total.saturating_sub(1).max(1) as f64;
+                p.alpha_max + (p.alpha_min - p.alpha_max) * frac.min(1.0)
+            }
+            Strategy::Hytuning => {
+                let raw = sigmoid((prg_anchor - prg_policy) / p.tau);
+                (p.momentum * self.alpha + (1.0 - p.momentum) * raw).clamp(p.alpha_min, p.alpha_max)
+            }
+        };
+        self.alpha = a;
+        a
+    }
+}
+
+/// `A ← A · sigmoid(PRG / τ_g)` for positive advantages; negative ones pass unchanged.
+pub fn gate(advantage: f64, prg: f64, tau_gate: f64) -> f64 {
+    if advantage > 0.0 { advantage * sigmoid(prg / tau_gate) } else { advantage }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(strategy: Strategy) -> MixParams {
+        MixParams { strategy, alpha: 0.5, alpha_min: 0.1, alpha_max: 0.9, momentum: 0.9, tau: 0.1, tau_gate: 0.1 }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-6
+    }
+
+    #[test]
+    fn constant_strategies() {
+        for (s, want) in [(Strategy::Rd, 1.0), (Strategy::Rlif, 0.0), (Strategy::Fixed, 0.5)] {
+            let p = params(s);
+            let mut st = MixState::new(&p);
+            for t in 0..3 {
+                assert_eq!(st.next_alpha(&p, t, 3, 0.9, -0.9), want);
+            }
+        }
+    }
+
+    #[test]
+    fn schedule_decays_linearly() {
+        let p = params(Strategy::Schedule);
+        let mut st = MixState::new(&p);
+        let got: Vec<f64> = (0..5).map(|t| st.next_alpha(&p, t, 5, 0.0, 0.0)).collect();
+        for (g, w) in got.iter().zip([0.9, 0.7, 0.5, 0.3, 0.1]) {
+            assert!(close(*g, w), "{got:?}");
+        }
+    }
+
+    #[test]
+    fn hytuning_ema_and_clamp_by_hand() {
+        let p = params(Strategy::Hytuning);
+        let mut st = MixState::new(&p);
+        // raw = sigmoid(2) = 0.880797; 0.9·0.5 + 0.1·0.880797
+        assert!(close(st.next_alpha(&p, 0, 10, 0.3, 0.1), 0.538080));
+        // raw = sigmoid(−5) = 0.006693; 0.9·0.538080 + 0.1·0.006693
+        assert!(close(st.next_alpha(&p, 1, 10, 0.0, 0.5), 0.484941));
+        st.alpha = 0.1;
+        assert_eq!(st.next_alpha(&p, 2, 10, 0.0, 0.5), 0.1, "clamped at alpha_min");
+        st.alpha = 0.9;
+        assert_eq!(st.next_alpha(&p, 3, 10, 1.0, -1.0), 0.9, "clamped at alpha_max");
+    }
+
+    #[test]
+    fn gate_scales_only_positive_advantages() {
+        assert!(close(gate(1.0, 0.2, 0.1), 0.880797));
+        assert!(close(gate(2.0, -0.2, 0.1), 2.0 * 0.119203));
+        assert!(close(gate(1.0, 0.0, 0.1), 0.5));
+        assert_eq!(gate(-1.5, 0.9, 0.1), -1.5);
+        assert_eq!(gate(0.0, 0.9, 0.1), 0.0);
+        assert_eq!(Strategy::parse("hytuning"), Some(Strategy::Hytuning));
+        assert_eq!(Strategy::Schedule.name(), "schedule");
+    }
+}

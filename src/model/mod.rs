@@ -1,0 +1,145 @@
+//! The decoder-only transformer (pre-norm, causal attention, learned positions) and its
+//! uses: teacher-forced log-probs, a KV cache, batched sampling and greedy decoding.
+
+mod attention;
+pub mod generate;
+pub mod score;
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use serde::{Deserialize, Serialize};
+
+pub use attention::KvCache;
+pub use attention::cached_bias;
+use attention::SelfAttention;
+
+use crate::data::tokenizer::VOCAB_SIZE;
+
+/// The model's shape; a checkpoint loads only into the same shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GptShape {
+    pub vocab: usize,
+    pub d_model: usize,
+    pub n_layers: usize,
+    pub n_heads: usize,
+    pub max_len: usize,
+    pub mlp_ratio: usize,
+}
+
+impl GptShape {
+    pub fn from_config(m: &crate::config::Model) -> Self {
+        Self { vocab: VOCAB_SIZE, d_model: m.d_model, n_layers: m.n_layers, n_heads: m.n_heads, max_len: m.max_len, mlp_ratio: m.mlp_ratio }
+    }
+
+    pub fn init(&self, device: &Device) -> Gpt {
+        let d = self.d_model;
+        Gpt {
+            tok: EmbeddingConfig::new(self.vocab, d).init(device),
+            pos: EmbeddingConfig::new(self.max_len, d).init(device),
+            blocks: (0..self.n_layers)
+                .map(|_| Block {
+                    ln1: LayerNormConfig::new(d).init(device),
+                    attn: SelfAttention::new(d, self.n_heads, device),
+                    ln2: LayerNormConfig::new(d).init(device),
+                    fc: LinearConfig::new(d, d * self.mlp_ratio).init(device),
+                    out: LinearConfig::new(d * self.mlp_ratio, d).init(device),
+                })
+                .collect(),
+            ln_f: LayerNormConfig::new(d).init(device),
+            head: LinearConfig::new(d, self.vocab).with_bias(false).init(device),
+            max_len: self.max_len,
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Block {
+    ln1: LayerNorm,
+    attn: SelfAttention,
+    ln2: LayerNorm,
+    fc: Linear,
+    out: Linear,
+}
+
+#[derive(Module, Debug)]
+pub struct Gpt {
+    tok: Embedding,
+    pos: Embedding,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    head: Linear,
+    max_len: usize,
+}
+
+/// Host-side description of a batch for one forward call.
+pub struct Batch {
+    /// `[B, T]` token ids.
+    pub tokens: Vec<u32>,
+    /// `[B, T]` position of each token (rows may be left-padded).
+    pub positions: Vec<u32>,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl Gpt {
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    pub fn device(&self) -> Device {
+        self.head.weight.val().device()
+    }
+
+    /// Logits `[B, T, V]` of a right-padded batch (positions 0..T, causal attention).
+    pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        let [b, t] = tokens.dims();
+        let device = tokens.device();
+        let positions = Tensor::<1, Int>::arange(0..t as i64, &device).unsqueeze_dim::<2>(0).expand([b, t]);
+        let bias = attention::causal_bias(t, &device);
+        self.run(tokens, positions, bias, None)
+    }
+
+    /// Logits `[B, T_new, V]` for new tokens with a KV cache; `bias` is `[B, 1, T_new, T_total]`.
+    pub fn forward_cached(&self, batch: &Batch, bias: Vec<f32>, cache: &mut KvCache) -> Tensor<3> {
+        let device = self.device();
+        let tokens = int_tensor(&batch.tokens, batch.rows, batch.cols, &device);
+        let positions = int_tensor(&batch.positions, batch.rows, batch.cols, &device);
+        let total = cache.len() + batch.cols;
+        let bias = Tensor::<4>::from_data(TensorData::new(bias, [batch.rows, 1, batch.cols, total]), &device);
+        self.run(tokens, positions, bias, Some(cache))
+    }
+
+    fn run(&self, tokens: Tensor<2, Int>, positions: Tensor<2, Int>, bias: Tensor<4>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
+        let mut x = self.tok.forward(tokens) + self.pos.forward(positions); // [B, T, D]
+        for (i, block) in self.blocks.iter().enumerate() {
+            let h = block.attn.forward(block.ln1.forward(x.clone()), bias.clone(), cache.as_deref_mut().map(|c| (c, i)));
+            x = x + h;
+            let h = block.out.forward(activation::gelu(block.fc.forward(block.ln2.forward(x.clone()))));
+            x = x + h;
+        }
+        if let Some(c) = cache {
+            c.advance(x.dims()[1]);
+        }
+        self.head.forward(self.ln_f.forward(x))
+    }
+
+    pub fn new_cache(&self, rows: usize) -> KvCache {
+        let a = &self.blocks[0].attn;
+        KvCache::new(self.blocks.len(), rows, a.n_heads, self.max_len, a.d_head, &self.device())
+    }
+}
+
+pub fn int_tensor(values: &[u32], rows: usize, cols: usize, device: &Device) -> Tensor<2, Int> {
+    let data: Vec<i64> = values.iter().map(|&v| v as i64).collect();
+    Tensor::<2, Int>::from_data(TensorData::new(data, [rows, cols]), device)
+}
+
+pub fn float_tensor(values: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    Tensor::<2>::from_data(TensorData::new(values, [rows, cols]), device)
+}
+
+/// Reads a float tensor back to the host.
+pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data")
+}

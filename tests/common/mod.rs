@@ -1,0 +1,69 @@
+//! Shared helpers of the integration tests: the tiny config, a generated dataset, and a run
+//! driven to its end through the engine protocol.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use hytune::config::{self, Config};
+use hytune::data::jsonl::write_dataset;
+use hytune::data::suites::{GenSpec, Suite, generate};
+use hytune::engine::protocol::{Event, StepMetrics};
+use hytune::engine::{DataSource, Job, backend, spawn};
+
+pub fn tiny(sets: &[(&str, &str)]) -> Config {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/configs/tiny.toml");
+    let mut c = config::load(Some(&path), &[]).unwrap().config;
+    c = c.set("run.backend", toml::Value::String("cpu".into())).unwrap();
+    for (k, v) in sets {
+        let v: toml::Value = toml::from_str::<toml::Table>(&format!("v = {v}")).map(|mut t| t.remove("v").unwrap()).unwrap_or(toml::Value::String(v.to_string()));
+        c = c.set(k, v).unwrap();
+    }
+    c
+}
+
+pub fn dataset(dir: &Path) -> PathBuf {
+    let d = dir.join("data");
+    write_dataset(&d, &generate(&GenSpec { suite: Suite::Dosage, size: 120, eval_size: 8, labeled_fraction: 0.2, seed: 3 })).unwrap();
+    d
+}
+
+pub struct Run {
+    pub steps: Vec<StepMetrics>,
+    pub events: Vec<Event>,
+    pub failed: Option<String>,
+}
+
+impl Run {
+    pub fn losses(&self, phase: &str) -> Vec<(usize, f64)> {
+        self.steps.iter().filter(|m| m.phase == phase).map(|m| (m.step, m.loss_total)).collect()
+    }
+}
+
+pub fn run(config: Config, data: &Path, run_dir: &Path, resume: Option<PathBuf>) -> Run {
+    let job = Job {
+        config,
+        data: DataSource::Dir(data.to_path_buf()),
+        run_dir: run_dir.to_path_buf(),
+        resume,
+        base: None,
+        interactive: false,
+        backend: backend::cpu(),
+    };
+    let handle = spawn(job);
+    let mut out = Run { steps: Vec::new(), events: Vec::new(), failed: None };
+    for e in handle.events.iter() {
+        match &e {
+            Event::Step(m) => out.steps.push((**m).clone()),
+            Event::Failed(f) => out.failed = Some(f.clone()),
+            _ => {}
+        }
+        let end = matches!(e, Event::Finished(_) | Event::Failed(_));
+        out.events.push(e);
+        if end {
+            break;
+        }
+    }
+    handle.thread.join().unwrap();
+    out
+}
