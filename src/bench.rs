@@ -48,7 +48,15 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let device = selected.device.clone().autodiff();
     device.seed(config.run.seed);
     let mut model = shape.init(&device);
-    println!("backend {}  model d={} layers={} heads={} ctx={}  params {}", selected.name, shape.d_model, shape.n_layers, shape.n_heads, shape.max_len, burn::module::Module::num_params(&model));
+    println!(
+        "backend {}  model d={} layers={} heads={} ctx={}  params {}",
+        selected.name,
+        shape.d_model,
+        shape.n_layers,
+        shape.n_heads,
+        shape.max_len,
+        burn::module::Module::num_params(&model)
+    );
 
     // Training: one RD step on a fixed batch.
     let data: Vec<Labeled> = corpus(Suite::Arith, config.pretrain.batch_size, 7);
@@ -69,7 +77,14 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
         tokens = n;
     }
     let (min, med) = stats(times);
-    println!("train  batch {}×{} tokens: {:.1} ms/step min, {:.1} median → {:.0} tokens/s (median)", config.pretrain.batch_size, tokens / config.pretrain.batch_size, min * 1e3, med * 1e3, tokens as f64 / med);
+    println!(
+        "train  batch {}×{} tokens: {:.1} ms/step min, {:.1} median → {:.0} tokens/s (median)",
+        config.pretrain.batch_size,
+        tokens / config.pretrain.batch_size,
+        min * 1e3,
+        med * 1e3,
+        tokens as f64 / med
+    );
 
     // Generation with the KV cache: per-token time early and late in the sequence.
     let valid = burn::module::Module::valid(&model);
@@ -91,7 +106,13 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let gen_tokens = (args.gen_batch * new) as f64;
     println!(
         "decode batch {} × {} new tokens (KV cache): {:.0} tokens/s (median; best {:.0}); per step {:.2} ms at tokens 1-16, {:.2} ms at the last 16 (×{:.2})",
-        args.gen_batch, new, gen_tokens / tmed, gen_tokens / tmin, e * 1e3, l * 1e3, l / e
+        args.gen_batch,
+        new,
+        gen_tokens / tmed,
+        gen_tokens / tmin,
+        e * 1e3,
+        l * 1e3,
+        l / e
     );
 
     if args.hytuning {
@@ -104,7 +125,15 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
 fn decode_timed(model: &Gpt, prompt: &[u32], rows: usize, new: usize) -> Vec<f64> {
     let mut cache = model.new_cache(rows);
     let pads = vec![0; rows];
-    let mut batch = Batch { tokens: prompt.repeat(rows), positions: (0..prompt.len() as u32).cycle().take(rows * prompt.len()).collect(), rows, cols: prompt.len() };
+    let mut batch = Batch {
+        tokens: prompt.repeat(rows),
+        positions: (0..prompt.len() as u32)
+            .cycle()
+            .take(rows * prompt.len())
+            .collect(),
+        rows,
+        cols: prompt.len(),
+    };
     let mut out = Vec::with_capacity(new);
     for _ in 0..new {
         let t = Instant::now();
@@ -120,7 +149,12 @@ fn decode_timed(model: &Gpt, prompt: &[u32], rows: usize, new: usize) -> Vec<f64
             .collect();
         out.push(t.elapsed().as_secs_f64());
         let pos = cache.len() as u32;
-        batch = Batch { tokens: next, positions: vec![pos; rows], rows, cols: 1 };
+        batch = Batch {
+            tokens: next,
+            positions: vec![pos; rows],
+            rows,
+            cols: 1,
+        };
     }
     out
 }
@@ -128,14 +162,38 @@ fn decode_timed(model: &Gpt, prompt: &[u32], rows: usize, new: usize) -> Vec<f64
 fn hytuning_split(config: &Config, selected: &backend::Selected, args: &BenchArgs) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("hytune-bench-{}", std::process::id()));
     let data_dir = dir.join("data");
-    jsonl::write_dataset(&data_dir, &generate(&GenSpec { suite: Suite::Dosage, size: 400, eval_size: 8, labeled_fraction: 0.05, seed: 1 }))?;
+    jsonl::write_dataset(
+        &data_dir,
+        &generate(&GenSpec {
+            suite: Suite::Dosage,
+            size: 400,
+            eval_size: 8,
+            labeled_fraction: 0.05,
+            seed: 1,
+        }),
+    )?;
     let mut config = config.clone();
     let n = args.warmup + args.repeats;
-    for (k, v) in [("pretrain.steps", 0i64), ("eval.every", 0), ("checkpoint.every", 0), ("eval.max_items", 8)] {
+    for (k, v) in [
+        ("pretrain.steps", 0i64),
+        ("eval.every", 0),
+        ("checkpoint.every", 0),
+        ("eval.max_items", 8),
+    ] {
         config = config.set(k, toml::Value::Integer(v))?;
     }
-    config = config.set("post.steps", toml::Value::Integer(n as i64))?.set("mix.strategy", toml::Value::String("hytuning".into()))?;
-    let job = Job { config: config.clone(), data: DataSource::Dir(data_dir), run_dir: dir.join("run"), resume: None, base: None, interactive: false, backend: selected.clone() };
+    config = config
+        .set("post.steps", toml::Value::Integer(n as i64))?
+        .set("mix.strategy", toml::Value::String("hytuning".into()))?;
+    let job = Job {
+        config: config.clone(),
+        data: DataSource::Dir(data_dir),
+        run_dir: dir.join("run"),
+        resume: None,
+        base: None,
+        interactive: false,
+        backend: selected.clone(),
+    };
     let handle = spawn(job);
     let mut split = Vec::new();
     for e in handle.events.iter() {
@@ -148,16 +206,34 @@ fn hytuning_split(config: &Config, selected: &backend::Selected, args: &BenchArg
     }
     let _ = handle.thread.join();
     let _ = std::fs::remove_dir_all(&dir);
-    let med = |f: &dyn Fn(&crate::engine::protocol::StepMetrics) -> f64| stats(split.iter().map(|m| f(m)).collect()).1;
+    let med = |f: &dyn Fn(&crate::engine::protocol::StepMetrics) -> f64| {
+        stats(split.iter().map(|m| f(m)).collect()).1
+    };
     let total = med(&|m| m.step_seconds);
     let p = &config.post;
-    println!("hytuning step ({} questions × G={}, ≤{} new tokens, {} labeled): {:.2} s median", p.questions, p.group_size, p.max_new_tokens, p.rd_batch, total);
+    println!(
+        "hytuning step ({} questions × G={}, ≤{} new tokens, {} labeled): {:.2} s median",
+        p.questions, p.group_size, p.max_new_tokens, p.rd_batch, total
+    );
     for (name, t, tps) in [
-        ("rollouts", med(&|m| m.time_rollout), med(&|m| m.tok_s_rollout.unwrap_or(0.0))),
-        ("PRG scoring", med(&|m| m.time_prg), med(&|m| m.tok_s_prg.unwrap_or(0.0))),
+        (
+            "rollouts",
+            med(&|m| m.time_rollout),
+            med(&|m| m.tok_s_rollout.unwrap_or(0.0)),
+        ),
+        (
+            "PRG scoring",
+            med(&|m| m.time_prg),
+            med(&|m| m.tok_s_prg.unwrap_or(0.0)),
+        ),
         ("update", med(&|m| m.time_update), med(&|m| m.tok_s_update)),
     ] {
-        println!("  {name:<12} {:>7.3} s  {:>5.1}%  {:>8.0} tokens/s", t, 100.0 * t / total, tps);
+        println!(
+            "  {name:<12} {:>7.3} s  {:>5.1}%  {:>8.0} tokens/s",
+            t,
+            100.0 * t / total,
+            tps
+        );
     }
     Ok(())
 }

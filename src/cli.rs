@@ -14,7 +14,11 @@ use crate::data::suites::{GenSpec, Suite, generate};
 use crate::engine::{DataSource, Job, backend, checkpoint, evaluate};
 
 #[derive(Parser, Debug)]
-#[command(name = "hytune", version, about = "Post-train small language models to be accurate and honest about their confidence.\n\nWith no command: open the live TUI and run the default job (base pretraining if needed, HyTuning post-training, evaluation).")]
+#[command(
+    name = "hytune",
+    version,
+    about = "Post-train small language models to be accurate and honest about their confidence.\n\nWith no command: open the live TUI and run the default job (base pretraining if needed, HyTuning post-training, evaluation)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Cmd>,
@@ -114,7 +118,9 @@ pub enum DataCmd {
 pub fn load_config(args: &ConfigArgs) -> Result<Config> {
     let mut config = config::load(args.config.as_deref(), &args.sets)?.config;
     if let Some(b) = &args.backend {
-        config = config.set("run.backend", toml::Value::String(b.clone())).map_err(|e| anyhow::anyhow!("--backend: {}", e.message))?;
+        config = config
+            .set("run.backend", toml::Value::String(b.clone()))
+            .map_err(|e| anyhow::anyhow!("--backend: {}", e.message))?;
     }
     Ok(config)
 }
@@ -141,8 +147,13 @@ pub fn make_job(args: &ConfigArgs, t: &TrainArgs, interactive: bool) -> Result<J
         let loaded = checkpoint::load(ck)?;
         config = loaded.meta.config.clone();
         for s in &args.sets {
-            let (k, v) = s.split_once('=').context("--set expects section.key=value")?;
-            let v = toml::from_str::<toml::Table>(&format!("v = {v}")).ok().and_then(|mut t| t.remove("v")).unwrap_or(toml::Value::String(v.into()));
+            let (k, v) = s
+                .split_once('=')
+                .context("--set expects section.key=value")?;
+            let v = toml::from_str::<toml::Table>(&format!("v = {v}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(v.into()));
             config = config.set(k.trim(), v)?;
         }
     }
@@ -161,22 +172,40 @@ pub fn make_job(args: &ConfigArgs, t: &TrainArgs, interactive: bool) -> Result<J
     let run_dir = match (&t.out, &t.resume) {
         (Some(out), None) => {
             if out.join("metrics.jsonl").exists() {
-                bail!("{}: holds a run already (choose another --out, or --resume one of its checkpoints)", out.display());
+                bail!(
+                    "{}: holds a run already (choose another --out, or --resume one of its checkpoints)",
+                    out.display()
+                );
             }
             out.clone()
         }
         (Some(out), Some(_)) => out.clone(),
-        (None, Some(ck)) => ck.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")),
+        (None, Some(ck)) => ck
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
         (None, None) => crate::paths::new_run_dir(&config.run.out_dir, &config.mix.strategy),
     };
     let backend = backend::select(&config.run.backend)?;
-    Ok(Job { config, data, run_dir, resume: t.resume.clone(), base: t.base.clone(), interactive, backend })
+    Ok(Job {
+        config,
+        data,
+        run_dir,
+        resume: t.resume.clone(),
+        base: t.base.clone(),
+        interactive,
+        backend,
+    })
 }
 
 fn train(args: &ConfigArgs, t: TrainArgs) -> Result<ExitCode> {
     let headless = t.headless || !std::io::stdout().is_terminal();
     let job = make_job(args, &t, !headless)?;
-    if headless { crate::headless::run(job) } else { crate::tui::run(job) }
+    if headless {
+        crate::headless::run(job)
+    } else {
+        crate::tui::run(job)
+    }
 }
 
 fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
@@ -196,16 +225,27 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
     if let Some(n) = &selected.notice {
         eprintln!("note: {n}");
     }
-    let model = ck.model(&crate::model::GptShape::from_config(&config.model), &selected.device, &e.checkpoint)?;
+    let model = ck.model(
+        &crate::model::GptShape::from_config(&config.model),
+        &selected.device,
+        &e.checkpoint,
+    )?;
     let opts = evaluate::EvalOpts {
         max_new: config.post.max_new_tokens,
         batch_size: config.eval.batch_size,
         prg_eps: config.mix.prg_eps,
         confident_threshold: config.eval.confident_threshold,
     };
-    let report = evaluate::evaluate(&model, &data.eval, &opts, ck.meta.phase.name(), ck.meta.step);
+    let report = evaluate::evaluate(
+        &model,
+        &data.eval,
+        &opts,
+        ck.meta.phase.name(),
+        ck.meta.step,
+    );
     if let Some(p) = &e.predictions {
-        jsonl::write_jsonl(p, &report.predictions).with_context(|| format!("cannot write {}", p.display()))?;
+        jsonl::write_jsonl(p, &report.predictions)
+            .with_context(|| format!("cannot write {}", p.display()))?;
     }
     if e.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -213,10 +253,21 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
         let c = &report.overall;
         println!(
             "n {}  accuracy {:.3}  ECE {:.3}  Brier {:.3}  AUROC {}  confident-errors {:.3}  mean confidence {:.3}",
-            c.n, c.accuracy, c.ece, c.brier, c.auroc.map(|a| format!("{a:.3}")).unwrap_or_else(|| "n/a".into()), c.confident_error_rate, c.mean_confidence
+            c.n,
+            c.accuracy,
+            c.ece,
+            c.brier,
+            c.auroc
+                .map(|a| format!("{a:.3}"))
+                .unwrap_or_else(|| "n/a".into()),
+            c.confident_error_rate,
+            c.mean_confidence
         );
         for (d, c) in &report.by_difficulty {
-            println!("  difficulty {d}: n {}  accuracy {:.3}  ECE {:.3}  Brier {:.3}", c.n, c.accuracy, c.ece, c.brier);
+            println!(
+                "  difficulty {d}: n {}  accuracy {:.3}  ECE {:.3}  Brier {:.3}",
+                c.n, c.accuracy, c.ece, c.brier
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -224,27 +275,58 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
 
 fn data(cmd: DataCmd) -> Result<ExitCode> {
     match cmd {
-        DataCmd::Gen { suite, out, labeled_fraction, size, eval_size, seed, force } => {
+        DataCmd::Gen {
+            suite,
+            out,
+            labeled_fraction,
+            size,
+            eval_size,
+            seed,
+            force,
+        } => {
             let suite: Suite = suite.parse().map_err(anyhow::Error::msg)?;
             let d = Config::default().data;
             let labeled_fraction = labeled_fraction.unwrap_or(d.labeled_fraction);
             if !(labeled_fraction > 0.0 && labeled_fraction <= 1.0) {
                 bail!("--labeled-fraction must be within (0, 1], got {labeled_fraction}");
             }
-            let spec = GenSpec { suite, size: size.unwrap_or(d.size), eval_size: eval_size.unwrap_or(d.eval_size), labeled_fraction, seed: seed.unwrap_or(d.seed) };
+            let spec = GenSpec {
+                suite,
+                size: size.unwrap_or(d.size),
+                eval_size: eval_size.unwrap_or(d.eval_size),
+                labeled_fraction,
+                seed: seed.unwrap_or(d.seed),
+            };
             for f in [jsonl::LABELED, jsonl::UNLABELED, jsonl::EVAL] {
                 if out.join(f).exists() && !force {
-                    bail!("{}: exists already (use --force to replace)", out.join(f).display());
+                    bail!(
+                        "{}: exists already (use --force to replace)",
+                        out.join(f).display()
+                    );
                 }
             }
             let ds = generate(&spec);
-            jsonl::write_dataset(&out, &ds).with_context(|| format!("cannot write {}", out.display()))?;
-            println!("{}: {} labeled, {} unlabeled, {} eval ({})", out.display(), ds.labeled.len(), ds.unlabeled.len(), ds.eval.len(), suite.name());
+            jsonl::write_dataset(&out, &ds)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!(
+                "{}: {} labeled, {} unlabeled, {} eval ({})",
+                out.display(),
+                ds.labeled.len(),
+                ds.unlabeled.len(),
+                ds.eval.len(),
+                suite.name()
+            );
             Ok(ExitCode::SUCCESS)
         }
         DataCmd::Check { dir } => match jsonl::load_dataset(&dir) {
             Ok(ds) => {
-                println!("{}: ok — {} labeled, {} unlabeled, {} eval", dir.display(), ds.labeled.len(), ds.unlabeled.len(), ds.eval.len());
+                println!(
+                    "{}: ok — {} labeled, {} unlabeled, {} eval",
+                    dir.display(),
+                    ds.labeled.len(),
+                    ds.unlabeled.len(),
+                    ds.eval.len()
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {

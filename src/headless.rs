@@ -13,7 +13,10 @@ use crate::progress::{Progress, format_duration};
 
 /// One status line of a step.
 pub fn status_line(m: &StepMetrics, p: &Progress) -> String {
-    let mut s = format!("[{}] {}/{}  loss {:.4}", m.phase, m.step, m.total, m.loss_total);
+    let mut s = format!(
+        "[{}] {}/{}  loss {:.4}",
+        m.phase, m.step, m.total, m.loss_total
+    );
     if let (Some(rd), Some(rl)) = (m.loss_rd, m.loss_rlif) {
         s.push_str(&format!(" (rd {rd:.3}, rlif {rl:+.3})"));
     }
@@ -36,7 +39,11 @@ pub fn status_line(m: &StepMetrics, p: &Progress) -> String {
 pub fn run(job: Job) -> Result<ExitCode> {
     // SIGTERM/SIGHUP: ask the engine for a checkpoint and a clean stop.
     let term = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP, signal_hook::consts::SIGINT] {
+    for sig in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGINT,
+    ] {
         signal_hook::flag::register(sig, term.clone())?;
     }
     let handle = spawn(job);
@@ -59,10 +66,29 @@ pub fn run(job: Job) -> Result<ExitCode> {
         };
         match event {
             Event::Started(info) => {
-                let _ = writeln!(err, "hytune: run folder {}\n  backend {}, strategy {}, {} parameters, data {}", info.run_dir.display(), info.backend, info.strategy, info.params, info.data);
+                let _ = writeln!(
+                    err,
+                    "hytune: run folder {}\n  backend {}, strategy {}, {} parameters, data {}",
+                    info.run_dir.display(),
+                    info.backend,
+                    info.strategy,
+                    info.params,
+                    info.data
+                );
             }
-            Event::PhaseStarted { phase, total, start } => {
-                let _ = writeln!(err, "{}phase {}: steps {}..{}", if tty { "\n" } else { "" }, phase.name(), start, total);
+            Event::PhaseStarted {
+                phase,
+                total,
+                start,
+            } => {
+                let _ = writeln!(
+                    err,
+                    "{}phase {}: steps {}..{}",
+                    if tty { "\n" } else { "" },
+                    phase.name(),
+                    start,
+                    total
+                );
             }
             Event::Step(m) => {
                 progress.push(&m);
@@ -80,9 +106,17 @@ pub fn run(job: Job) -> Result<ExitCode> {
                     err,
                     "{}eval {} step {}: n {} accuracy {:.3} ECE {:.3} Brier {:.3} AUROC {} confident-errors {:.3} mean-conf {:.3}",
                     if tty { "\n" } else { "" },
-                    r.phase, r.step, c.n, c.accuracy, c.ece, c.brier,
-                    c.auroc.map(|a| format!("{a:.3}")).unwrap_or_else(|| "n/a".into()),
-                    c.confident_error_rate, c.mean_confidence
+                    r.phase,
+                    r.step,
+                    c.n,
+                    c.accuracy,
+                    c.ece,
+                    c.brier,
+                    c.auroc
+                        .map(|a| format!("{a:.3}"))
+                        .unwrap_or_else(|| "n/a".into()),
+                    c.confident_error_rate,
+                    c.mean_confidence
                 );
             }
             Event::Checkpoint { path, .. } => {
@@ -97,9 +131,25 @@ pub fn run(job: Job) -> Result<ExitCode> {
                 let _ = writeln!(err, "step {step}: {key} = {value}");
             }
             Event::Finished(s) => {
-                let _ = writeln!(err, "{}done in {} ({} steps){}; run folder {}", if tty { "\n" } else { "" }, format_duration(s.seconds), s.steps, if s.stopped_early { ", stopped early" } else { "" }, s.run_dir.display());
+                let _ = writeln!(
+                    err,
+                    "{}done in {} ({} steps){}; run folder {}",
+                    if tty { "\n" } else { "" },
+                    format_duration(s.seconds),
+                    s.steps,
+                    if s.stopped_early {
+                        ", stopped early"
+                    } else {
+                        ""
+                    },
+                    s.run_dir.display()
+                );
                 if let (Some(a), Some(b)) = (&s.first_eval, &s.last_eval) {
-                    let _ = writeln!(err, "eval accuracy {:.3} → {:.3}, ECE {:.3} → {:.3}, Brier {:.3} → {:.3}", a.accuracy, b.accuracy, a.ece, b.ece, a.brier, b.brier);
+                    let _ = writeln!(
+                        err,
+                        "eval accuracy {:.3} → {:.3}, ECE {:.3} → {:.3}, Brier {:.3} → {:.3}",
+                        a.accuracy, b.accuracy, a.ece, b.ece, a.brier, b.brier
+                    );
                 }
                 break;
             }

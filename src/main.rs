@@ -9,7 +9,11 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             // Config mistakes exit 2, like command-line mistakes; other failures 1.
-            if e.chain().any(|c| c.is::<hytune::config::ConfigError>()) { ExitCode::from(2) } else { ExitCode::from(1) }
+            if e.chain().any(|c| c.is::<hytune::config::ConfigError>()) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

@@ -16,7 +16,9 @@ pub fn user_config_file() -> Option<PathBuf> {
 
 /// The user data directory (runs and generated suites); `./hytune-data` when there is none.
 pub fn data_root() -> PathBuf {
-    dirs().map(|d| d.data_dir().to_path_buf()).unwrap_or_else(|| PathBuf::from("hytune-data"))
+    dirs()
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("hytune-data"))
 }
 
 /// A generated built-in dataset is cached under a name made of its parameters, with its base model.
@@ -33,11 +35,22 @@ pub fn suite_cache_dir(spec: &GenSpec) -> Option<PathBuf> {
 
 /// A new run folder: `<root>/runs/<time>-<strategy>` (never an existing one).
 pub fn new_run_dir(out_dir: &str, strategy: &str) -> PathBuf {
-    let root = if out_dir.is_empty() { data_root().join("runs") } else { PathBuf::from(out_dir) };
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let root = if out_dir.is_empty() {
+        data_root().join("runs")
+    } else {
+        PathBuf::from(out_dir)
+    };
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let mut n = 0;
     loop {
-        let name = if n == 0 { format!("{secs}-{strategy}") } else { format!("{secs}-{strategy}-{n}") };
+        let name = if n == 0 {
+            format!("{secs}-{strategy}")
+        } else {
+            format!("{secs}-{strategy}-{n}")
+        };
         let p = root.join(name);
         if !p.exists() {
             return p;

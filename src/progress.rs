@@ -25,7 +25,8 @@ impl Progress {
         self.total = m.total;
         self.warming_up = m.warmup;
         if !m.warmup {
-            let tokens = m.tok_s_update * m.time_update + m.tok_s_rollout.unwrap_or(0.0) * m.time_rollout;
+            let tokens =
+                m.tok_s_update * m.time_update + m.tok_s_rollout.unwrap_or(0.0) * m.time_rollout;
             self.recent.push_back((m.step_seconds, tokens));
             if self.recent.len() > WINDOW {
                 self.recent.pop_front();
@@ -44,7 +45,10 @@ impl Progress {
     }
 
     pub fn tokens_per_second(&self) -> Option<f64> {
-        let (s, t) = self.recent.iter().fold((0.0, 0.0), |(s, t), r| (s + r.0, t + r.1));
+        let (s, t) = self
+            .recent
+            .iter()
+            .fold((0.0, 0.0), |(s, t), r| (s + r.0, t + r.1));
         (s > 0.0).then(|| t / s)
     }
 
@@ -67,7 +71,16 @@ mod tests {
     use super::*;
 
     fn step(step: usize, secs: f64, warmup: bool) -> StepMetrics {
-        StepMetrics { phase: "post".into(), step, total: 10, step_seconds: secs, time_update: secs, tok_s_update: 100.0, warmup, ..Default::default() }
+        StepMetrics {
+            phase: "post".into(),
+            step,
+            total: 10,
+            step_seconds: secs,
+            time_update: secs,
+            tok_s_update: 100.0,
+            warmup,
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@ pub struct Rng {
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Self { state: seed ^ 0x9E37_79B9_7F4A_7C15 }
+        Self {
+            state: seed ^ 0x9E37_79B9_7F4A_7C15,
+        }
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -50,7 +52,9 @@ impl Rng {
 
     /// A child generator with its own stream (for a sub-task that must not shift the parent).
     pub fn fork(&mut self) -> Rng {
-        Rng { state: self.next_u64() }
+        Rng {
+            state: self.next_u64(),
+        }
     }
 }
 

@@ -5,7 +5,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn hytune(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hytune")).args(args).current_dir(cwd).env("HOME", cwd).env("XDG_DATA_HOME", cwd.join("xdg")).env("XDG_CONFIG_HOME", cwd.join("xdg")).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_hytune"))
+        .args(args)
+        .current_dir(cwd)
+        .env("HOME", cwd)
+        .env("XDG_DATA_HOME", cwd.join("xdg"))
+        .env("XDG_CONFIG_HOME", cwd.join("xdg"))
+        .output()
+        .unwrap()
 }
 
 fn stderr(o: &Output) -> String {
@@ -17,20 +24,37 @@ fn config_mistakes_exit_2_with_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "[post]\nsteps = 10\nlearning_rate = 0.1\n").unwrap();
-    let o = hytune(&["print-config", "--config", cfg.to_str().unwrap()], dir.path());
+    let o = hytune(
+        &["print-config", "--config", cfg.to_str().unwrap()],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
-    assert!(e.contains("bad.toml:3: `post.learning_rate`: unknown key"), "{e}");
+    assert!(
+        e.contains("bad.toml:3: `post.learning_rate`: unknown key"),
+        "{e}"
+    );
     assert!(!e.contains("panicked") && e.lines().count() == 1, "{e}");
 
     std::fs::write(&cfg, "[mix]\ntau = \"fast\"\n").unwrap();
-    let o = hytune(&["train", "--headless", "--config", cfg.to_str().unwrap()], dir.path());
+    let o = hytune(
+        &["train", "--headless", "--config", cfg.to_str().unwrap()],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("bad.toml:2: `mix.tau`: expected float, found string"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("bad.toml:2: `mix.tau`: expected float, found string"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = hytune(&["print-config", "--set", "model.n_heads=5"], dir.path());
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--set: `model.n_heads`: must divide model.d_model (128)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--set: `model.n_heads`: must divide model.d_model (128)"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -38,7 +62,8 @@ fn print_config_without_arguments_is_the_repo_config() {
     let dir = tempfile::tempdir().unwrap();
     let o = hytune(&["print-config"], dir.path());
     assert!(o.status.success());
-    let repo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+    let repo =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout), repo);
 }
 
@@ -46,27 +71,64 @@ fn print_config_without_arguments_is_the_repo_config() {
 fn data_gen_check_and_refusals() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ds");
-    let o = hytune(&["data", "gen", "--suite", "arith", "--out", out.to_str().unwrap(), "--size", "50", "--labeled-fraction", "0.1"], dir.path());
+    let o = hytune(
+        &[
+            "data",
+            "gen",
+            "--suite",
+            "arith",
+            "--out",
+            out.to_str().unwrap(),
+            "--size",
+            "50",
+            "--labeled-fraction",
+            "0.1",
+        ],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let before = std::fs::read_to_string(out.join("labeled.jsonl")).unwrap();
     assert_eq!(before.lines().count(), 5);
-    let o = hytune(&["data", "gen", "--suite", "arith", "--out", out.to_str().unwrap(), "--seed", "9"], dir.path());
+    let o = hytune(
+        &[
+            "data",
+            "gen",
+            "--suite",
+            "arith",
+            "--out",
+            out.to_str().unwrap(),
+            "--seed",
+            "9",
+        ],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("exists already (use --force to replace)"));
-    assert_eq!(std::fs::read_to_string(out.join("labeled.jsonl")).unwrap(), before, "nothing overwritten");
+    assert_eq!(
+        std::fs::read_to_string(out.join("labeled.jsonl")).unwrap(),
+        before,
+        "nothing overwritten"
+    );
 
     let o = hytune(&["data", "check", out.to_str().unwrap()], dir.path());
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("ok — 5 labeled, 45 unlabeled"));
 
-    std::fs::write(out.join("eval.jsonl"), "{\"question\":\"q\",\"answer\":\"1\"}\n{\"question\":\"q\"}\n[1,2]\n").unwrap();
+    std::fs::write(
+        out.join("eval.jsonl"),
+        "{\"question\":\"q\",\"answer\":\"1\"}\n{\"question\":\"q\"}\n[1,2]\n",
+    )
+    .unwrap();
     let o = hytune(&["data", "check", out.to_str().unwrap()], dir.path());
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(e.contains("eval.jsonl:2: missing field `answer`"), "{e}");
     assert!(e.contains("eval.jsonl:3: invalid type"), "{e}");
 
-    let o = hytune(&["data", "gen", "--suite", "chemistry", "--out", "x"], dir.path());
+    let o = hytune(
+        &["data", "gen", "--suite", "chemistry", "--out", "x"],
+        dir.path(),
+    );
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("unknown suite `chemistry`"));
 }
@@ -76,17 +138,41 @@ fn bad_checkpoints_and_cli_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.hyt");
     std::fs::write(&junk, "not a checkpoint").unwrap();
-    let o = hytune(&["eval", "--checkpoint", junk.to_str().unwrap(), "--data", "."], dir.path());
+    let o = hytune(
+        &[
+            "eval",
+            "--checkpoint",
+            junk.to_str().unwrap(),
+            "--data",
+            ".",
+        ],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("junk.hyt: not a hytune checkpoint"), "{}", stderr(&o));
-    let o = hytune(&["train", "--headless", "--resume", "missing.hyt"], dir.path());
+    assert!(
+        stderr(&o).contains("junk.hyt: not a hytune checkpoint"),
+        "{}",
+        stderr(&o)
+    );
+    let o = hytune(
+        &["train", "--headless", "--resume", "missing.hyt"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("missing.hyt: cannot open checkpoint"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("missing.hyt: cannot open checkpoint"),
+        "{}",
+        stderr(&o)
+    );
     let o = hytune(&["train", "--bogus"], dir.path());
     assert_eq!(o.status.code(), Some(2));
     let o = hytune(&["train", "--headless", "--data", "nowhere"], dir.path());
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("nowhere: not a dataset directory"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nowhere: not a dataset directory"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -94,22 +180,77 @@ fn tiny_headless_run_then_eval() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
     let run = dir.path().join("run");
-    let o = hytune(&["train", "--headless", "--config", cfg, "--backend", "cpu", "--out", run.to_str().unwrap()], dir.path());
+    let o = hytune(
+        &[
+            "train",
+            "--headless",
+            "--config",
+            cfg,
+            "--backend",
+            "cpu",
+            "--out",
+            run.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
     assert!(e.contains("eval post step 8"), "{e}");
-    let data = std::fs::read_dir(dir.path().join("xdg/hytune/suites")).unwrap().next().unwrap().unwrap().path();
+    let data = std::fs::read_dir(dir.path().join("xdg/hytune/suites"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let preds = dir.path().join("p.jsonl");
-    let o = hytune(&["eval", "--checkpoint", run.join("final.hyt").to_str().unwrap(), "--data", data.to_str().unwrap(), "--json", "--predictions", preds.to_str().unwrap()], dir.path());
+    let o = hytune(
+        &[
+            "eval",
+            "--checkpoint",
+            run.join("final.hyt").to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--json",
+            "--predictions",
+            preds.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["n"], 16);
-    let first: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&preds).unwrap().lines().next().unwrap()).unwrap();
-    for k in ["question", "gold", "answer", "correct", "confidence", "prg", "self_certainty", "steps"] {
+    let first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&preds)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    for k in [
+        "question",
+        "gold",
+        "answer",
+        "correct",
+        "confidence",
+        "prg",
+        "self_certainty",
+        "steps",
+    ] {
         assert!(first.get(k).is_some(), "prediction lacks {k}");
     }
     // The run folder is not overwritten by a second run.
-    let o = hytune(&["train", "--headless", "--config", cfg, "--out", run.to_str().unwrap()], dir.path());
+    let o = hytune(
+        &[
+            "train",
+            "--headless",
+            "--config",
+            cfg,
+            "--out",
+            run.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("holds a run already"));
 }

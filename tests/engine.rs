@@ -11,28 +11,71 @@ use hytune::model::GptShape;
 fn twenty_hytuning_steps_have_finite_losses_and_bounded_alpha() {
     let dir = tempfile::tempdir().unwrap();
     let data = dataset(dir.path());
-    let c = tiny(&[("pretrain.steps", "3"), ("post.steps", "20"), ("eval.every", "10"), ("checkpoint.every", "0"), ("mix.strategy", "hytuning")]);
+    let c = tiny(&[
+        ("pretrain.steps", "3"),
+        ("post.steps", "20"),
+        ("eval.every", "10"),
+        ("checkpoint.every", "0"),
+        ("mix.strategy", "hytuning"),
+    ]);
     let r = run(c.clone(), &data, &dir.path().join("run"), None);
     assert_eq!(r.failed, None);
     let post: Vec<_> = r.steps.iter().filter(|m| m.phase == "post").collect();
     assert_eq!(post.len(), 20);
     for m in &post {
-        assert!(m.loss_total.is_finite() && m.loss_rd.unwrap().is_finite(), "{m:?}");
+        assert!(
+            m.loss_total.is_finite() && m.loss_rd.unwrap().is_finite(),
+            "{m:?}"
+        );
         let a = m.alpha.unwrap();
-        assert!((c.mix.alpha_min..=c.mix.alpha_max).contains(&a), "alpha {a} out of bounds");
+        assert!(
+            (c.mix.alpha_min..=c.mix.alpha_max).contains(&a),
+            "alpha {a} out of bounds"
+        );
         assert!(m.prg_anchor.unwrap().abs() <= 1.0);
         assert!(m.reward_mean.is_some() && m.extraction_rate.is_some());
         assert!(m.time_rollout > 0.0 && m.time_update > 0.0);
     }
-    assert!(post.iter().any(|m| m.loss_rlif.is_some()), "RLIF loss was used");
-    let evals = r.events.iter().filter(|e| matches!(e, Event::Eval(_))).count();
+    assert!(
+        post.iter().any(|m| m.loss_rlif.is_some()),
+        "RLIF loss was used"
+    );
+    let evals = r
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Eval(_)))
+        .count();
     assert_eq!(evals, 3, "before, at step 10, at the end");
     let run_dir = dir.path().join("run");
-    for f in ["config.toml", "metrics.jsonl", "events.log", "final.hyt", "base.hyt", "best.hyt", "eval-post-0000020.json", "predictions-post-0000020.jsonl"] {
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "events.log",
+        "final.hyt",
+        "base.hyt",
+        "best.hyt",
+        "eval-post-0000020.json",
+        "predictions-post-0000020.jsonl",
+    ] {
         assert!(run_dir.join(f).exists(), "{f} missing");
     }
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("eval-post-0000020.json")).unwrap()).unwrap();
-    for k in ["n", "accuracy", "ece", "brier", "auroc", "confident_error_rate", "mean_confidence", "reliability", "hist_right", "hist_wrong", "by_difficulty"] {
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir.join("eval-post-0000020.json")).unwrap(),
+    )
+    .unwrap();
+    for k in [
+        "n",
+        "accuracy",
+        "ece",
+        "brier",
+        "auroc",
+        "confident_error_rate",
+        "mean_confidence",
+        "reliability",
+        "hist_right",
+        "hist_wrong",
+        "by_difficulty",
+    ] {
         assert!(summary.get(k).is_some(), "summary lacks {k}");
     }
     let lines = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
@@ -43,25 +86,42 @@ fn twenty_hytuning_steps_have_finite_losses_and_bounded_alpha() {
 fn resume_reproduces_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let data = dataset(dir.path());
-    let c = tiny(&[("pretrain.steps", "10"), ("post.steps", "10"), ("eval.every", "0"), ("checkpoint.every", "5"), ("checkpoint.keep_last", "10")]);
+    let c = tiny(&[
+        ("pretrain.steps", "10"),
+        ("post.steps", "10"),
+        ("eval.every", "0"),
+        ("checkpoint.every", "5"),
+        ("checkpoint.keep_last", "10"),
+    ]);
     let a = run(c.clone(), &data, &dir.path().join("a"), None);
     assert_eq!(a.failed, None);
 
     // Stopped in pretraining at step 5: the rest of pretraining and all of post-training agree.
-    let ck = dir.path().join("a").join(checkpoint::periodic_name(hytune::engine::protocol::Phase::Pretrain, 5));
+    let ck = dir.path().join("a").join(checkpoint::periodic_name(
+        hytune::engine::protocol::Phase::Pretrain,
+        5,
+    ));
     let b = run(c.clone(), &data, &dir.path().join("b"), Some(ck));
     assert_eq!(b.failed, None);
     assert_eq!(b.losses("pretrain"), a.losses("pretrain")[5..].to_vec());
     assert_eq!(b.losses("post"), a.losses("post"));
 
     // Stopped in post-training at step 5 (optimizer, reference, α EMA, RNG and cursors restored).
-    let ck = dir.path().join("a").join(checkpoint::periodic_name(hytune::engine::protocol::Phase::Post, 5));
+    let ck = dir.path().join("a").join(checkpoint::periodic_name(
+        hytune::engine::protocol::Phase::Post,
+        5,
+    ));
     let r = run(c, &data, &dir.path().join("c"), Some(ck));
     assert_eq!(r.failed, None);
     let resumed = r.losses("post");
     assert_eq!(resumed.len(), 5);
     assert_eq!(resumed, a.losses("post")[5..].to_vec());
-    let alphas = |ms: &[hytune::engine::protocol::StepMetrics]| ms.iter().filter(|m| m.phase == "post" && m.step > 5).map(|m| m.alpha).collect::<Vec<_>>();
+    let alphas = |ms: &[hytune::engine::protocol::StepMetrics]| {
+        ms.iter()
+            .filter(|m| m.phase == "post" && m.step > 5)
+            .map(|m| m.alpha)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(alphas(&r.steps), alphas(&a.steps));
 }
 
@@ -69,12 +129,26 @@ fn resume_reproduces_the_uninterrupted_run() {
 fn checkpoint_of_another_shape_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = dataset(dir.path());
-    let c = tiny(&[("pretrain.steps", "2"), ("post.steps", "1"), ("eval.every", "0")]);
+    let c = tiny(&[
+        ("pretrain.steps", "2"),
+        ("post.steps", "1"),
+        ("eval.every", "0"),
+    ]);
     let a = run(c.clone(), &data, &dir.path().join("a"), None);
     assert_eq!(a.failed, None);
     let path = dir.path().join("a/final.hyt");
     let ck = checkpoint::load(&path).unwrap();
-    let other = GptShape { d_model: 64, ..GptShape::from_config(&c.model) };
-    let e = ck.model(&other, &burn::tensor::Device::flex(), &path).err().unwrap().to_string();
-    assert!(e.contains("final.hyt: checkpoint is of another model shape (d_model 32"), "{e}");
+    let other = GptShape {
+        d_model: 64,
+        ..GptShape::from_config(&c.model)
+    };
+    let e = ck
+        .model(&other, &burn::tensor::Device::flex(), &path)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("final.hyt: checkpoint is of another model shape (d_model 32"),
+        "{e}"
+    );
 }

@@ -13,7 +13,14 @@ use hytune::model::{GptShape, int_tensor, to_vec};
 use hytune::rng::Rng;
 
 fn shape() -> GptShape {
-    GptShape { vocab: 259, d_model: 32, n_layers: 2, n_heads: 4, max_len: 64, mlp_ratio: 2 }
+    GptShape {
+        vocab: 259,
+        d_model: 32,
+        n_layers: 2,
+        n_heads: 4,
+        max_len: 64,
+        mlp_ratio: 2,
+    }
 }
 
 #[test]
@@ -23,7 +30,16 @@ fn cached_decoding_matches_the_full_forward_pass() {
     let model = shape().init(&device);
     // Two prompts of different lengths: the shorter is left-padded in the cached decode.
     let prompts = vec![encode_prompt("Q: 2+3=?\n"), encode_prompt("Q: 12*4-7=?\n")];
-    let g = generate(&model, &prompts, &SampleOpts { temperature: None, top_k: 0, max_new: 12 }, &mut Rng::new(0));
+    let g = generate(
+        &model,
+        &prompts,
+        &SampleOpts {
+            temperature: None,
+            top_k: 0,
+            max_new: 12,
+        },
+        &mut Rng::new(0),
+    );
     for (p, out) in prompts.iter().zip(&g) {
         let seq: Vec<u32> = p.iter().chain(&out.tokens).copied().collect();
         let logits = model.forward(int_tensor(&seq, 1, seq.len(), &device));
@@ -32,7 +48,10 @@ fn cached_decoding_matches_the_full_forward_pass() {
         for (j, (&tok, &lp)) in out.tokens.iter().zip(&out.logprobs).enumerate() {
             let pos = p.len() - 1 + j;
             let full = logp[pos * v + tok as usize];
-            assert!((full - lp).abs() < 1e-4, "token {j}: cached {lp} vs full {full}");
+            assert!(
+                (full - lp).abs() < 1e-4,
+                "token {j}: cached {lp} vs full {full}"
+            );
             // Greedy: the chosen token is the argmax of the full pass too.
             let row = &logp[pos * v..(pos + 1) * v];
             let best = (0..v).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
@@ -51,7 +70,11 @@ fn tensor_rlif_loss_equals_the_scalar_formula() {
     let prompts = [encode_prompt("Q: a\n"), encode_prompt("Q: bb\n")];
     let responses: [Vec<u32>; 2] = [vec![65, 66, 10], vec![67, 10]];
     // π_old: the policy's own log-probs shifted, so ratios differ from 1 (and some clip).
-    let pairs: Vec<(&[u32], &[u32])> = prompts.iter().zip(&responses).map(|(p, r)| (p.as_slice(), r.as_slice())).collect();
+    let pairs: Vec<(&[u32], &[u32])> = prompts
+        .iter()
+        .zip(&responses)
+        .map(|(p, r)| (p.as_slice(), r.as_slice()))
+        .collect();
     let packed = Packed::new(&pairs, 64);
     let lp = to_vec(packed.token_logprobs(&policy.valid()));
     let rf = to_vec(packed.token_logprobs(&reference));
@@ -61,14 +84,27 @@ fn tensor_rlif_loss_equals_the_scalar_formula() {
     let shifts = [0.3f32, -0.4];
     let advs = [1.2, -0.7];
     for (i, (p, r)) in prompts.iter().zip(&responses).enumerate() {
-        let toks: Vec<(f64, f64, f64)> = (0..r.len()).map(|j| {
-            let k = i * cols + p.len() - 1 + j;
-            (lp[k] as f64, (lp[k] + shifts[i] * (j as f32 - 0.5)) as f64, rf[k] as f64)
-        }).collect();
+        let toks: Vec<(f64, f64, f64)> = (0..r.len())
+            .map(|j| {
+                let k = i * cols + p.len() - 1 + j;
+                (
+                    lp[k] as f64,
+                    (lp[k] + shifts[i] * (j as f32 - 0.5)) as f64,
+                    rf[k] as f64,
+                )
+            })
+            .collect();
         olds.push(toks.iter().map(|t| t.1 as f32).collect::<Vec<_>>());
         scalar.push((advs[i], toks));
     }
-    let rows: Vec<PolicyRow> = (0..2).map(|i| PolicyRow { prompt: &prompts[i], response: &responses[i], old_logprobs: &olds[i], advantage: advs[i] }).collect();
+    let rows: Vec<PolicyRow> = (0..2)
+        .map(|i| PolicyRow {
+            prompt: &prompts[i],
+            response: &responses[i],
+            old_logprobs: &olds[i],
+            advantage: advs[i],
+        })
+        .collect();
     let (loss, _, _) = rlif_loss(&policy, &reference, &rows, 0.2, 0.05);
     let got = loss.into_scalar::<f32>() as f64;
     let want = grpo::rlif_loss(&scalar, 0.2, 0.05);
@@ -80,7 +116,10 @@ fn wgpu_forward_matches_cpu() {
     let wgpu = match probe_wgpu() {
         Probe::Gpu(d, _) | Probe::Software(d, _) => Device::from(d),
         Probe::Missing(why) => {
-            assert!(std::env::var("HYTUNE_REQUIRE_WGPU").is_err(), "HYTUNE_REQUIRE_WGPU is set but there is no wgpu adapter: {why}");
+            assert!(
+                std::env::var("HYTUNE_REQUIRE_WGPU").is_err(),
+                "HYTUNE_REQUIRE_WGPU is set but there is no wgpu adapter: {why}"
+            );
             eprintln!("skipped: no wgpu adapter ({why})");
             return;
         }
@@ -92,6 +131,10 @@ fn wgpu_forward_matches_cpu() {
     let tokens: Vec<u32> = encode_prompt("Q: 7*8-5=?\nS: 7*8=56\n");
     let a = to_vec(model.forward(int_tensor(&tokens, 1, tokens.len(), &cpu)));
     let b = to_vec(on_gpu.forward(int_tensor(&tokens, 1, tokens.len(), &wgpu)));
-    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
     assert!(diff < 1e-3, "max |cpu − wgpu| = {diff}");
 }

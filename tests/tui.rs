@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use hytune::config::Config;
 use hytune::engine::evaluate::summarize;
-use hytune::engine::protocol::{Command, Event, Phase, Prediction, PrgTrace, RunInfo, Sample, StepMetrics};
+use hytune::engine::protocol::{
+    Command, Event, Phase, Prediction, PrgTrace, RunInfo, Sample, StepMetrics,
+};
 use hytune::tui::app::{App, Msg, Popup, update};
 use hytune::tui::view::draw;
 use ratatui::Terminal;
@@ -41,7 +43,11 @@ fn step(phase: &str, step: usize, total: usize) -> StepMetrics {
         tok_s_update: 4000.0,
         step_seconds: 1.0,
         warmup: step == 1,
-        rollout_confidences: if post { vec![0.2, 0.55, 0.91, 0.97] } else { vec![] },
+        rollout_confidences: if post {
+            vec![0.2, 0.55, 0.91, 0.97]
+        } else {
+            vec![]
+        },
         ..Default::default()
     }
 }
@@ -51,9 +57,17 @@ fn prediction(i: usize) -> Prediction {
     Prediction {
         question: format!("ibuprofen {} mg/kg, patient 20 kg. Dose in mg?", 5 + i),
         gold: format!("{}", (5 + i) * 20),
-        answer: Some(if correct { format!("{}", (5 + i) * 20) } else { "7".into() }),
+        answer: Some(if correct {
+            format!("{}", (5 + i) * 20)
+        } else {
+            "7".into()
+        }),
         correct,
-        confidence: if correct { 0.6 + 0.04 * i as f64 } else { 0.35 + 0.05 * i as f64 },
+        confidence: if correct {
+            0.6 + 0.04 * i as f64
+        } else {
+            0.35 + 0.05 * i as f64
+        },
         prg: Some(0.2),
         self_certainty: 2.5,
         steps: vec![format!("20*{}={}", 5 + i, (5 + i) * 20)],
@@ -65,29 +79,102 @@ fn prediction(i: usize) -> Prediction {
 /// An app that has seen pretraining, 30 post-training steps, two evaluations and a change.
 fn synthetic() -> App {
     let mut app = App::new(Config::default());
-    ev(&mut app, Event::Started(RunInfo { run_dir: PathBuf::from("/runs/demo"), backend: "cpu (flex)".into(), strategy: "hytuning".into(), params: 830_000, data: "dosage".into() }));
-    ev(&mut app, Event::PhaseStarted { phase: Phase::Pretrain, total: 20, start: 0 });
+    ev(
+        &mut app,
+        Event::Started(RunInfo {
+            run_dir: PathBuf::from("/runs/demo"),
+            backend: "cpu (flex)".into(),
+            strategy: "hytuning".into(),
+            params: 830_000,
+            data: "dosage".into(),
+        }),
+    );
+    ev(
+        &mut app,
+        Event::PhaseStarted {
+            phase: Phase::Pretrain,
+            total: 20,
+            start: 0,
+        },
+    );
     for s in 1..=20 {
         ev(&mut app, Event::Step(Box::new(step("pretrain", s, 20))));
     }
-    ev(&mut app, Event::PhaseStarted { phase: Phase::Post, total: 100, start: 0 });
-    ev(&mut app, Event::Eval(Box::new(summarize((0..12).map(prediction).collect(), 0.9, "post", 0))));
+    ev(
+        &mut app,
+        Event::PhaseStarted {
+            phase: Phase::Post,
+            total: 100,
+            start: 0,
+        },
+    );
+    ev(
+        &mut app,
+        Event::Eval(Box::new(summarize(
+            (0..12).map(prediction).collect(),
+            0.9,
+            "post",
+            0,
+        ))),
+    );
     for s in 1..=30 {
         if s == 15 {
-            ev(&mut app, Event::HyperChanged { step: 15, key: "mix.tau".into(), value: "0.1".into() });
+            ev(
+                &mut app,
+                Event::HyperChanged {
+                    step: 15,
+                    key: "mix.tau".into(),
+                    value: "0.1".into(),
+                },
+            );
         }
         ev(&mut app, Event::Step(Box::new(step("post", s, 100))));
     }
-    ev(&mut app, Event::Traces {
-        step: 30,
-        traces: vec![
-            PrgTrace { kind: "gold".into(), question: "q".into(), steps: vec!["20*5=100".into(), "100/2=50".into()], answer: "50".into(), trace: vec![0.1, 0.4, 0.9], prg: 0.8 },
-            PrgTrace { kind: "rollout".into(), question: "q".into(), steps: vec!["20*5=100".into()], answer: "90".into(), trace: vec![0.6, 0.3], prg: -0.3 },
-        ],
-    });
-    ev(&mut app, Event::Eval(Box::new(summarize((3..15).map(prediction).collect(), 0.9, "post", 25))));
-    ev(&mut app, Event::Checkpoint { path: PathBuf::from("/runs/demo/ckpt-1post-0000025.hyt"), phase: Phase::Post, step: 25 });
-    ev(&mut app, Event::Warning("post step 12: loss is NaN; update skipped (1 in a row)".into()));
+    ev(
+        &mut app,
+        Event::Traces {
+            step: 30,
+            traces: vec![
+                PrgTrace {
+                    kind: "gold".into(),
+                    question: "q".into(),
+                    steps: vec!["20*5=100".into(), "100/2=50".into()],
+                    answer: "50".into(),
+                    trace: vec![0.1, 0.4, 0.9],
+                    prg: 0.8,
+                },
+                PrgTrace {
+                    kind: "rollout".into(),
+                    question: "q".into(),
+                    steps: vec!["20*5=100".into()],
+                    answer: "90".into(),
+                    trace: vec![0.6, 0.3],
+                    prg: -0.3,
+                },
+            ],
+        },
+    );
+    ev(
+        &mut app,
+        Event::Eval(Box::new(summarize(
+            (3..15).map(prediction).collect(),
+            0.9,
+            "post",
+            25,
+        ))),
+    );
+    ev(
+        &mut app,
+        Event::Checkpoint {
+            path: PathBuf::from("/runs/demo/ckpt-1post-0000025.hyt"),
+            phase: Phase::Post,
+            step: 25,
+        },
+    );
+    ev(
+        &mut app,
+        Event::Warning("post step 12: loss is NaN; update skipped (1 in a row)".into()),
+    );
     app
 }
 
@@ -95,14 +182,26 @@ fn screen(app: &App, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| draw(f, app)).unwrap();
     let buf = t.backend().buffer().clone();
-    (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string()).collect::<Vec<_>>().join("\n")
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
 fn keys_become_commands() {
     let mut app = synthetic();
     assert_eq!(key(&mut app, "space"), vec![Command::Pause]);
-    assert!(app.pausing && !app.paused, "pausing… until the engine confirms");
+    assert!(
+        app.pausing && !app.paused,
+        "pausing… until the engine confirms"
+    );
     ev(&mut app, Event::Paused);
     assert!(app.paused && !app.pausing);
     assert_eq!(key(&mut app, "space"), vec![Command::Resume]);
@@ -119,7 +218,18 @@ fn keys_become_commands() {
     assert_eq!(app.popup, Some(Popup::Quit));
     assert_eq!(key(&mut app, "s"), vec![Command::Stop { checkpoint: true }]);
     assert!(app.stopping && !app.quit);
-    ev(&mut app, Event::Finished(Box::new(hytune::engine::protocol::Summary { run_dir: "/r".into(), stopped_early: true, steps: 30, seconds: 9.0, first_eval: None, last_eval: None, last_checkpoint: None })));
+    ev(
+        &mut app,
+        Event::Finished(Box::new(hytune::engine::protocol::Summary {
+            run_dir: "/r".into(),
+            stopped_early: true,
+            steps: 30,
+            seconds: 9.0,
+            first_eval: None,
+            last_eval: None,
+            last_checkpoint: None,
+        })),
+    );
     assert!(app.quit, "quits once the engine has stopped");
 }
 
@@ -135,9 +245,14 @@ fn editor_validates_before_sending() {
     for c in ["m", "a", "g", "i", "c"] {
         key(&mut app, c);
     }
-    assert!(key(&mut app, "enter").is_empty(), "an invalid value is not sent");
+    assert!(
+        key(&mut app, "enter").is_empty(),
+        "an invalid value is not sent"
+    );
     match &app.popup {
-        Some(Popup::Editor { error: Some(e), .. }) => assert!(e.contains("expected one of rd, rlif"), "{e}"),
+        Some(Popup::Editor { error: Some(e), .. }) => {
+            assert!(e.contains("expected one of rd, rlif"), "{e}")
+        }
         p => panic!("{p:?}"),
     }
     for _ in 0..5 {
@@ -145,8 +260,21 @@ fn editor_validates_before_sending() {
     }
     key(&mut app, "r");
     key(&mut app, "d");
-    assert_eq!(key(&mut app, "enter"), vec![Command::SetHyper { key: "mix.strategy".into(), value: "rd".into() }]);
-    ev(&mut app, Event::HyperChanged { step: 31, key: "mix.strategy".into(), value: "rd".into() });
+    assert_eq!(
+        key(&mut app, "enter"),
+        vec![Command::SetHyper {
+            key: "mix.strategy".into(),
+            value: "rd".into()
+        }]
+    );
+    ev(
+        &mut app,
+        Event::HyperChanged {
+            step: 31,
+            key: "mix.strategy".into(),
+            value: "rd".into(),
+        },
+    );
     assert_eq!(app.config.mix.strategy, "rd");
     assert_eq!(app.view().marks.len(), 2);
 }
@@ -156,7 +284,10 @@ fn freeze_keeps_the_display_while_state_moves_on() {
     let mut app = synthetic();
     key(&mut app, "f");
     ev(&mut app, Event::Step(Box::new(step("post", 31, 100))));
-    assert_eq!(app.view().loss_total.last(), app.frozen.as_ref().unwrap().loss_total.last());
+    assert_eq!(
+        app.view().loss_total.last(),
+        app.frozen.as_ref().unwrap().loss_total.last()
+    );
     assert_ne!(app.data.loss_total.last(), app.view().loss_total.last());
     key(&mut app, "f");
     assert!(app.frozen.is_none());
@@ -172,18 +303,21 @@ fn snapshots() {
     ev(&mut app, Event::Paused);
     insta::assert_snapshot!("paused_120x40", screen(&app, 120, 40));
     insta::assert_snapshot!("paused_80x24", screen(&app, 80, 24));
-    ev(&mut app, Event::Sample(Box::new(Sample {
-        source: "rollout at post step 30".into(),
-        question: "amoxicillin 10 mg/kg/day in 2 doses, patient 14 kg. mg per dose?".into(),
-        steps: vec!["14*10=140".into(), "140/2=70".into()],
-        answer: Some("70".into()),
-        gold: None,
-        correct: None,
-        confidence: 0.82,
-        trace: vec![0.05, 0.31, 0.82],
-        prg: Some(0.77),
-        self_certainty: 3.1,
-    })));
+    ev(
+        &mut app,
+        Event::Sample(Box::new(Sample {
+            source: "rollout at post step 30".into(),
+            question: "amoxicillin 10 mg/kg/day in 2 doses, patient 14 kg. mg per dose?".into(),
+            steps: vec!["14*10=140".into(), "140/2=70".into()],
+            answer: Some("70".into()),
+            gold: None,
+            correct: None,
+            confidence: 0.82,
+            trace: vec![0.05, 0.31, 0.82],
+            prg: Some(0.77),
+            self_certainty: 3.1,
+        })),
+    );
     key(&mut app, "i");
     insta::assert_snapshot!("inspector_120x40", screen(&app, 120, 40));
     insta::assert_snapshot!("inspector_80x24", screen(&app, 80, 24));
@@ -212,7 +346,10 @@ fn end_to_end_in_tmux() {
     use std::process::Command as Cmd;
     use std::time::{Duration, Instant};
     if Cmd::new("tmux").arg("-V").output().is_err() {
-        assert!(std::env::var("HYTUNE_REQUIRE_TMUX").is_err(), "HYTUNE_REQUIRE_TMUX is set but tmux is missing");
+        assert!(
+            std::env::var("HYTUNE_REQUIRE_TMUX").is_err(),
+            "HYTUNE_REQUIRE_TMUX is set but tmux is missing"
+        );
         eprintln!("skipped: no tmux");
         return;
     }
@@ -229,8 +366,20 @@ fn end_to_end_in_tmux() {
         d = dir.path().display()
     );
     let tmux = |args: &[&str]| Cmd::new("tmux").args(args).output().unwrap();
-    tmux(&["new-session", "-d", "-s", &session, "-x", "120", "-y", "40", &cmd]);
-    let capture = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned();
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &cmd,
+    ]);
+    let capture = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned()
+    };
     let wait_for = |what: &dyn Fn(&str) -> bool, secs: u64| {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(secs) {
@@ -259,6 +408,10 @@ fn end_to_end_in_tmux() {
     let s = wait_for(&|s| s.contains("hytune: run folder"), 60);
     tmux(&["kill-session", "-t", &session]);
     assert!(s.contains("stopped early"), "{s}");
-    let ckpts: Vec<_> = std::fs::read_dir(&run).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with("ckpt-1post")).collect();
+    let ckpts: Vec<_> = std::fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("ckpt-1post"))
+        .collect();
     assert!(!ckpts.is_empty(), "a checkpoint file was written");
 }

@@ -5,74 +5,215 @@ use super::Config;
 
 pub(super) const SECTIONS: &[(&str, &str)] = &[
     ("run", "What runs where."),
-    ("model", "The decoder-only transformer (byte tokens). A checkpoint only loads into the same shape."),
-    ("data", "The built-in domain dataset, generated when no --data DIR is given."),
-    ("pretrain", "Base pretraining on the general corpus, when no base checkpoint exists."),
-    ("post", "Post-training: RD on labeled traces and RLIF (GRPO, self-certainty reward) on unlabeled questions."),
-    ("mix", "How RD and RLIF are mixed: L = alpha_t * L_RD + (1 - alpha_t) * L_RLIF."),
-    ("eval", "Evaluation: greedy decoding, accuracy and calibration."),
+    (
+        "model",
+        "The decoder-only transformer (byte tokens). A checkpoint only loads into the same shape.",
+    ),
+    (
+        "data",
+        "The built-in domain dataset, generated when no --data DIR is given.",
+    ),
+    (
+        "pretrain",
+        "Base pretraining on the general corpus, when no base checkpoint exists.",
+    ),
+    (
+        "post",
+        "Post-training: RD on labeled traces and RLIF (GRPO, self-certainty reward) on unlabeled questions.",
+    ),
+    (
+        "mix",
+        "How RD and RLIF are mixed: L = alpha_t * L_RD + (1 - alpha_t) * L_RLIF.",
+    ),
+    (
+        "eval",
+        "Evaluation: greedy decoding, accuracy and calibration.",
+    ),
     ("checkpoint", "Checkpoints of the run (atomic writes)."),
     ("tui", "The terminal interface."),
-    ("keys", "Key bindings of the TUI: a character, or space, tab, enter, esc, left, right, up, down."),
+    (
+        "keys",
+        "Key bindings of the TUI: a character, or space, tab, enter, esc, left, right, up, down.",
+    ),
 ];
 
 pub(super) const KEYS: &[(&str, &str, &str)] = &[
-    ("run", "seed", "Seed of every random choice (data order, sampling, initialization)."),
-    ("run", "backend", "auto | wgpu | cpu | ndarray. auto: wgpu on a real GPU, else the CPU backend (flex)."),
-    ("run", "out_dir", "Where run folders go; empty: the user data directory."),
+    (
+        "run",
+        "seed",
+        "Seed of every random choice (data order, sampling, initialization).",
+    ),
+    (
+        "run",
+        "backend",
+        "auto | wgpu | cpu | ndarray. auto: wgpu on a real GPU, else the CPU backend (flex).",
+    ),
+    (
+        "run",
+        "out_dir",
+        "Where run folders go; empty: the user data directory.",
+    ),
     ("model", "d_model", "Width of the residual stream."),
     ("model", "n_layers", "Number of transformer blocks."),
     ("model", "n_heads", "Attention heads (must divide d_model)."),
-    ("model", "max_len", "Context length in tokens (prompt + response)."),
-    ("model", "mlp_ratio", "Hidden width of the MLP as a multiple of d_model."),
+    (
+        "model",
+        "max_len",
+        "Context length in tokens (prompt + response).",
+    ),
+    (
+        "model",
+        "mlp_ratio",
+        "Hidden width of the MLP as a multiple of d_model.",
+    ),
     ("data", "suite", "dosage | arith."),
     ("data", "size", "Training questions (labeled + unlabeled)."),
-    ("data", "eval_size", "Evaluation items (their difficulty goes one step beyond training)."),
-    ("data", "labeled_fraction", "Share of training questions that keep their reasoning trace (0..1]."),
+    (
+        "data",
+        "eval_size",
+        "Evaluation items (their difficulty goes one step beyond training).",
+    ),
+    (
+        "data",
+        "labeled_fraction",
+        "Share of training questions that keep their reasoning trace (0..1].",
+    ),
     ("data", "seed", "Seed of the generator."),
     ("pretrain", "suite", "The general corpus: dosage | arith."),
     ("pretrain", "steps", "Optimizer steps of base pretraining."),
     ("pretrain", "batch_size", "Sequences per step."),
-    ("pretrain", "lr", "Peak learning rate (AdamW), after linear warm-up, cosine decay to 10%."),
+    (
+        "pretrain",
+        "lr",
+        "Peak learning rate (AdamW), after linear warm-up, cosine decay to 10%.",
+    ),
     ("pretrain", "warmup", "Warm-up steps."),
     ("pretrain", "corpus_size", "Traces in the general corpus."),
     ("post", "steps", "Post-training steps."),
     ("post", "lr", "Learning rate (AdamW, constant)."),
-    ("post", "rd_batch", "Labeled traces per step (RD loss and PRG_anchor)."),
+    (
+        "post",
+        "rd_batch",
+        "Labeled traces per step (RD loss and PRG_anchor).",
+    ),
     ("post", "questions", "Unlabeled questions per step (RLIF)."),
     ("post", "group_size", "G: rollouts per question."),
-    ("post", "temperature", "T: sampling temperature of rollouts."),
-    ("post", "top_k", "Sample among the k likeliest tokens; 0: all."),
+    (
+        "post",
+        "temperature",
+        "T: sampling temperature of rollouts.",
+    ),
+    (
+        "post",
+        "top_k",
+        "Sample among the k likeliest tokens; 0: all.",
+    ),
     ("post", "max_new_tokens", "Length cap of a rollout."),
     ("post", "clip_eps", "epsilon_c of the clipped surrogate."),
-    ("post", "kl_beta", "beta: weight of KL(policy || reference), k3 estimator."),
-    ("post", "policy_updates", "Policy updates per batch of rollouts."),
-    ("post", "grad_clip", "Clip the gradient norm to this; 0: off."),
-    ("post", "max_bad_steps", "Consecutive NaN/Inf losses before the run stops (headless) or pauses (TUI)."),
-    ("mix", "strategy", "rd | rlif | fixed | schedule | hytuning."),
-    ("mix", "alpha", "fixed: the constant alpha; hytuning: alpha before the first step."),
-    ("mix", "alpha_min", "Lower clamp of alpha (hytuning), end of the schedule (schedule)."),
-    ("mix", "alpha_max", "Upper clamp of alpha (hytuning), start of the schedule (schedule)."),
+    (
+        "post",
+        "kl_beta",
+        "beta: weight of KL(policy || reference), k3 estimator.",
+    ),
+    (
+        "post",
+        "policy_updates",
+        "Policy updates per batch of rollouts.",
+    ),
+    (
+        "post",
+        "grad_clip",
+        "Clip the gradient norm to this; 0: off.",
+    ),
+    (
+        "post",
+        "max_bad_steps",
+        "Consecutive NaN/Inf losses before the run stops (headless) or pauses (TUI).",
+    ),
+    (
+        "mix",
+        "strategy",
+        "rd | rlif | fixed | schedule | hytuning.",
+    ),
+    (
+        "mix",
+        "alpha",
+        "fixed: the constant alpha; hytuning: alpha before the first step.",
+    ),
+    (
+        "mix",
+        "alpha_min",
+        "Lower clamp of alpha (hytuning), end of the schedule (schedule).",
+    ),
+    (
+        "mix",
+        "alpha_max",
+        "Upper clamp of alpha (hytuning), start of the schedule (schedule).",
+    ),
     ("mix", "momentum", "m: EMA momentum of alpha (hytuning)."),
-    ("mix", "tau", "tau: temperature of sigmoid((PRG_anchor - PRG_policy) / tau)."),
-    ("mix", "tau_gate", "tau_g: positive advantages are scaled by sigmoid(PRG_i / tau_g)."),
-    ("mix", "prg_eps", "A step counts as not lowering confidence when its gain is >= -prg_eps."),
-    ("eval", "every", "Evaluate every N post-training steps (and at the end); 0: only at the end."),
-    ("eval", "max_items", "Evaluate on at most this many items of eval.jsonl."),
-    ("eval", "confident_threshold", "A wrong answer at or above this confidence is a confident error."),
+    (
+        "mix",
+        "tau",
+        "tau: temperature of sigmoid((PRG_anchor - PRG_policy) / tau).",
+    ),
+    (
+        "mix",
+        "tau_gate",
+        "tau_g: positive advantages are scaled by sigmoid(PRG_i / tau_g).",
+    ),
+    (
+        "mix",
+        "prg_eps",
+        "A step counts as not lowering confidence when its gain is >= -prg_eps.",
+    ),
+    (
+        "eval",
+        "every",
+        "Evaluate every N post-training steps (and at the end); 0: only at the end.",
+    ),
+    (
+        "eval",
+        "max_items",
+        "Evaluate on at most this many items of eval.jsonl.",
+    ),
+    (
+        "eval",
+        "confident_threshold",
+        "A wrong answer at or above this confidence is a confident error.",
+    ),
     ("eval", "batch_size", "Items decoded together."),
-    ("checkpoint", "every", "Write a checkpoint every N steps of each phase; 0: only at the end."),
-    ("checkpoint", "keep_last", "Keep this many periodic checkpoints (plus the best by eval)."),
+    (
+        "checkpoint",
+        "every",
+        "Write a checkpoint every N steps of each phase; 0: only at the end.",
+    ),
+    (
+        "checkpoint",
+        "keep_last",
+        "Keep this many periodic checkpoints (plus the best by eval).",
+    ),
     ("tui", "fps", "Most frames per second."),
-    ("tui", "history", "Steps of each curve kept at full resolution (older ones are down-sampled)."),
-    ("keys", "pause", "Pause / resume (at the next step boundary)."),
+    (
+        "tui",
+        "history",
+        "Steps of each curve kept at full resolution (older ones are down-sampled).",
+    ),
+    (
+        "keys",
+        "pause",
+        "Pause / resume (at the next step boundary).",
+    ),
     ("keys", "checkpoint", "Write a checkpoint now."),
     ("keys", "evaluate", "Evaluate now."),
     ("keys", "inspector", "Open the sample inspector."),
     ("keys", "editor", "Open the hyperparameter editor."),
     ("keys", "freeze", "Freeze the display (training goes on)."),
     ("keys", "log_y", "Log scale on the loss chart."),
-    ("keys", "smooth_more", "More EMA smoothing of the loss chart."),
+    (
+        "keys",
+        "smooth_more",
+        "More EMA smoothing of the loss chart.",
+    ),
     ("keys", "smooth_less", "Less EMA smoothing."),
     ("keys", "zoom", "Recent window / whole run."),
     ("keys", "focus", "Focus the next pane."),
@@ -83,7 +224,9 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
 /// A commented TOML file holding `config`'s values.
 pub fn render(config: &Config) -> String {
     let table = config.to_table();
-    let mut out = String::from("# hytune configuration. Every setting, with its comment; values shown are the effective ones.\n");
+    let mut out = String::from(
+        "# hytune configuration. Every setting, with its comment; values shown are the effective ones.\n",
+    );
     out.push_str("# Lookup: --config PATH, then ./config.toml, then the user config directory. Override any key\n");
     out.push_str("# with --set section.key=value.\n");
     for (section, comment) in SECTIONS {
@@ -105,9 +248,15 @@ mod tests {
         let table = Config::default().to_table();
         let mut documented = 0;
         for (section, values) in &table {
-            assert!(SECTIONS.iter().any(|(s, _)| s == section), "section {section} undocumented");
+            assert!(
+                SECTIONS.iter().any(|(s, _)| s == section),
+                "section {section} undocumented"
+            );
             for key in values.as_table().unwrap().keys() {
-                let n = KEYS.iter().filter(|(s, k, _)| s == section && k == key).count();
+                let n = KEYS
+                    .iter()
+                    .filter(|(s, k, _)| s == section && k == key)
+                    .count();
                 assert_eq!(n, 1, "{section}.{key} documented {n} times");
                 documented += 1;
             }
@@ -117,7 +266,12 @@ mod tests {
 
     #[test]
     fn repo_config_toml_is_the_rendered_defaults() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
-        assert_eq!(text, render(&Config::default()), "regenerate with: hytune print-config > config.toml");
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+        assert_eq!(
+            text,
+            render(&Config::default()),
+            "regenerate with: hytune print-config > config.toml"
+        );
     }
 }

@@ -23,7 +23,11 @@ impl fmt::Display for ConfigError {
             (Some(file), None) => write!(f, "{}: ", file.display())?,
             (None, _) => write!(f, "--set: ")?,
         }
-        if self.key.is_empty() { write!(f, "{}", self.message) } else { write!(f, "`{}`: {}", self.key, self.message) }
+        if self.key.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "`{}`: {}", self.key, self.message)
+        }
     }
 }
 
@@ -40,7 +44,12 @@ pub struct Loaded {
 pub fn find_config_file(explicit: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
     if let Some(p) = explicit {
         if !p.is_file() {
-            return Err(ConfigError { file: Some(p.into()), line: None, key: String::new(), message: "no such file".into() });
+            return Err(ConfigError {
+                file: Some(p.into()),
+                line: None,
+                key: String::new(),
+                message: "no such file".into(),
+            });
         }
         return Ok(Some(p.into()));
     }
@@ -73,16 +82,20 @@ pub fn load(explicit: Option<&Path>, sets: &[String]) -> Result<Loaded, ConfigEr
 }
 
 fn text_of(file: &Option<PathBuf>) -> String {
-    file.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+    file.as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default()
 }
 
 fn finish(table: toml::Table, file: &Option<PathBuf>, text: &str) -> Result<Config, ConfigError> {
-    let config: Config = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| ConfigError {
-        file: file.clone(),
-        line: None,
-        key: String::new(),
-        message: e.message().to_string(),
-    })?;
+    let config: Config = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError {
+            file: file.clone(),
+            line: None,
+            key: String::new(),
+            message: e.message().to_string(),
+        })?;
     validate::check(&config).map_err(|(key, message)| ConfigError {
         file: file.clone(),
         line: file.as_ref().and_then(|_| line_of(text, &key)),
@@ -93,8 +106,15 @@ fn finish(table: toml::Table, file: &Option<PathBuf>, text: &str) -> Result<Conf
 }
 
 fn parse_set(set: &str) -> Result<(String, toml::Value), ConfigError> {
-    let err = |message: String| ConfigError { file: None, line: None, key: set.to_string(), message };
-    let (key, raw) = set.split_once('=').ok_or_else(|| err("expected section.key=value".into()))?;
+    let err = |message: String| ConfigError {
+        file: None,
+        line: None,
+        key: set.to_string(),
+        message,
+    };
+    let (key, raw) = set
+        .split_once('=')
+        .ok_or_else(|| err("expected section.key=value".into()))?;
     let raw = raw.trim();
     // A bare word is a string: `--set mix.strategy=rd` needs no quotes.
     let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
@@ -105,13 +125,27 @@ fn parse_set(set: &str) -> Result<(String, toml::Value), ConfigError> {
 }
 
 /// One override, checked like a file's value.
-pub(super) fn apply_one(config: &Config, key: &str, value: toml::Value) -> Result<Config, ConfigError> {
-    let err = |message: String| ConfigError { file: None, line: None, key: key.to_string(), message };
-    let (section, name) = key.split_once('.').ok_or_else(|| err("expected section.key".into()))?;
+pub(super) fn apply_one(
+    config: &Config,
+    key: &str,
+    value: toml::Value,
+) -> Result<Config, ConfigError> {
+    let err = |message: String| ConfigError {
+        file: None,
+        line: None,
+        key: key.to_string(),
+        message,
+    };
+    let (section, name) = key
+        .split_once('.')
+        .ok_or_else(|| err("expected section.key".into()))?;
     let mut table = config.to_table();
     let default = lookup(section, name).map_err(err)?;
     let value = check_type(&default, value).map_err(err)?;
-    table[section].as_table_mut().expect("section").insert(name.to_string(), value);
+    table[section]
+        .as_table_mut()
+        .expect("section")
+        .insert(name.to_string(), value);
     finish(table, &None, "")
 }
 
@@ -119,10 +153,17 @@ fn lookup(section: &str, key: &str) -> Result<toml::Value, String> {
     let defaults = Config::default().to_table();
     let Some(values) = defaults.get(section).and_then(|v| v.as_table()) else {
         let names: Vec<&str> = SECTIONS.iter().map(|s| s.0).collect();
-        return Err(format!("unknown section `{section}`{}", suggest(section, &names)));
+        return Err(format!(
+            "unknown section `{section}`{}",
+            suggest(section, &names)
+        ));
     };
     values.get(key).cloned().ok_or_else(|| {
-        let names: Vec<&str> = KEYS.iter().filter(|k| k.0 == section).map(|k| k.1).collect();
+        let names: Vec<&str> = KEYS
+            .iter()
+            .filter(|k| k.0 == section)
+            .map(|k| k.1)
+            .collect();
         format!("unknown key{}", suggest(key, &names))
     })
 }
@@ -132,16 +173,27 @@ fn check_type(default: &toml::Value, value: toml::Value) -> Result<toml::Value, 
     use toml::Value::*;
     match (default, value) {
         (Float(_), Integer(i)) => Ok(Float(i as f64)),
-        (Integer(_), Integer(i)) if i < 0 => Err(format!("expected a non-negative integer, found {i}")),
+        (Integer(_), Integer(i)) if i < 0 => {
+            Err(format!("expected a non-negative integer, found {i}"))
+        }
         (d, v) if std::mem::discriminant(d) == std::mem::discriminant(&v) => Ok(v),
-        (d, v) => Err(format!("expected {}, found {} `{v}`", d.type_str(), v.type_str())),
+        (d, v) => Err(format!(
+            "expected {}, found {} `{v}`",
+            d.type_str(),
+            v.type_str()
+        )),
     }
 }
 
 fn merge_file(table: &mut toml::Table, text: &str, path: &Path) -> Result<(), ConfigError> {
     let parsed: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         let line = e.span().map(|s| text[..s.start].lines().count().max(1));
-        ConfigError { file: Some(path.into()), line, key: String::new(), message: e.message().to_string() }
+        ConfigError {
+            file: Some(path.into()),
+            line,
+            key: String::new(),
+            message: e.message().to_string(),
+        }
     })?;
     for (section, values) in parsed {
         let err = |key: String, message: String| ConfigError {
@@ -160,7 +212,10 @@ fn merge_file(table: &mut toml::Table, text: &str, path: &Path) -> Result<(), Co
             let full = format!("{section}.{key}");
             let default = lookup(&section, key).map_err(|m| err(full.clone(), m))?;
             let value = check_type(&default, value.clone()).map_err(|m| err(full.clone(), m))?;
-            table[&section].as_table_mut().expect("section").insert(key.clone(), value);
+            table[&section]
+                .as_table_mut()
+                .expect("section")
+                .insert(key.clone(), value);
         }
     }
     Ok(())
@@ -204,7 +259,11 @@ fn levenshtein(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + (ca != *cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + (ca != *cb) as usize)
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -219,7 +278,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, text).unwrap();
-        load(Some(&path), &[]).map(|l| l.config).map_err(|e| e.to_string().replace(&path.display().to_string(), "FILE"))
+        load(Some(&path), &[])
+            .map(|l| l.config)
+            .map_err(|e| e.to_string().replace(&path.display().to_string(), "FILE"))
     }
 
     #[test]
@@ -232,17 +293,35 @@ mod tests {
 
     #[test]
     fn each_mistake_gets_one_line_naming_key_file_and_line() {
-        assert_eq!(load_text("[model]\n\nd_modl = 64\n").unwrap_err(), "FILE:3: `model.d_modl`: unknown key (did you mean `d_model`?)");
-        assert_eq!(load_text("[modle]\nx = 1\n").unwrap_err(), "FILE:1: `modle`: unknown section `modle` (did you mean `model`?)");
+        assert_eq!(
+            load_text("[model]\n\nd_modl = 64\n").unwrap_err(),
+            "FILE:3: `model.d_modl`: unknown key (did you mean `d_model`?)"
+        );
+        assert_eq!(
+            load_text("[modle]\nx = 1\n").unwrap_err(),
+            "FILE:1: `modle`: unknown section `modle` (did you mean `model`?)"
+        );
         assert_eq!(
             load_text("[model]\nd_model = \"big\"\n").unwrap_err(),
             "FILE:2: `model.d_model`: expected integer, found string `\"big\"`"
         );
-        assert_eq!(load_text("[post]\nlr = -1.0\n").unwrap_err(), "FILE:2: `post.lr`: must be > 0, got -1");
-        assert_eq!(load_text("[model]\nn_heads = 3\n").unwrap_err(), "FILE:2: `model.n_heads`: must divide model.d_model (128)");
-        assert_eq!(load_text("[mix]\nstrategy = \"magic\"\n").unwrap_err(), "FILE:2: `mix.strategy`: expected one of rd, rlif, fixed, schedule, hytuning, got `magic`");
+        assert_eq!(
+            load_text("[post]\nlr = -1.0\n").unwrap_err(),
+            "FILE:2: `post.lr`: must be > 0, got -1"
+        );
+        assert_eq!(
+            load_text("[model]\nn_heads = 3\n").unwrap_err(),
+            "FILE:2: `model.n_heads`: must divide model.d_model (128)"
+        );
+        assert_eq!(
+            load_text("[mix]\nstrategy = \"magic\"\n").unwrap_err(),
+            "FILE:2: `mix.strategy`: expected one of rd, rlif, fixed, schedule, hytuning, got `magic`"
+        );
         assert!(load_text("[model\n").unwrap_err().starts_with("FILE:1: "));
-        assert_eq!(load_text("[model]\nn_layers = -2\n").unwrap_err(), "FILE:2: `model.n_layers`: expected a non-negative integer, found -2");
+        assert_eq!(
+            load_text("[model]\nn_layers = -2\n").unwrap_err(),
+            "FILE:2: `model.n_layers`: expected a non-negative integer, found -2"
+        );
     }
 
     #[test]
@@ -255,8 +334,13 @@ mod tests {
             let c = l.unwrap().config;
             assert_eq!((c.mix.strategy.as_str(), c.model.d_model), ("rd", 64));
         }
-        let e = base.set("post.temprature", toml::Value::Float(1.0)).unwrap_err();
-        assert_eq!(e.to_string(), "--set: `post.temprature`: unknown key (did you mean `temperature`?)");
+        let e = base
+            .set("post.temprature", toml::Value::Float(1.0))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--set: `post.temprature`: unknown key (did you mean `temperature`?)"
+        );
         assert!(parse_set("nokey").is_err());
     }
 

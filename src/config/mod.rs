@@ -141,12 +141,35 @@ pub struct Keys {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            run: Run { seed: 42, backend: "auto".into(), out_dir: String::new() },
-            model: Model { d_model: 128, n_layers: 4, n_heads: 4, max_len: 160, mlp_ratio: 4 },
-            data: Data { suite: "dosage".into(), size: 4000, eval_size: 200, labeled_fraction: 0.05, seed: 1 },
-            pretrain: Pretrain { suite: "arith".into(), steps: 1500, batch_size: 32, lr: 3e-3, warmup: 50, corpus_size: 20000 },
+            run: Run {
+                seed: 42,
+                backend: "auto".into(),
+                out_dir: String::new(),
+            },
+            model: Model {
+                d_model: 128,
+                n_layers: 4,
+                n_heads: 4,
+                max_len: 160,
+                mlp_ratio: 4,
+            },
+            data: Data {
+                suite: "dosage".into(),
+                size: 4000,
+                eval_size: 200,
+                labeled_fraction: 0.05,
+                seed: 1,
+            },
+            pretrain: Pretrain {
+                suite: "arith".into(),
+                steps: 1200,
+                batch_size: 32,
+                lr: 3e-3,
+                warmup: 50,
+                corpus_size: 20000,
+            },
             post: Post {
-                steps: 150,
+                steps: 100,
                 lr: 5e-4,
                 rd_batch: 16,
                 questions: 8,
@@ -170,9 +193,20 @@ impl Default for Config {
                 tau_gate: 0.1,
                 prg_eps: 0.01,
             },
-            eval: Eval { every: 50, max_items: 200, confident_threshold: 0.9, batch_size: 64 },
-            checkpoint: Checkpoint { every: 100, keep_last: 3 },
-            tui: Tui { fps: 20, history: 600 },
+            eval: Eval {
+                every: 50,
+                max_items: 200,
+                confident_threshold: 0.9,
+                batch_size: 64,
+            },
+            checkpoint: Checkpoint {
+                every: 100,
+                keep_last: 3,
+            },
+            tui: Tui {
+                fps: 20,
+                history: 600,
+            },
             keys: Keys {
                 pause: "space".into(),
                 checkpoint: "c".into(),

@@ -11,28 +11,54 @@ fn fail(key: &str, message: String) -> Check {
 }
 
 fn positive(key: &str, v: f64) -> Check {
-    if v > 0.0 && v.is_finite() { Ok(()) } else { fail(key, format!("must be > 0, got {v}")) }
+    if v > 0.0 && v.is_finite() {
+        Ok(())
+    } else {
+        fail(key, format!("must be > 0, got {v}"))
+    }
 }
 
 fn at_least(key: &str, v: usize, min: usize) -> Check {
-    if v >= min { Ok(()) } else { fail(key, format!("must be >= {min}, got {v}")) }
+    if v >= min {
+        Ok(())
+    } else {
+        fail(key, format!("must be >= {min}, got {v}"))
+    }
 }
 
 fn unit(key: &str, v: f64) -> Check {
-    if (0.0..=1.0).contains(&v) { Ok(()) } else { fail(key, format!("must be within [0, 1], got {v}")) }
+    if (0.0..=1.0).contains(&v) {
+        Ok(())
+    } else {
+        fail(key, format!("must be within [0, 1], got {v}"))
+    }
 }
 
 fn one_of(key: &str, v: &str, names: &[&str]) -> Check {
-    if names.contains(&v) { Ok(()) } else { fail(key, format!("expected one of {}, got `{v}`", names.join(", "))) }
+    if names.contains(&v) {
+        Ok(())
+    } else {
+        fail(
+            key,
+            format!("expected one of {}, got `{v}`", names.join(", ")),
+        )
+    }
 }
 
 pub fn check(c: &Config) -> Check {
-    one_of("run.backend", &c.run.backend, &["auto", "wgpu", "cpu", "ndarray"])?;
+    one_of(
+        "run.backend",
+        &c.run.backend,
+        &["auto", "wgpu", "cpu", "ndarray"],
+    )?;
     at_least("model.d_model", c.model.d_model, 8)?;
     at_least("model.n_layers", c.model.n_layers, 1)?;
     at_least("model.n_heads", c.model.n_heads, 1)?;
     if c.model.d_model % c.model.n_heads != 0 {
-        return fail("model.n_heads", format!("must divide model.d_model ({})", c.model.d_model));
+        return fail(
+            "model.n_heads",
+            format!("must divide model.d_model ({})", c.model.d_model),
+        );
     }
     at_least("model.max_len", c.model.max_len, 16)?;
     at_least("model.mlp_ratio", c.model.mlp_ratio, 1)?;
@@ -52,15 +78,24 @@ pub fn check(c: &Config) -> Check {
     positive("post.temperature", c.post.temperature)?;
     at_least("post.max_new_tokens", c.post.max_new_tokens, 4)?;
     if c.post.max_new_tokens >= c.model.max_len {
-        return fail("post.max_new_tokens", format!("must be < model.max_len ({})", c.model.max_len));
+        return fail(
+            "post.max_new_tokens",
+            format!("must be < model.max_len ({})", c.model.max_len),
+        );
     }
     unit("post.clip_eps", c.post.clip_eps)?;
     if c.post.kl_beta < 0.0 {
-        return fail("post.kl_beta", format!("must be >= 0, got {}", c.post.kl_beta));
+        return fail(
+            "post.kl_beta",
+            format!("must be >= 0, got {}", c.post.kl_beta),
+        );
     }
     at_least("post.policy_updates", c.post.policy_updates, 1)?;
     if c.post.grad_clip < 0.0 {
-        return fail("post.grad_clip", format!("must be >= 0, got {}", c.post.grad_clip));
+        return fail(
+            "post.grad_clip",
+            format!("must be >= 0, got {}", c.post.grad_clip),
+        );
     }
     at_least("post.max_bad_steps", c.post.max_bad_steps, 1)?;
     one_of("mix.strategy", &c.mix.strategy, Strategy::NAMES)?;
@@ -68,7 +103,10 @@ pub fn check(c: &Config) -> Check {
     unit("mix.alpha_min", c.mix.alpha_min)?;
     unit("mix.alpha_max", c.mix.alpha_max)?;
     if c.mix.alpha_min > c.mix.alpha_max {
-        return fail("mix.alpha_min", format!("must be <= mix.alpha_max ({})", c.mix.alpha_max));
+        return fail(
+            "mix.alpha_min",
+            format!("must be <= mix.alpha_max ({})", c.mix.alpha_max),
+        );
     }
     unit("mix.momentum", c.mix.momentum)?;
     positive("mix.tau", c.mix.tau)?;
@@ -79,21 +117,36 @@ pub fn check(c: &Config) -> Check {
     at_least("eval.batch_size", c.eval.batch_size, 1)?;
     at_least("checkpoint.keep_last", c.checkpoint.keep_last, 1)?;
     if !(1..=120).contains(&c.tui.fps) {
-        return fail("tui.fps", format!("must be within 1..=120, got {}", c.tui.fps));
+        return fail(
+            "tui.fps",
+            format!("must be within 1..=120, got {}", c.tui.fps),
+        );
     }
     at_least("tui.history", c.tui.history, 16)?;
     let keys = [
-        ("pause", &c.keys.pause), ("checkpoint", &c.keys.checkpoint), ("evaluate", &c.keys.evaluate),
-        ("inspector", &c.keys.inspector), ("editor", &c.keys.editor), ("freeze", &c.keys.freeze),
-        ("log_y", &c.keys.log_y), ("smooth_more", &c.keys.smooth_more), ("smooth_less", &c.keys.smooth_less),
-        ("zoom", &c.keys.zoom), ("focus", &c.keys.focus), ("help", &c.keys.help), ("quit", &c.keys.quit),
+        ("pause", &c.keys.pause),
+        ("checkpoint", &c.keys.checkpoint),
+        ("evaluate", &c.keys.evaluate),
+        ("inspector", &c.keys.inspector),
+        ("editor", &c.keys.editor),
+        ("freeze", &c.keys.freeze),
+        ("log_y", &c.keys.log_y),
+        ("smooth_more", &c.keys.smooth_more),
+        ("smooth_less", &c.keys.smooth_less),
+        ("zoom", &c.keys.zoom),
+        ("focus", &c.keys.focus),
+        ("help", &c.keys.help),
+        ("quit", &c.keys.quit),
     ];
     for (i, (name, key)) in keys.iter().enumerate() {
         if !crate::keyname::is_valid(key) {
             return fail(&format!("keys.{name}"), format!("not a key name: `{key}`"));
         }
         if let Some((other, _)) = keys[..i].iter().find(|(_, k)| k == key) {
-            return fail(&format!("keys.{name}"), format!("`{key}` is already bound to keys.{other}"));
+            return fail(
+                &format!("keys.{name}"),
+                format!("`{key}` is already bound to keys.{other}"),
+            );
         }
     }
     Ok(())

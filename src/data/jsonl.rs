@@ -4,8 +4,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::{Dataset, EvalItem, Labeled, Unlabeled};
 
@@ -90,7 +90,11 @@ pub fn parse<T: DeserializeOwned + Validate>(text: &str, file: &Path) -> (Vec<T>
         if line.trim().is_empty() {
             continue;
         }
-        let err = |message: String| LineError { file: file.to_path_buf(), line: i + 1, message };
+        let err = |message: String| LineError {
+            file: file.to_path_buf(),
+            line: i + 1,
+            message,
+        };
         match serde_json::from_str::<T>(line) {
             Ok(item) => match item.validate() {
                 Ok(()) => items.push(item),
@@ -116,13 +120,21 @@ fn load_file<T: DeserializeOwned + Validate>(path: &Path, errors: &mut Vec<LineE
         Ok(text) => {
             let (items, errs) = parse(&text, path);
             if items.is_empty() && errs.is_empty() {
-                errors.push(LineError { file: path.into(), line: 0, message: "file holds no records".into() });
+                errors.push(LineError {
+                    file: path.into(),
+                    line: 0,
+                    message: "file holds no records".into(),
+                });
             }
             errors.extend(errs);
             items
         }
         Err(e) => {
-            errors.push(LineError { file: path.into(), line: 0, message: format!("cannot read: {e}") });
+            errors.push(LineError {
+                file: path.into(),
+                line: 0,
+                message: format!("cannot read: {e}"),
+            });
             Vec::new()
         }
     }
@@ -132,7 +144,11 @@ fn load_file<T: DeserializeOwned + Validate>(path: &Path, errors: &mut Vec<LineE
 pub fn load_dataset(dir: &Path) -> Result<Dataset, DataErrors> {
     let mut errors = Vec::new();
     if !dir.is_dir() {
-        errors.push(LineError { file: dir.into(), line: 0, message: "not a dataset directory".into() });
+        errors.push(LineError {
+            file: dir.into(),
+            line: 0,
+            message: "not a dataset directory".into(),
+        });
         return Err(DataErrors(errors));
     }
     let ds = Dataset {
@@ -140,7 +156,11 @@ pub fn load_dataset(dir: &Path) -> Result<Dataset, DataErrors> {
         unlabeled: load_file(&dir.join(UNLABELED), &mut errors),
         eval: load_file(&dir.join(EVAL), &mut errors),
     };
-    if errors.is_empty() { Ok(ds) } else { Err(DataErrors(errors)) }
+    if errors.is_empty() {
+        Ok(ds)
+    } else {
+        Err(DataErrors(errors))
+    }
 }
 
 pub fn write_jsonl<T: Serialize>(path: &Path, items: &[T]) -> std::io::Result<()> {
@@ -172,10 +192,18 @@ mod tests {
                     {\"question\":\"q\",\"steps\":[\"a\"],\"answer\":7}\n\
                     {\"question\":\"q\",\"steps\":[],\"answer\":\"2\",\"extra\":1}\n";
         let (items, errors) = parse::<Labeled>(text, Path::new("l.jsonl"));
-        assert_eq!(items.len(), 2, "the first and the last (unknown field ignored) are good");
+        assert_eq!(
+            items.len(),
+            2,
+            "the first and the last (unknown field ignored) are good"
+        );
         let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![3, 4, 5, 6]);
-        assert!(errors[0].message.contains("missing field `steps`"), "{}", errors[0].message);
+        assert!(
+            errors[0].message.contains("missing field `steps`"),
+            "{}",
+            errors[0].message
+        );
         assert!(errors[2].message.contains("`question` is empty"));
         assert!(errors[3].message.contains("invalid type"));
         assert_eq!(errors[0].to_string(), "l.jsonl:3: missing field `steps`");

@@ -45,12 +45,21 @@ impl FromStr for Suite {
         match s {
             "dosage" => Ok(Suite::Dosage),
             "arith" => Ok(Suite::Arith),
-            _ => Err(format!("unknown suite `{s}` (expected one of: {})", Suite::NAMES.join(", "))),
+            _ => Err(format!(
+                "unknown suite `{s}` (expected one of: {})",
+                Suite::NAMES.join(", ")
+            )),
         }
     }
 }
 
-const DRUGS: &[&str] = &["amoxicillin", "ibuprofen", "paracetamol", "cefalexin", "azithromycin"];
+const DRUGS: &[&str] = &[
+    "amoxicillin",
+    "ibuprofen",
+    "paracetamol",
+    "cefalexin",
+    "azithromycin",
+];
 
 /// Weight × mg/kg (1 step), split into doses (2), concentration → mL (3). Integer by construction.
 fn dosage(rng: &mut Rng, steps: u32) -> Labeled {
@@ -59,7 +68,11 @@ fn dosage(rng: &mut Rng, steps: u32) -> Labeled {
     let doses = rng.range(2, 4);
     loop {
         let per_dose_kg = rng.range(2, 12);
-        let weight = if steps >= 2 { per_dose_kg * doses } else { rng.range(4, 40) };
+        let weight = if steps >= 2 {
+            per_dose_kg * doses
+        } else {
+            rng.range(4, 40)
+        };
         let total = weight * mg_per_kg;
         match steps {
             1 => {
@@ -75,13 +88,19 @@ fn dosage(rng: &mut Rng, steps: u32) -> Labeled {
                     question: format!(
                         "{drug} {mg_per_kg} mg/kg/day in {doses} doses, patient {weight} kg. mg per dose?"
                     ),
-                    steps: vec![format!("{weight}*{mg_per_kg}={total}"), format!("{total}/{doses}={per_dose}")],
+                    steps: vec![
+                        format!("{weight}*{mg_per_kg}={total}"),
+                        format!("{total}/{doses}={per_dose}"),
+                    ],
                     answer: per_dose.to_string(),
                 };
             }
             _ => {
                 let per_dose = total / doses;
-                let concs: Vec<i64> = [2, 4, 5].into_iter().filter(|c| per_dose % c == 0).collect();
+                let concs: Vec<i64> = [2, 4, 5]
+                    .into_iter()
+                    .filter(|c| per_dose % c == 0)
+                    .collect();
                 if concs.is_empty() {
                     continue;
                 }
@@ -141,7 +160,11 @@ fn arith(rng: &mut Rng, steps: u32) -> Labeled {
         question.push_str(&format!("{op}{operand}"));
         value = next;
     }
-    Labeled { question: format!("{question}=?"), steps: trace, answer: value.to_string() }
+    Labeled {
+        question: format!("{question}=?"),
+        steps: trace,
+        answer: value.to_string(),
+    }
 }
 
 /// Parameters of `hytune data gen`.
@@ -166,21 +189,35 @@ pub fn generate(spec: &GenSpec) -> Dataset {
         if i < n_labeled {
             ds.labeled.push(ex);
         } else {
-            ds.unlabeled.push(Unlabeled { question: ex.question });
+            ds.unlabeled.push(Unlabeled {
+                question: ex.question,
+            });
         }
     }
     let mut eval_rng = Rng::new(spec.seed ^ 0xE7A1);
     for _ in 0..spec.eval_size {
         let steps = eval_rng.range(*train.start() as i64, *train.end() as i64 + 1) as u32;
         let ex = spec.suite.example(&mut eval_rng, steps);
-        ds.eval.push(EvalItem { question: ex.question, answer: ex.answer, steps: Some(ex.steps), difficulty: Some(steps) });
+        ds.eval.push(EvalItem {
+            question: ex.question,
+            answer: ex.answer,
+            steps: Some(ex.steps),
+            difficulty: Some(steps),
+        });
     }
     ds
 }
 
 /// The general pretraining corpus: fully labeled traces.
 pub fn corpus(suite: Suite, size: usize, seed: u64) -> Vec<Labeled> {
-    generate(&GenSpec { suite, size, eval_size: 0, labeled_fraction: 1.0, seed }).labeled
+    generate(&GenSpec {
+        suite,
+        size,
+        eval_size: 0,
+        labeled_fraction: 1.0,
+        seed,
+    })
+    .labeled
 }
 
 #[cfg(test)]
@@ -192,7 +229,10 @@ mod tests {
         for s in steps {
             let (expr, result) = s.split_once('=').unwrap();
             let pos = expr.find(['+', '-', '*', '/']).unwrap();
-            let (a, b): (i64, i64) = (expr[..pos].parse().unwrap(), expr[pos + 1..].parse().unwrap());
+            let (a, b): (i64, i64) = (
+                expr[..pos].parse().unwrap(),
+                expr[pos + 1..].parse().unwrap(),
+            );
             let v = match &expr[pos..pos + 1] {
                 "+" => a + b,
                 "-" => a - b,
@@ -211,13 +251,23 @@ mod tests {
     #[test]
     fn every_generated_trace_is_correct_arithmetic() {
         for suite in [Suite::Dosage, Suite::Arith] {
-            let ds = generate(&GenSpec { suite, size: 300, eval_size: 100, labeled_fraction: 0.5, seed: 1 });
+            let ds = generate(&GenSpec {
+                suite,
+                size: 300,
+                eval_size: 100,
+                labeled_fraction: 0.5,
+                seed: 1,
+            });
             for ex in &ds.labeled {
                 assert_eq!(eval_chain(&ex.steps).to_string(), ex.answer);
                 assert!(train_contains(suite, ex.steps.len()));
             }
             let max_eval = ds.eval.iter().map(|e| e.difficulty.unwrap()).max().unwrap();
-            assert_eq!(max_eval, *suite.train_steps().end() + 1, "eval goes beyond training");
+            assert_eq!(
+                max_eval,
+                *suite.train_steps().end() + 1,
+                "eval goes beyond training"
+            );
             for e in &ds.eval {
                 assert_eq!(eval_chain(e.steps.as_ref().unwrap()).to_string(), e.answer);
             }
@@ -230,7 +280,13 @@ mod tests {
 
     #[test]
     fn generation_is_deterministic_and_split_by_fraction() {
-        let spec = GenSpec { suite: Suite::Dosage, size: 200, eval_size: 10, labeled_fraction: 0.05, seed: 9 };
+        let spec = GenSpec {
+            suite: Suite::Dosage,
+            size: 200,
+            eval_size: 10,
+            labeled_fraction: 0.05,
+            seed: 9,
+        };
         let (a, b) = (generate(&spec), generate(&spec));
         assert_eq!(a.labeled, b.labeled);
         assert_eq!(a.eval, b.eval);

@@ -49,13 +49,19 @@ pub fn parse_response(text: &str) -> ParsedResponse {
     for line in text.split('\n') {
         if let Some(a) = line.strip_prefix("A: ") {
             let a = a.trim();
-            return ParsedResponse { steps, answer: (!a.is_empty()).then(|| a.to_string()) };
+            return ParsedResponse {
+                steps,
+                answer: (!a.is_empty()).then(|| a.to_string()),
+            };
         }
         if let Some(s) = line.strip_prefix("S: ") {
             steps.push(s.trim().to_string());
         }
     }
-    ParsedResponse { steps, answer: None }
+    ParsedResponse {
+        steps,
+        answer: None,
+    }
 }
 
 /// Answers are equal when their trimmed strings are, or when both parse as equal numbers.
@@ -79,13 +85,22 @@ mod tests {
         let steps = vec!["12*5=60".to_string(), "60/3=20".to_string()];
         let r = response(&steps, "20");
         assert_eq!(r, "S: 12*5=60\nS: 60/3=20\nA: 20\n");
-        assert_eq!(parse_response(&r), ParsedResponse { steps, answer: Some("20".into()) });
+        assert_eq!(
+            parse_response(&r),
+            ParsedResponse {
+                steps,
+                answer: Some("20".into())
+            }
+        );
         assert_eq!(prefix_before_answer("q", &[]), "Q: q\nA: ");
     }
 
     #[test]
     fn answer_is_first_a_line_and_may_be_missing() {
-        assert_eq!(parse_response("S: x\nA:  7 \nA: 8\n").answer.as_deref(), Some("7"));
+        assert_eq!(
+            parse_response("S: x\nA:  7 \nA: 8\n").answer.as_deref(),
+            Some("7")
+        );
         assert_eq!(parse_response("S: x\nS: y").answer, None);
         assert_eq!(parse_response("A: \n").answer, None);
         assert_eq!(parse_response("noise A: 3\n").answer, None);

@@ -16,7 +16,11 @@ pub fn encode_prompt(prompt: &str) -> Vec<u32> {
 
 /// Text of byte tokens up to the first special token (lossy on broken UTF-8).
 pub fn decode(tokens: &[u32]) -> String {
-    let bytes: Vec<u8> = tokens.iter().take_while(|&&t| t < 256).map(|&t| t as u8).collect();
+    let bytes: Vec<u8> = tokens
+        .iter()
+        .take_while(|&&t| t < 256)
+        .map(|&t| t as u8)
+        .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 

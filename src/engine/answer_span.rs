@@ -6,13 +6,20 @@ use crate::data::tokenizer::EOS;
 /// Token range of the answer and its closing newline: after the first `A: ` at a line start,
 /// through the next `\n` (or to the end when the response was cut or ended first).
 pub fn answer_span(tokens: &[u32]) -> Option<std::ops::Range<usize>> {
-    let end = tokens.iter().position(|&t| t == EOS).unwrap_or(tokens.len());
+    let end = tokens
+        .iter()
+        .position(|&t| t == EOS)
+        .unwrap_or(tokens.len());
     let t = &tokens[..end];
     let mut line_start = 0;
     while line_start + 3 <= t.len() {
         if t[line_start..line_start + 3] == [b'A' as u32, b':' as u32, b' ' as u32] {
             let from = line_start + 3;
-            let to = t[from..].iter().position(|&x| x == b'\n' as u32).map(|p| from + p + 1).unwrap_or(t.len());
+            let to = t[from..]
+                .iter()
+                .position(|&x| x == b'\n' as u32)
+                .map(|p| from + p + 1)
+                .unwrap_or(t.len());
             return (to > from).then_some(from..to);
         }
         match t[line_start..].iter().position(|&x| x == b'\n' as u32) {
@@ -58,7 +65,11 @@ mod tests {
         let mut cut = encode("A: 12");
         cut.push(EOS);
         assert_eq!(answer_span(&cut), Some(3..5));
-        assert_eq!(answer_span(&encode("S: A: 3\n")), None, "only at a line start");
+        assert_eq!(
+            answer_span(&encode("S: A: 3\n")),
+            None,
+            "only at a line start"
+        );
         assert_eq!(answer_span(&encode("A: \n")).map(|r| r.len()), Some(1));
         assert_eq!(answer_span(&encode("S: x\n")), None);
     }

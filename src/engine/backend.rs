@@ -23,12 +23,16 @@ pub enum Probe {
 /// Finds a wgpu adapter and registers it. A software adapter is reported as such.
 pub fn probe_wgpu() -> Probe {
     let attempt = std::panic::catch_unwind(|| {
-        let setup = try_init_setup::<burn::backend::wgpu::graphics::AutoGraphicsApi>(&WgpuDevice::default(), RuntimeOptions::default())
-            .map_err(|e| e.to_string())?;
+        let setup = try_init_setup::<burn::backend::wgpu::graphics::AutoGraphicsApi>(
+            &WgpuDevice::default(),
+            RuntimeOptions::default(),
+        )
+        .map_err(|e| e.to_string())?;
         let info = setup.adapter.get_info();
         let software = info.device_type == wgpu::DeviceType::Cpu;
         let label = format!("{} ({:?})", info.name, info.backend);
-        let device = try_init_device(setup, RuntimeOptions::default()).map_err(|e| e.to_string())?;
+        let device =
+            try_init_device(setup, RuntimeOptions::default()).map_err(|e| e.to_string())?;
         Ok::<_, String>((device, label, software))
     });
     match attempt {
@@ -40,7 +44,11 @@ pub fn probe_wgpu() -> Probe {
 }
 
 pub fn cpu() -> Selected {
-    Selected { device: Device::flex(), name: "cpu (flex)".into(), notice: None }
+    Selected {
+        device: Device::flex(),
+        name: "cpu (flex)".into(),
+        notice: None,
+    }
 }
 
 /// `auto`: wgpu on a real GPU, else CPU. `wgpu`: any adapter, software included; none → error.
@@ -49,28 +57,49 @@ pub fn select(requested: &str) -> anyhow::Result<Selected> {
         "cpu" => Ok(cpu()),
         "ndarray" => ndarray(),
         "wgpu" => match probe_wgpu() {
-            Probe::Gpu(d, label) => Ok(Selected { device: Device::from(d), name: format!("wgpu: {label}"), notice: None }),
+            Probe::Gpu(d, label) => Ok(Selected {
+                device: Device::from(d),
+                name: format!("wgpu: {label}"),
+                notice: None,
+            }),
             Probe::Software(d, label) => Ok(Selected {
                 device: Device::from(d),
                 name: format!("wgpu: {label}"),
-                notice: Some(format!("wgpu adapter {label} is a software driver: expect it to be far slower than --backend cpu")),
+                notice: Some(format!(
+                    "wgpu adapter {label} is a software driver: expect it to be far slower than --backend cpu"
+                )),
             }),
             Probe::Missing(why) => anyhow::bail!("--backend wgpu: no wgpu adapter ({why})"),
         },
         _ => Ok(match probe_wgpu() {
-            Probe::Gpu(d, label) => Selected { device: Device::from(d), name: format!("wgpu: {label}"), notice: None },
+            Probe::Gpu(d, label) => Selected {
+                device: Device::from(d),
+                name: format!("wgpu: {label}"),
+                notice: None,
+            },
             Probe::Software(_, label) => Selected {
-                notice: Some(format!("only a software GPU adapter ({label}); using the CPU backend (flex), which is faster here")),
+                notice: Some(format!(
+                    "only a software GPU adapter ({label}); using the CPU backend (flex), which is faster here"
+                )),
                 ..cpu()
             },
-            Probe::Missing(why) => Selected { notice: Some(format!("no GPU adapter ({why}); using the CPU backend (flex)")), ..cpu() },
+            Probe::Missing(why) => Selected {
+                notice: Some(format!(
+                    "no GPU adapter ({why}); using the CPU backend (flex)"
+                )),
+                ..cpu()
+            },
         }),
     }
 }
 
 #[cfg(feature = "ndarray")]
 fn ndarray() -> anyhow::Result<Selected> {
-    Ok(Selected { device: Device::ndarray(), name: "cpu (ndarray)".into(), notice: None })
+    Ok(Selected {
+        device: Device::ndarray(),
+        name: "cpu (ndarray)".into(),
+        notice: None,
+    })
 }
 
 #[cfg(not(feature = "ndarray"))]

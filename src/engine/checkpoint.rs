@@ -45,21 +45,35 @@ pub struct Loaded {
 }
 
 fn record_bytes(model: Gpt) -> Result<Vec<u8>> {
-    Ok(model.into_record().into_bytes().map_err(|e| anyhow::anyhow!("{e}"))?.to_vec())
+    Ok(model
+        .into_record()
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_vec())
 }
 
 /// Writes `path` via a temporary file, fsync and rename, so a crash never leaves half a file.
-pub fn save(path: &Path, meta: &Meta, model: &Gpt, optimizer: Option<Bytes>, reference: Option<&Gpt>) -> Result<()> {
+pub fn save(
+    path: &Path,
+    meta: &Meta,
+    model: &Gpt,
+    optimizer: Option<Bytes>,
+    reference: Option<&Gpt>,
+) -> Result<()> {
     let header = serde_json::to_vec(meta)?;
     let sections = [
         header,
         record_bytes(model.clone())?,
         optimizer.map(|b| b.to_vec()).unwrap_or_default(),
-        reference.map(|r| record_bytes(r.clone())).transpose()?.unwrap_or_default(),
+        reference
+            .map(|r| record_bytes(r.clone()))
+            .transpose()?
+            .unwrap_or_default(),
     ];
     let tmp = path.with_extension("tmp");
     {
-        let mut f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let mut f =
+            File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
         f.write_all(MAGIC)?;
         for s in &sections {
             f.write_all(&(s.len() as u64).to_le_bytes())?;
@@ -67,7 +81,8 @@ pub fn save(path: &Path, meta: &Meta, model: &Gpt, optimizer: Option<Bytes>, ref
         }
         f.sync_all()?;
     }
-    fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
     if let Some(dir) = path.parent().and_then(|d| File::open(d).ok()) {
         let _ = dir.sync_all();
     }
@@ -85,24 +100,33 @@ pub fn load(path: &Path) -> Result<Loaded> {
     let mut sections = Vec::new();
     for _ in 0..4 {
         let mut len = [0u8; 8];
-        f.read_exact(&mut len).with_context(|| format!("{name}: truncated checkpoint"))?;
+        f.read_exact(&mut len)
+            .with_context(|| format!("{name}: truncated checkpoint"))?;
         let len = u64::from_le_bytes(len);
         if len > 1 << 34 {
             bail!("{name}: corrupt checkpoint (section of {len} bytes)");
         }
         let mut buf = vec![0u8; len as usize];
-        f.read_exact(&mut buf).with_context(|| format!("{name}: truncated checkpoint"))?;
+        f.read_exact(&mut buf)
+            .with_context(|| format!("{name}: truncated checkpoint"))?;
         sections.push(buf);
     }
-    let meta: Meta = serde_json::from_slice(&sections[0]).with_context(|| format!("{name}: corrupt checkpoint header"))?;
+    let meta: Meta = serde_json::from_slice(&sections[0])
+        .with_context(|| format!("{name}: corrupt checkpoint header"))?;
     let reference = sections.pop().unwrap();
     let optimizer = sections.pop().unwrap();
     let model = sections.pop().unwrap();
-    Ok(Loaded { meta, model, optimizer, reference })
+    Ok(Loaded {
+        meta,
+        model,
+        optimizer,
+        reference,
+    })
 }
 
 fn apply(bytes: &[u8], shape: &GptShape, device: &Device) -> Result<Gpt> {
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(shape.init(device).load_record(record))
 }
 
@@ -110,7 +134,8 @@ impl Loaded {
     /// The model, refusing a checkpoint of another shape than `expected`.
     pub fn model(&self, expected: &GptShape, device: &Device, path: &Path) -> Result<Gpt> {
         self.check_shape(expected, path)?;
-        apply(&self.model, expected, device).with_context(|| format!("{}: corrupt model record", path.display()))
+        apply(&self.model, expected, device)
+            .with_context(|| format!("{}: corrupt model record", path.display()))
     }
 
     pub fn check_shape(&self, expected: &GptShape, path: &Path) -> Result<()> {
@@ -119,8 +144,16 @@ impl Loaded {
             bail!(
                 "{}: checkpoint is of another model shape (d_model {}, n_layers {}, n_heads {}, max_len {}, mlp_ratio {}) than the config's (d_model {}, n_layers {}, n_heads {}, max_len {}, mlp_ratio {})",
                 path.display(),
-                s.d_model, s.n_layers, s.n_heads, s.max_len, s.mlp_ratio,
-                expected.d_model, expected.n_layers, expected.n_heads, expected.max_len, expected.mlp_ratio
+                s.d_model,
+                s.n_layers,
+                s.n_heads,
+                s.max_len,
+                s.mlp_ratio,
+                expected.d_model,
+                expected.n_layers,
+                expected.n_heads,
+                expected.max_len,
+                expected.mlp_ratio
             );
         }
         Ok(())
@@ -145,7 +178,11 @@ pub fn periodic(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("ckpt-") && n.ends_with(".hyt")))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("ckpt-") && n.ends_with(".hyt"))
+        })
         .collect();
     v.sort();
     v
@@ -175,13 +212,27 @@ mod tests {
     #[test]
     fn names_sort_by_age_and_prune_keeps_newest() {
         let dir = tempfile::tempdir().unwrap();
-        for (ph, s) in [(Phase::Post, 5), (Phase::Pretrain, 100), (Phase::Post, 20), (Phase::Post, 10)] {
+        for (ph, s) in [
+            (Phase::Post, 5),
+            (Phase::Pretrain, 100),
+            (Phase::Post, 20),
+            (Phase::Post, 10),
+        ] {
             std::fs::write(dir.path().join(periodic_name(ph, s)), b"x").unwrap();
         }
         std::fs::write(dir.path().join("best.hyt"), b"x").unwrap();
         prune(dir.path(), 2);
-        let left: Vec<String> = periodic(dir.path()).iter().map(|p| p.file_name().unwrap().to_string_lossy().into()).collect();
-        assert_eq!(left, vec![periodic_name(Phase::Post, 10), periodic_name(Phase::Post, 20)]);
+        let left: Vec<String> = periodic(dir.path())
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into())
+            .collect();
+        assert_eq!(
+            left,
+            vec![
+                periodic_name(Phase::Post, 10),
+                periodic_name(Phase::Post, 20)
+            ]
+        );
         assert!(dir.path().join("best.hyt").exists());
     }
 

@@ -12,10 +12,28 @@ use crate::model::generate::SampleOpts;
 
 /// Keys that may change mid-run; the rest shape the model or the data.
 pub const LIVE_KEYS: &[&str] = &[
-    "post.lr", "post.temperature", "post.top_k", "post.group_size", "post.questions", "post.rd_batch",
-    "post.kl_beta", "post.clip_eps", "post.policy_updates", "post.max_bad_steps",
-    "mix.strategy", "mix.alpha", "mix.alpha_min", "mix.alpha_max", "mix.momentum", "mix.tau", "mix.tau_gate", "mix.prg_eps",
-    "eval.every", "eval.confident_threshold", "checkpoint.every", "checkpoint.keep_last",
+    "post.lr",
+    "post.temperature",
+    "post.top_k",
+    "post.group_size",
+    "post.questions",
+    "post.rd_batch",
+    "post.kl_beta",
+    "post.clip_eps",
+    "post.policy_updates",
+    "post.max_bad_steps",
+    "mix.strategy",
+    "mix.alpha",
+    "mix.alpha_min",
+    "mix.alpha_max",
+    "mix.momentum",
+    "mix.tau",
+    "mix.tau_gate",
+    "mix.prg_eps",
+    "eval.every",
+    "eval.confident_threshold",
+    "checkpoint.every",
+    "checkpoint.keep_last",
 ];
 
 impl Trainer {
@@ -71,7 +89,10 @@ impl Trainer {
 
     fn set_hyper(&mut self, key: &str, value: &str) {
         if !LIVE_KEYS.contains(&key) {
-            self.warn(format!("`{key}` cannot change mid-run (live keys: {})", LIVE_KEYS.join(", ")));
+            self.warn(format!(
+                "`{key}` cannot change mid-run (live keys: {})",
+                LIVE_KEYS.join(", ")
+            ));
             return;
         }
         let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
@@ -82,7 +103,11 @@ impl Trainer {
             Ok(c) => {
                 self.config = c;
                 self.pending_changes.push(format!("{key}={value}"));
-                self.emit(Event::HyperChanged { step: self.step, key: key.to_string(), value: value.to_string() });
+                self.emit(Event::HyperChanged {
+                    step: self.step,
+                    key: key.to_string(),
+                    value: value.to_string(),
+                });
             }
             Err(e) => self.warn(format!("rejected: {e}")),
         }
@@ -94,20 +119,37 @@ impl Trainer {
         if self.data.unlabeled.is_empty() {
             return;
         }
-        let q = self.data.unlabeled[self.sample_rng.below(self.data.unlabeled.len())].question.clone();
+        let q = self.data.unlabeled[self.sample_rng.below(self.data.unlabeled.len())]
+            .question
+            .clone();
         let p = &self.config.post;
-        let opts = SampleOpts { temperature: Some(p.temperature), top_k: p.top_k, max_new: p.max_new_tokens };
+        let opts = SampleOpts {
+            temperature: Some(p.temperature),
+            top_k: p.top_k,
+            max_new: p.max_new_tokens,
+        };
         let policy = self.model.valid();
-        let r = super::rollouts::rollouts(&policy, &[q.as_str()], 1, &opts, &mut self.sample_rng).remove(0);
+        let r = super::rollouts::rollouts(&policy, &[q.as_str()], 1, &opts, &mut self.sample_rng)
+            .remove(0);
         let (trace, prg) = match &r.parsed.answer {
             Some(a) => {
-                let (t, _) = super::prg_scoring::prg_traces(&policy, &[(q.as_str(), &r.parsed.steps, a.as_str())], self.config.mix.prg_eps, 8);
+                let (t, _) = super::prg_scoring::prg_traces(
+                    &policy,
+                    &[(q.as_str(), &r.parsed.steps, a.as_str())],
+                    self.config.mix.prg_eps,
+                    8,
+                );
                 (t[0].trace.clone(), Some(t[0].score.prg))
             }
             None => (Vec::new(), None),
         };
         // The generator's gold answer is not in unlabeled data; compare with a labeled twin if any.
-        let gold = self.data.labeled.iter().find(|l| l.question == q).map(|l| l.answer.clone());
+        let gold = self
+            .data
+            .labeled
+            .iter()
+            .find(|l| l.question == q)
+            .map(|l| l.answer.clone());
         let correct = match (&gold, &r.parsed.answer) {
             (Some(g), Some(a)) => Some(answers_equal(g, a)),
             _ => None,

@@ -27,7 +27,11 @@ pub struct Stream {
 
 impl Stream {
     pub fn new(seed: u64, stream_id: u64, n: usize) -> Self {
-        Self { seed: seed ^ stream_id.wrapping_mul(0x2545_F491_4F6C_DD1D), order: (0..n).collect(), epoch_of_order: None }
+        Self {
+            seed: seed ^ stream_id.wrapping_mul(0x2545_F491_4F6C_DD1D),
+            order: (0..n).collect(),
+            epoch_of_order: None,
+        }
     }
 
     /// The next `k` indices, advancing `cursor`.
@@ -66,6 +70,10 @@ mod tests {
         assert_eq!(b.take(&mut c2, 10), rest);
         let mut epoch0 = first[..7].to_vec();
         epoch0.sort();
-        assert_eq!(epoch0, (0..7).collect::<Vec<_>>(), "an epoch visits each item once");
+        assert_eq!(
+            epoch0,
+            (0..7).collect::<Vec<_>>(),
+            "an epoch visits each item once"
+        );
     }
 }

@@ -24,12 +24,25 @@ pub struct EvalOpts {
 
 /// Evaluates `items` with `model` (no autograd). Items without an answer count as wrong with
 /// confidence 0: the model committed to nothing.
-pub fn evaluate(model: &Gpt, items: &[EvalItem], opts: &EvalOpts, phase: &str, step: usize) -> EvalReport {
-    let greedy = SampleOpts { temperature: None, top_k: 0, max_new: opts.max_new };
+pub fn evaluate(
+    model: &Gpt,
+    items: &[EvalItem],
+    opts: &EvalOpts,
+    phase: &str,
+    step: usize,
+) -> EvalReport {
+    let greedy = SampleOpts {
+        temperature: None,
+        top_k: 0,
+        max_new: opts.max_new,
+    };
     let mut rng = Rng::new(0);
     let mut predictions = Vec::with_capacity(items.len());
     for chunk in items.chunks(opts.batch_size.max(1)) {
-        let prompts: Vec<Vec<u32>> = chunk.iter().map(|it| encode_prompt(&prompt(&it.question))).collect();
+        let prompts: Vec<Vec<u32>> = chunk
+            .iter()
+            .map(|it| encode_prompt(&prompt(&it.question)))
+            .collect();
         let generated = generate(model, &prompts, &greedy, &mut rng);
         let mut batch: Vec<Prediction> = chunk
             .iter()
@@ -43,7 +56,10 @@ pub fn evaluate(model: &Gpt, items: &[EvalItem], opts: &EvalOpts, phase: &str, s
                 Prediction {
                     question: item.question.clone(),
                     gold: item.answer.clone(),
-                    correct: parsed.answer.as_deref().is_some_and(|a| answers_equal(a, &item.answer)),
+                    correct: parsed
+                        .answer
+                        .as_deref()
+                        .is_some_and(|a| answers_equal(a, &item.answer)),
                     answer: parsed.answer,
                     confidence,
                     prg: None,
@@ -54,10 +70,18 @@ pub fn evaluate(model: &Gpt, items: &[EvalItem], opts: &EvalOpts, phase: &str, s
                 }
             })
             .collect();
-        let answered: Vec<usize> = (0..batch.len()).filter(|&i| batch[i].answer.is_some()).collect();
+        let answered: Vec<usize> = (0..batch.len())
+            .filter(|&i| batch[i].answer.is_some())
+            .collect();
         let triples: Vec<(&str, &[String], &str)> = answered
             .iter()
-            .map(|&i| (batch[i].question.as_str(), batch[i].steps.as_slice(), batch[i].answer.as_deref().unwrap()))
+            .map(|&i| {
+                (
+                    batch[i].question.as_str(),
+                    batch[i].steps.as_slice(),
+                    batch[i].answer.as_deref().unwrap(),
+                )
+            })
             .collect();
         let (traced, _) = prg_traces(model, &triples, opts.prg_eps, opts.batch_size * 4);
         for (&i, t) in answered.iter().zip(traced) {
@@ -69,7 +93,12 @@ pub fn evaluate(model: &Gpt, items: &[EvalItem], opts: &EvalOpts, phase: &str, s
     summarize(predictions, opts.confident_threshold, phase, step)
 }
 
-pub fn summarize(predictions: Vec<Prediction>, threshold: f64, phase: &str, step: usize) -> EvalReport {
+pub fn summarize(
+    predictions: Vec<Prediction>,
+    threshold: f64,
+    phase: &str,
+    step: usize,
+) -> EvalReport {
     let calib = |ps: &[&Prediction]| {
         let conf: Vec<f64> = ps.iter().map(|p| p.confidence).collect();
         let ok: Vec<bool> = ps.iter().map(|p| p.correct).collect();

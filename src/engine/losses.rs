@@ -19,11 +19,17 @@ pub fn example_tokens(ex: &Labeled) -> (Vec<u32>, Vec<u32>) {
 /// of tokens the forward pass processed.
 pub fn rd_loss(model: &Gpt, examples: &[&Labeled]) -> (Tensor<1>, usize) {
     let toks: Vec<(Vec<u32>, Vec<u32>)> = examples.iter().map(|e| example_tokens(e)).collect();
-    let pairs: Vec<(&[u32], &[u32])> = toks.iter().map(|(p, r)| (p.as_slice(), r.as_slice())).collect();
+    let pairs: Vec<(&[u32], &[u32])> = toks
+        .iter()
+        .map(|(p, r)| (p.as_slice(), r.as_slice()))
+        .collect();
     let packed = Packed::new(&pairs, model.max_len());
     let n_tokens: f32 = packed.mask.iter().sum();
     let lp = packed.token_logprobs(model) * packed.mask_tensor(model);
-    (lp.sum().neg().div_scalar(n_tokens.max(1.0)), packed.rows * packed.cols)
+    (
+        lp.sum().neg().div_scalar(n_tokens.max(1.0)),
+        packed.rows * packed.cols,
+    )
 }
 
 /// One response of a GRPO batch.
@@ -37,7 +43,13 @@ pub struct PolicyRow<'a> {
 
 /// `−mean_i (1/|o_i|) Σ_t [min(ρA, clip(ρ)A) − β·k3]`, with `reference` a frozen copy.
 /// Returns the loss, the mean k3 KL to the reference, and the tokens processed.
-pub fn rlif_loss(policy: &Gpt, reference: &Gpt, rows: &[PolicyRow], eps: f64, beta: f64) -> (Tensor<1>, f64, usize) {
+pub fn rlif_loss(
+    policy: &Gpt,
+    reference: &Gpt,
+    rows: &[PolicyRow],
+    eps: f64,
+    beta: f64,
+) -> (Tensor<1>, f64, usize) {
     let pairs: Vec<(&[u32], &[u32])> = rows.iter().map(|r| (r.prompt, r.response)).collect();
     let packed = Packed::new(&pairs, policy.max_len());
     let (n, l) = (packed.rows, packed.cols);
@@ -74,7 +86,8 @@ pub fn rlif_loss(policy: &Gpt, reference: &Gpt, rows: &[PolicyRow], eps: f64, be
     let d = ref_lp - new_lp;
     let k3 = (d.clone().exp() - d).sub_scalar(1.0);
     let per_token = (surrogate - k3.mul_scalar(beta)) * mask;
-    let per_row = per_token.sum_dim(1).squeeze_dim::<1>(1) / float_tensor(lengths, n, 1, &device).squeeze_dim::<1>(1);
+    let per_row = per_token.sum_dim(1).squeeze_dim::<1>(1)
+        / float_tensor(lengths, n, 1, &device).squeeze_dim::<1>(1);
     let loss = per_row.mean().neg();
     (loss, kl_sum / f64::max(kl_n, 1.0), n * l)
 }

@@ -60,5 +60,9 @@ pub fn spawn(job: Job) -> Handle {
         .name("hytune-engine".into())
         .spawn(move || trainer::run(job, cmd_rx, ev_tx))
         .expect("spawn engine thread");
-    Handle { commands: cmd_tx, events: ev_rx, thread }
+    Handle {
+        commands: cmd_tx,
+        events: ev_rx,
+        thread,
+    }
 }

@@ -18,7 +18,9 @@ use crate::model::generate::SampleOpts;
 const TRACES_SHOWN: usize = 3;
 
 fn mean(v: impl IntoIterator<Item = f64>) -> Option<f64> {
-    let (s, n) = v.into_iter().fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    let (s, n) = v
+        .into_iter()
+        .fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
     (n > 0).then(|| s / n as f64)
 }
 
@@ -27,19 +29,38 @@ impl Trainer {
         let cfg = self.config.post.clone();
         let params = self.config.mix_params();
         let policy = self.model.valid();
-        let mut m = StepMetrics { phase: "post".into(), total, lr: cfg.lr, warmup: self.steps_since_start == 0, ..Default::default() };
+        let mut m = StepMetrics {
+            phase: "post".into(),
+            total,
+            lr: cfg.lr,
+            warmup: self.steps_since_start == 0,
+            ..Default::default()
+        };
         let t0 = Instant::now();
 
-        let idx = self.streams.labeled.take(&mut self.cursors.labeled, cfg.rd_batch);
+        let idx = self
+            .streams
+            .labeled
+            .take(&mut self.cursors.labeled, cfg.rd_batch);
         let gold: Vec<Labeled> = idx.iter().map(|&i| self.data.labeled[i].clone()).collect();
 
         // Rollouts (pure RD needs none).
         let mut rolls: Vec<Rollout> = Vec::new();
         let mut generated = 0usize;
         if params.strategy.needs_rollouts() && !self.data.unlabeled.is_empty() {
-            let qi = self.streams.unlabeled.take(&mut self.cursors.unlabeled, cfg.questions);
-            let questions: Vec<&str> = qi.iter().map(|&i| self.data.unlabeled[i].question.as_str()).collect();
-            let opts = SampleOpts { temperature: Some(cfg.temperature), top_k: cfg.top_k, max_new: cfg.max_new_tokens };
+            let qi = self
+                .streams
+                .unlabeled
+                .take(&mut self.cursors.unlabeled, cfg.questions);
+            let questions: Vec<&str> = qi
+                .iter()
+                .map(|&i| self.data.unlabeled[i].question.as_str())
+                .collect();
+            let opts = SampleOpts {
+                temperature: Some(cfg.temperature),
+                top_k: cfg.top_k,
+                max_new: cfg.max_new_tokens,
+            };
             rolls = rollouts(&policy, &questions, cfg.group_size, &opts, &mut self.rng);
             generated = rolls.iter().map(|r| r.generated.tokens.len()).sum();
         }
@@ -47,11 +68,20 @@ impl Trainer {
 
         // PRG of the gold traces (gold answers) and of the rollouts (own answers), one pass.
         let t1 = Instant::now();
-        let answered: Vec<usize> = (0..rolls.len()).filter(|&i| rolls[i].parsed.answer.is_some()).collect();
-        let mut triples: Vec<(&str, &[String], &str)> = gold.iter().map(|g| (g.question.as_str(), g.steps.as_slice(), g.answer.as_str())).collect();
+        let answered: Vec<usize> = (0..rolls.len())
+            .filter(|&i| rolls[i].parsed.answer.is_some())
+            .collect();
+        let mut triples: Vec<(&str, &[String], &str)> = gold
+            .iter()
+            .map(|g| (g.question.as_str(), g.steps.as_slice(), g.answer.as_str()))
+            .collect();
         triples.extend(answered.iter().map(|&i| {
             let r = &rolls[i];
-            (r.question.as_str(), r.parsed.steps.as_slice(), r.parsed.answer.as_deref().unwrap())
+            (
+                r.question.as_str(),
+                r.parsed.steps.as_slice(),
+                r.parsed.answer.as_deref().unwrap(),
+            )
         }));
         let (traced, prg_tokens) = prg_traces(&policy, &triples, self.config.mix.prg_eps, 256);
         let mut rollout_prg = vec![0.0; rolls.len()];
@@ -63,7 +93,13 @@ impl Trainer {
         let prg_policy = mean(rollout_prg.iter().copied());
         m.time_prg = t1.elapsed().as_secs_f64();
 
-        let alpha = self.mix.next_alpha(&params, self.step, total, prg_anchor, prg_policy.unwrap_or(prg_anchor));
+        let alpha = self.mix.next_alpha(
+            &params,
+            self.step,
+            total,
+            prg_anchor,
+            prg_policy.unwrap_or(prg_anchor),
+        );
 
         // Group-normalized rewards, gated by PRG under HyTuning.
         let mut advantages = vec![0.0; rolls.len()];
@@ -75,7 +111,11 @@ impl Trainer {
             groups_without_spread += !has_spread(&rewards) as usize;
             for (k, a) in group_advantages(&rewards).into_iter().enumerate() {
                 let i = range.start + k;
-                advantages[i] = if params.strategy.gates() { gate(a, rollout_prg[i], params.tau_gate) } else { a };
+                advantages[i] = if params.strategy.gates() {
+                    gate(a, rollout_prg[i], params.tau_gate)
+                } else {
+                    a
+                };
             }
         }
 
@@ -86,10 +126,18 @@ impl Trainer {
             .iter()
             .zip(&advantages)
             .filter(|(r, _)| !r.generated.tokens.is_empty())
-            .map(|(r, &a)| PolicyRow { prompt: &r.prompt, response: &r.generated.tokens, old_logprobs: &r.generated.logprobs, advantage: a })
+            .map(|(r, &a)| PolicyRow {
+                prompt: &r.prompt,
+                response: &r.generated.tokens,
+                old_logprobs: &r.generated.logprobs,
+                advantage: a,
+            })
             .collect();
         let use_rlif = !rows.is_empty() && alpha < 1.0;
-        let reference = self.reference.clone().expect("reference model exists in post-training");
+        let reference = self
+            .reference
+            .clone()
+            .expect("reference model exists in post-training");
         let mut update_tokens = 0;
         let (mut loss_rd, mut loss_rlif, mut loss_total, mut kl) = (0.0, None, 0.0, None);
         for _ in 0..cfg.policy_updates.max(1) {
@@ -98,7 +146,8 @@ impl Trainer {
             let mut loss = rd.clone().mul_scalar(alpha);
             let mut rl_value = None;
             if use_rlif {
-                let (rl, k, tok) = rlif_loss(&self.model, &reference, &rows, cfg.clip_eps, cfg.kl_beta);
+                let (rl, k, tok) =
+                    rlif_loss(&self.model, &reference, &rows, cfg.clip_eps, cfg.kl_beta);
                 update_tokens += tok;
                 kl = Some(k);
                 rl_value = Some(rl.clone().into_scalar::<f32>() as f64);
@@ -131,9 +180,17 @@ impl Trainer {
             m.reward_mean = Some(rm);
             m.reward_std = Some((rewards.iter().map(|r| (r - rm).powi(2)).sum::<f64>() / n).sqrt());
             m.no_spread_share = Some(groups_without_spread as f64 / n_groups.max(1) as f64);
-            m.entropy = mean(rolls.iter().flat_map(|r| r.generated.entropy.iter().copied()));
+            m.entropy = mean(
+                rolls
+                    .iter()
+                    .flat_map(|r| r.generated.entropy.iter().copied()),
+            );
             m.mean_response_len = Some(generated as f64 / n);
-            m.repetition_rate = mean(rolls.iter().map(|r| super::answer_span::repetition_rate(&r.generated.tokens)));
+            m.repetition_rate = mean(
+                rolls
+                    .iter()
+                    .map(|r| super::answer_span::repetition_rate(&r.generated.tokens)),
+            );
             m.extraction_rate = Some(answered.len() as f64 / n);
             m.rollout_confidences = rolls.iter().filter_map(|r| r.confidence).collect();
             m.rollout_confidence_mean = mean(m.rollout_confidences.iter().copied());
@@ -143,23 +200,37 @@ impl Trainer {
         m.tok_s_update = update_tokens as f64 / m.time_update.max(1e-9);
         m.step_seconds = t0.elapsed().as_secs_f64();
 
-        let mut traces: Vec<PrgTrace> = gold.iter().zip(&traced).take(TRACES_SHOWN).map(|(g, t)| PrgTrace {
-            kind: "gold".into(),
-            question: g.question.clone(),
-            steps: g.steps.clone(),
-            answer: g.answer.clone(),
-            trace: t.trace.clone(),
-            prg: t.score.prg,
-        }).collect();
-        traces.extend(answered.iter().take(TRACES_SHOWN).enumerate().map(|(k, &i)| PrgTrace {
-            kind: "rollout".into(),
-            question: rolls[i].question.clone(),
-            steps: rolls[i].parsed.steps.clone(),
-            answer: rolls[i].parsed.answer.clone().unwrap_or_default(),
-            trace: traced[gold.len() + k].trace.clone(),
-            prg: traced[gold.len() + k].score.prg,
-        }));
-        self.emit(Event::Traces { step: self.step, traces });
+        let mut traces: Vec<PrgTrace> = gold
+            .iter()
+            .zip(&traced)
+            .take(TRACES_SHOWN)
+            .map(|(g, t)| PrgTrace {
+                kind: "gold".into(),
+                question: g.question.clone(),
+                steps: g.steps.clone(),
+                answer: g.answer.clone(),
+                trace: t.trace.clone(),
+                prg: t.score.prg,
+            })
+            .collect();
+        traces.extend(
+            answered
+                .iter()
+                .take(TRACES_SHOWN)
+                .enumerate()
+                .map(|(k, &i)| PrgTrace {
+                    kind: "rollout".into(),
+                    question: rolls[i].question.clone(),
+                    steps: rolls[i].parsed.steps.clone(),
+                    answer: rolls[i].parsed.answer.clone().unwrap_or_default(),
+                    trace: traced[gold.len() + k].trace.clone(),
+                    prg: traced[gold.len() + k].score.prg,
+                }),
+        );
+        self.emit(Event::Traces {
+            step: self.step,
+            traces,
+        });
         Ok(m)
     }
 }

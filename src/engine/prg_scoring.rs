@@ -12,7 +12,12 @@ pub struct Traced {
 }
 
 /// `p_k = conf(answer | q, s_1..s_k)` for k = 0..K of each triple, and its PRG.
-pub fn prg_traces(model: &Gpt, items: &[(&str, &[String], &str)], eps: f64, chunk: usize) -> (Vec<Traced>, usize) {
+pub fn prg_traces(
+    model: &Gpt,
+    items: &[(&str, &[String], &str)],
+    eps: f64,
+    chunk: usize,
+) -> (Vec<Traced>, usize) {
     let mut prefixes = Vec::new();
     let mut conts = Vec::new();
     let mut owner = Vec::new();
@@ -26,13 +31,23 @@ pub fn prg_traces(model: &Gpt, items: &[(&str, &[String], &str)], eps: f64, chun
             owner.push(i);
         }
     }
-    let pairs: Vec<(&[u32], &[u32])> = prefixes.iter().zip(&conts).map(|(p, c)| (p.as_slice(), c.as_slice())).collect();
+    let pairs: Vec<(&[u32], &[u32])> = prefixes
+        .iter()
+        .zip(&conts)
+        .map(|(p, c)| (p.as_slice(), c.as_slice()))
+        .collect();
     let tokens = pairs.iter().map(|(p, c)| p.len() + c.len()).sum();
     let logps = continuation_logprobs(model, &pairs, chunk);
     let mut traces = vec![Vec::new(); items.len()];
     for (lp, &i) in logps.iter().zip(&owner) {
         traces[i].push(lp.exp());
     }
-    let out = traces.into_iter().map(|trace| Traced { score: prg(&trace, eps), trace }).collect();
+    let out = traces
+        .into_iter()
+        .map(|trace| Traced {
+            score: prg(&trace, eps),
+            trace,
+        })
+        .collect();
     (out, tokens)
 }

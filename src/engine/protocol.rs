@@ -30,26 +30,46 @@ pub enum Command {
     Checkpoint,
     Evaluate,
     /// `section.key` and a value in TOML syntax (a bare word is a string); checked like config.
-    SetHyper { key: String, value: String },
+    SetHyper {
+        key: String,
+        value: String,
+    },
     /// A fresh rollout on an unlabeled question, as a [`Sample`].
     Sample,
     /// Stop at the next step boundary, writing a checkpoint first when asked.
-    Stop { checkpoint: bool },
+    Stop {
+        checkpoint: bool,
+    },
 }
 
 /// What the engine reports. It never waits for anyone to read these.
 #[derive(Clone, Debug)]
 pub enum Event {
     Started(RunInfo),
-    PhaseStarted { phase: Phase, total: usize, start: usize },
+    PhaseStarted {
+        phase: Phase,
+        total: usize,
+        start: usize,
+    },
     Step(Box<StepMetrics>),
-    Traces { step: usize, traces: Vec<PrgTrace> },
+    Traces {
+        step: usize,
+        traces: Vec<PrgTrace>,
+    },
     Eval(Box<EvalReport>),
     Sample(Box<Sample>),
-    Checkpoint { path: PathBuf, phase: Phase, step: usize },
+    Checkpoint {
+        path: PathBuf,
+        phase: Phase,
+        step: usize,
+    },
     Paused,
     Resumed,
-    HyperChanged { step: usize, key: String, value: String },
+    HyperChanged {
+        step: usize,
+        key: String,
+        value: String,
+    },
     Warning(String),
     Finished(Box<Summary>),
     Failed(String),

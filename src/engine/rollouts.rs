@@ -23,7 +23,13 @@ pub struct Rollout {
 }
 
 /// `group_size` rollouts of each question, all decoded together.
-pub fn rollouts(model: &Gpt, questions: &[&str], group_size: usize, opts: &SampleOpts, rng: &mut Rng) -> Vec<Rollout> {
+pub fn rollouts(
+    model: &Gpt,
+    questions: &[&str],
+    group_size: usize,
+    opts: &SampleOpts,
+    rng: &mut Rng,
+) -> Vec<Rollout> {
     let prompts: Vec<Vec<u32>> = questions
         .iter()
         .flat_map(|q| std::iter::repeat_n(encode_prompt(&prompt(q)), group_size))
@@ -35,7 +41,11 @@ pub fn rollouts(model: &Gpt, questions: &[&str], group_size: usize, opts: &Sampl
         .enumerate()
         .map(|(i, (g, p))| {
             let parsed = parse_response(&decode(&g.tokens));
-            let confidence = parsed.answer.as_ref().and_then(|_| answer_span(&g.tokens)).map(|s| span_confidence(&g.logprobs, s));
+            let confidence = parsed
+                .answer
+                .as_ref()
+                .and_then(|_| answer_span(&g.tokens))
+                .map(|s| span_confidence(&g.logprobs, s));
             Rollout {
                 group: i / group_size,
                 question: questions[i / group_size].to_string(),

@@ -17,16 +17,25 @@ pub struct RunDir {
 }
 
 fn append(path: &Path) -> Result<BufWriter<File>> {
-    let f = OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(BufWriter::new(f))
 }
 
 impl RunDir {
     /// Opens (or, on resume, reopens) the folder and writes the effective config.
     pub fn open(path: &Path, config: &Config) -> Result<Self> {
-        std::fs::create_dir_all(path).with_context(|| format!("cannot create run folder {}", path.display()))?;
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("cannot create run folder {}", path.display()))?;
         std::fs::write(path.join("config.toml"), render(config))?;
-        Ok(Self { path: path.to_path_buf(), metrics: append(&path.join("metrics.jsonl"))?, log: append(&path.join("events.log"))? })
+        Ok(Self {
+            path: path.to_path_buf(),
+            metrics: append(&path.join("metrics.jsonl"))?,
+            log: append(&path.join("events.log"))?,
+        })
     }
 
     pub fn metrics(&mut self, m: &StepMetrics) {
@@ -36,7 +45,10 @@ impl RunDir {
     }
 
     pub fn log(&mut self, line: &str) {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         let _ = writeln!(self.log, "{t} {line}");
         let _ = self.log.flush();
     }
@@ -44,8 +56,14 @@ impl RunDir {
     /// `eval-<phase>-<step>.json` (summary) and `predictions-<phase>-<step>.jsonl`.
     pub fn eval(&mut self, report: &EvalReport) -> Result<()> {
         let stem = format!("{}-{:07}", report.phase, report.step);
-        std::fs::write(self.path.join(format!("eval-{stem}.json")), serde_json::to_string_pretty(report)?)?;
-        crate::data::jsonl::write_jsonl(&self.path.join(format!("predictions-{stem}.jsonl")), &report.predictions)?;
+        std::fs::write(
+            self.path.join(format!("eval-{stem}.json")),
+            serde_json::to_string_pretty(report)?,
+        )?;
+        crate::data::jsonl::write_jsonl(
+            &self.path.join(format!("predictions-{stem}.jsonl")),
+            &report.predictions,
+        )?;
         Ok(())
     }
 }

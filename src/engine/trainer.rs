@@ -7,14 +7,14 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 
 use super::checkpoint::{self, Meta};
 use super::cursor::{Cursors, Stream};
 use super::evaluate::{EvalOpts, evaluate};
-use super::protocol::{Command, Event, EvalReport, Phase, RunInfo, StepMetrics, Summary};
+use super::protocol::{Command, EvalReport, Event, Phase, RunInfo, StepMetrics, Summary};
 use super::run_dir::RunDir;
 use super::{DataSource, Job};
 use crate::config::Config;
@@ -74,7 +74,13 @@ pub fn load_data(source: &DataSource, config: &Config) -> Result<(Dataset, Optio
         DataSource::Dir(dir) => Ok((jsonl::load_dataset(dir)?, Some(dir.clone()))),
         DataSource::Suite(suite) => {
             let d = &config.data;
-            let spec = GenSpec { suite: *suite, size: d.size, eval_size: d.eval_size, labeled_fraction: d.labeled_fraction, seed: d.seed };
+            let spec = GenSpec {
+                suite: *suite,
+                size: d.size,
+                eval_size: d.eval_size,
+                labeled_fraction: d.labeled_fraction,
+                seed: d.seed,
+            };
             let dir = crate::paths::suite_cache_dir(&spec);
             if let Some(dir) = &dir {
                 if let Ok(ds) = jsonl::load_dataset(dir) {
@@ -83,7 +89,8 @@ pub fn load_data(source: &DataSource, config: &Config) -> Result<(Dataset, Optio
             }
             let ds = generate(&spec);
             if let Some(dir) = &dir {
-                jsonl::write_dataset(dir, &ds).with_context(|| format!("cannot write {}", dir.display()))?;
+                jsonl::write_dataset(dir, &ds)
+                    .with_context(|| format!("cannot write {}", dir.display()))?;
             }
             Ok((ds, dir))
         }
@@ -92,7 +99,11 @@ pub fn load_data(source: &DataSource, config: &Config) -> Result<(Dataset, Optio
 
 fn optimizer(grad_clip: f64) -> ModuleOptimizer {
     let cfg = AdamWConfig::new().with_weight_decay(0.01);
-    let cfg = if grad_clip > 0.0 { cfg.with_grad_clipping(Some(GradientClippingConfig::Norm(grad_clip as f32))) } else { cfg };
+    let cfg = if grad_clip > 0.0 {
+        cfg.with_grad_clipping(Some(GradientClippingConfig::Norm(grad_clip as f32)))
+    } else {
+        cfg
+    };
     cfg.init()
 }
 
@@ -107,17 +118,29 @@ pub fn pretrain_lr(peak: f64, warmup: usize, total: usize, step: usize) -> f64 {
 
 pub fn run(job: Job, commands: Receiver<Command>, events: Sender<Event>) {
     let failed = events.clone();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_inner(job, commands, events)));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_inner(job, commands, events)
+    }));
     let message = match outcome {
         Ok(Ok(())) => return,
         Ok(Err(e)) => format!("{e:#}"),
-        Err(p) => format!("engine panicked: {}", p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()),
+        Err(p) => format!(
+            "engine panicked: {}",
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        ),
     };
     let _ = failed.send(Event::Failed(message));
 }
 
 fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Result<()> {
-    let resumed = job.resume.as_ref().map(|p| checkpoint::load(p).map(|c| (p.clone(), c))).transpose()?;
+    let resumed = job
+        .resume
+        .as_ref()
+        .map(|p| checkpoint::load(p).map(|c| (p.clone(), c)))
+        .transpose()?;
     // On resume the job's config is the checkpoint's (with any --set on top): see cli::make_job.
     let config = job.config.clone();
     let (data, data_dir) = load_data(&job.data, &config)?;
@@ -125,7 +148,11 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     let device = job.backend.device.clone().autodiff();
     device.seed(config.run.seed);
     let pretrain_suite: Suite = config.pretrain.suite.parse().map_err(anyhow::Error::msg)?;
-    let corpus = corpus(pretrain_suite, config.pretrain.corpus_size, config.run.seed ^ 0xC0);
+    let corpus = corpus(
+        pretrain_suite,
+        config.pretrain.corpus_size,
+        config.run.seed ^ 0xC0,
+    );
     let seed = config.run.seed;
     let streams = Streams {
         corpus: Stream::new(seed, 1, corpus.len()),
@@ -171,7 +198,10 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         backend: job.backend.name.clone(),
         strategy: t.config.mix.strategy.clone(),
         params,
-        data: data_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "(generated in memory)".into()),
+        data: data_dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| "(generated in memory)".into()),
     }));
     if let Some(notice) = &job.backend.notice {
         t.warn(notice.clone());
@@ -187,15 +217,28 @@ impl Trainer {
         let (s, p) = (&self.shape, &self.config.pretrain);
         format!(
             "base-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
-            s.d_model, s.n_layers, s.n_heads, s.max_len, s.mlp_ratio, p.suite, p.steps, p.batch_size, p.lr, self.config.run.seed
+            s.d_model,
+            s.n_layers,
+            s.n_heads,
+            s.max_len,
+            s.mlp_ratio,
+            p.suite,
+            p.steps,
+            p.batch_size,
+            p.lr,
+            self.config.run.seed
         )
     }
 
     pub fn emit(&mut self, e: Event) {
         match &e {
             Event::Warning(w) => self.dir.log(&format!("warning: {w}")),
-            Event::Checkpoint { path, .. } => self.dir.log(&format!("checkpoint {}", path.display())),
-            Event::HyperChanged { step, key, value } => self.dir.log(&format!("step {step}: set {key} = {value}")),
+            Event::Checkpoint { path, .. } => {
+                self.dir.log(&format!("checkpoint {}", path.display()))
+            }
+            Event::HyperChanged { step, key, value } => {
+                self.dir.log(&format!("step {step}: set {key} = {value}"))
+            }
             Event::Failed(m) => self.dir.log(&format!("failed: {m}")),
             _ => {}
         }
@@ -207,7 +250,12 @@ impl Trainer {
         self.emit(Event::Warning(w));
     }
 
-    fn pipeline(&mut self, resumed: Option<(PathBuf, checkpoint::Loaded)>, base: Option<PathBuf>, data_dir: Option<&Path>) -> Result<Option<Halt>> {
+    fn pipeline(
+        &mut self,
+        resumed: Option<(PathBuf, checkpoint::Loaded)>,
+        base: Option<PathBuf>,
+        data_dir: Option<&Path>,
+    ) -> Result<Option<Halt>> {
         let mut post_start = None;
         if let Some((path, ck)) = resumed {
             self.model = ck.model(&self.shape, &self.device, &path)?;
@@ -216,7 +264,9 @@ impl Trainer {
             self.best_brier = ck.meta.best_brier;
             self.elapsed_before = ck.meta.elapsed_seconds;
             if let Some(bytes) = ck.optimizer_bytes() {
-                self.optim = optimizer(self.config.post.grad_clip).from_bytes(bytes).map_err(|e| anyhow::anyhow!("{}: optimizer state: {e}", path.display()))?;
+                self.optim = optimizer(self.config.post.grad_clip)
+                    .from_bytes(bytes)
+                    .map_err(|e| anyhow::anyhow!("{}: optimizer state: {e}", path.display()))?;
             }
             match (ck.meta.phase, ck.meta.complete) {
                 (Phase::Pretrain, false) => {
@@ -228,15 +278,26 @@ impl Trainer {
                 (Phase::Pretrain, true) => {}
                 (Phase::Post, _) => {
                     self.reference = ck.reference(&self.device.clone().inner())?;
-                    self.mix = ck.meta.mix.clone().unwrap_or_else(|| MixState::new(&self.config.mix_params()));
+                    self.mix = ck
+                        .meta
+                        .mix
+                        .clone()
+                        .unwrap_or_else(|| MixState::new(&self.config.mix_params()));
                     post_start = Some(ck.meta.step);
                 }
             }
-            self.dir.log(&format!("resumed from {} at {} step {}", path.display(), ck.meta.phase.name(), ck.meta.step));
+            self.dir.log(&format!(
+                "resumed from {} at {} step {}",
+                path.display(),
+                ck.meta.phase.name(),
+                ck.meta.step
+            ));
         } else {
             let found = base.or_else(|| {
                 let dir = data_dir?;
-                [dir.join("base.hyt"), dir.join(self.base_cache_name())].into_iter().find(|p| p.is_file())
+                [dir.join("base.hyt"), dir.join(self.base_cache_name())]
+                    .into_iter()
+                    .find(|p| p.is_file())
             });
             match found {
                 Some(path) => {
@@ -258,7 +319,11 @@ impl Trainer {
     fn pretrain(&mut self, data_dir: Option<&Path>) -> Result<Option<Halt>> {
         self.phase = Phase::Pretrain;
         let total = self.config.pretrain.steps;
-        self.emit(Event::PhaseStarted { phase: Phase::Pretrain, total, start: self.step });
+        self.emit(Event::PhaseStarted {
+            phase: Phase::Pretrain,
+            total,
+            start: self.step,
+        });
         self.steps_since_start = 0;
         while self.step < total {
             if let Some(h) = self.between_steps()? {
@@ -266,7 +331,10 @@ impl Trainer {
             }
             let p = self.config.pretrain.clone();
             let t0 = Instant::now();
-            let idx = self.streams.corpus.take(&mut self.cursors.corpus, p.batch_size);
+            let idx = self
+                .streams
+                .corpus
+                .take(&mut self.cursors.corpus, p.batch_size);
             let batch: Vec<&Labeled> = idx.iter().map(|&i| &self.corpus[i]).collect();
             let lr = pretrain_lr(p.lr, p.warmup, total, self.step);
             let (loss, tokens) = super::losses::rd_loss(&self.model, &batch);
@@ -298,7 +366,8 @@ impl Trainer {
         if let Some(dir) = data_dir {
             let cached = dir.join(self.base_cache_name());
             if !cached.exists() && std::fs::copy(&base, &cached).is_ok() {
-                self.dir.log(&format!("base model cached at {}", cached.display()));
+                self.dir
+                    .log(&format!("base model cached at {}", cached.display()));
             }
         }
         Ok(None)
@@ -316,7 +385,11 @@ impl Trainer {
             self.mix = MixState::new(&self.config.mix_params());
         }
         self.step = resume_at.unwrap_or(0);
-        self.emit(Event::PhaseStarted { phase: Phase::Post, total, start: self.step });
+        self.emit(Event::PhaseStarted {
+            phase: Phase::Post,
+            total,
+            start: self.step,
+        });
         self.steps_since_start = 0;
         if resume_at.is_none() {
             self.evaluate_now()?;
@@ -342,10 +415,20 @@ impl Trainer {
     }
 
     /// Backward and optimizer step, unless the loss is not finite. Returns whether it applied.
-    pub fn apply_update(&mut self, loss: burn::tensor::Tensor<1>, value: f64, lr: f64) -> Result<bool> {
+    pub fn apply_update(
+        &mut self,
+        loss: burn::tensor::Tensor<1>,
+        value: f64,
+        lr: f64,
+    ) -> Result<bool> {
         if !value.is_finite() {
             self.bad_steps += 1;
-            self.warn(format!("{} step {}: loss is {value}; update skipped ({} in a row)", self.phase.name(), self.step + 1, self.bad_steps));
+            self.warn(format!(
+                "{} step {}: loss is {value}; update skipped ({} in a row)",
+                self.phase.name(),
+                self.step + 1,
+                self.bad_steps
+            ));
             return Ok(false);
         }
         self.bad_steps = 0;
@@ -371,7 +454,10 @@ impl Trainer {
             let msg = format!(
                 "{} consecutive non-finite losses; last good checkpoint: {}",
                 self.bad_steps,
-                self.last_checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into())
+                self.last_checkpoint
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "none".into())
             );
             self.bad_steps = 0;
             if self.interactive {
@@ -401,15 +487,31 @@ impl Trainer {
     }
 
     pub fn save(&mut self, path: &Path, complete: bool) -> Result<()> {
-        let opt = self.optim.into_bytes().map_err(|e| anyhow::anyhow!("optimizer state: {e}"))?;
-        checkpoint::save(path, &self.meta(complete), &self.model, Some(opt), self.reference.as_ref())?;
+        let opt = self
+            .optim
+            .into_bytes()
+            .map_err(|e| anyhow::anyhow!("optimizer state: {e}"))?;
+        checkpoint::save(
+            path,
+            &self.meta(complete),
+            &self.model,
+            Some(opt),
+            self.reference.as_ref(),
+        )?;
         self.last_checkpoint = Some(path.to_path_buf());
-        self.emit(Event::Checkpoint { path: path.to_path_buf(), phase: self.phase, step: self.step });
+        self.emit(Event::Checkpoint {
+            path: path.to_path_buf(),
+            phase: self.phase,
+            step: self.step,
+        });
         Ok(())
     }
 
     pub fn checkpoint_now(&mut self) -> Result<()> {
-        let path = self.dir.path.join(checkpoint::periodic_name(self.phase, self.step));
+        let path = self
+            .dir
+            .path
+            .join(checkpoint::periodic_name(self.phase, self.step));
         self.save(&path, false)?;
         checkpoint::prune(&self.dir.path, self.config.checkpoint.keep_last);
         Ok(())
@@ -423,7 +525,13 @@ impl Trainer {
             prg_eps: self.config.mix.prg_eps,
             confident_threshold: self.config.eval.confident_threshold,
         };
-        let report: EvalReport = evaluate(&self.model.valid(), &self.data.eval[..n], &opts, self.phase.name(), self.step);
+        let report: EvalReport = evaluate(
+            &self.model.valid(),
+            &self.data.eval[..n],
+            &opts,
+            self.phase.name(),
+            self.step,
+        );
         self.dir.eval(&report)?;
         let c = report.overall.clone();
         self.dir.log(&format!(
@@ -454,7 +562,11 @@ impl Trainer {
             last_eval: self.last_eval.clone(),
             last_checkpoint: self.last_checkpoint.clone(),
         };
-        self.dir.log(&format!("finished after {:.1} s{}", summary.seconds, if stopped_early { " (stopped)" } else { "" }));
+        self.dir.log(&format!(
+            "finished after {:.1} s{}",
+            summary.seconds,
+            if stopped_early { " (stopped)" } else { "" }
+        ));
         self.emit(Event::Finished(Box::new(summary)));
     }
 }

@@ -50,21 +50,41 @@ pub fn ece(conf: &[f64], correct: &[bool]) -> f64 {
 }
 
 pub fn brier(conf: &[f64], correct: &[bool]) -> f64 {
-    conf.iter().zip(correct).map(|(c, &ok)| (c - ok as u8 as f64).powi(2)).sum::<f64>() / conf.len() as f64
+    conf.iter()
+        .zip(correct)
+        .map(|(c, &ok)| (c - ok as u8 as f64).powi(2))
+        .sum::<f64>()
+        / conf.len() as f64
 }
 
 /// Probability that a right answer is more confident than a wrong one (ties ½);
 /// `None` when all items are right or all are wrong.
 pub fn auroc(conf: &[f64], correct: &[bool]) -> Option<f64> {
-    let pos: Vec<f64> = conf.iter().zip(correct).filter(|p| *p.1).map(|p| *p.0).collect();
-    let neg: Vec<f64> = conf.iter().zip(correct).filter(|p| !*p.1).map(|p| *p.0).collect();
+    let pos: Vec<f64> = conf
+        .iter()
+        .zip(correct)
+        .filter(|p| *p.1)
+        .map(|p| *p.0)
+        .collect();
+    let neg: Vec<f64> = conf
+        .iter()
+        .zip(correct)
+        .filter(|p| !*p.1)
+        .map(|p| *p.0)
+        .collect();
     if pos.is_empty() || neg.is_empty() {
         return None;
     }
     let mut wins = 0.0;
     for p in &pos {
         for q in &neg {
-            wins += if p > q { 1.0 } else if p == q { 0.5 } else { 0.0 };
+            wins += if p > q {
+                1.0
+            } else if p == q {
+                0.5
+            } else {
+                0.0
+            };
         }
     }
     Some(wins / (pos.len() * neg.len()) as f64)
@@ -72,7 +92,11 @@ pub fn auroc(conf: &[f64], correct: &[bool]) -> Option<f64> {
 
 /// Share of all items that are wrong with confidence ≥ `threshold`.
 pub fn confident_error_rate(conf: &[f64], correct: &[bool], threshold: f64) -> f64 {
-    conf.iter().zip(correct).filter(|(c, ok)| !**ok && **c >= threshold).count() as f64 / conf.len() as f64
+    conf.iter()
+        .zip(correct)
+        .filter(|(c, ok)| !**ok && **c >= threshold)
+        .count() as f64
+        / conf.len() as f64
 }
 
 /// Counts per confidence bin.
@@ -103,9 +127,19 @@ impl Calibration {
     pub fn of(conf: &[f64], correct: &[bool], threshold: f64) -> Self {
         let n = conf.len();
         if n == 0 {
-            return Self { reliability: reliability(&[], &[]), hist_right: vec![0; BINS], hist_wrong: vec![0; BINS], ..Self::default() };
+            return Self {
+                reliability: reliability(&[], &[]),
+                hist_right: vec![0; BINS],
+                hist_wrong: vec![0; BINS],
+                ..Self::default()
+            };
         }
-        let pick = |want: bool| conf.iter().zip(correct).filter(move |p| *p.1 == want).map(|p| *p.0);
+        let pick = |want: bool| {
+            conf.iter()
+                .zip(correct)
+                .filter(move |p| *p.1 == want)
+                .map(|p| *p.0)
+        };
         Self {
             n,
             accuracy: correct.iter().filter(|&&c| c).count() as f64 / n as f64,
@@ -143,14 +177,20 @@ mod tests {
         let conf = [0.95, 0.85, 0.15, 1.0];
         let ok = [true, false, false, true];
         // bin 9: acc 1, conf .975 (2 items); bin 8: acc 0, conf .85; bin 1: acc 0, conf .15
-        assert!(close(ece(&conf, &ok), 0.5 * 0.025 + 0.25 * 0.85 + 0.25 * 0.15));
+        assert!(close(
+            ece(&conf, &ok),
+            0.5 * 0.025 + 0.25 * 0.85 + 0.25 * 0.15
+        ));
         assert!(close(brier(&conf, &ok), (0.0025 + 0.7225 + 0.0225) / 4.0));
         assert_eq!(auroc(&conf, &ok), Some(1.0));
         assert_eq!(confident_error_rate(&conf, &ok, 0.9), 0.0);
         assert_eq!(confident_error_rate(&[0.9, 0.2], &[false, false], 0.9), 0.5);
         let r = reliability(&conf, &ok);
         assert_eq!(r[5].count, 0);
-        assert_eq!(r[5].accuracy, None, "empty bins have no accuracy and add nothing to ECE");
+        assert_eq!(
+            r[5].accuracy, None,
+            "empty bins have no accuracy and add nothing to ECE"
+        );
     }
 
     #[test]

@@ -32,7 +32,9 @@ pub fn rlif_loss(responses: &[(f64, Vec<(f64, f64, f64)>)], eps: f64, beta: f64)
         .filter(|(_, toks)| !toks.is_empty())
         .map(|(adv, toks)| {
             toks.iter()
-                .map(|&(lp, old, rf)| clipped_surrogate((lp - old).exp(), *adv, eps) - beta * kl_k3(lp, rf))
+                .map(|&(lp, old, rf)| {
+                    clipped_surrogate((lp - old).exp(), *adv, eps) - beta * kl_k3(lp, rf)
+                })
                 .sum::<f64>()
                 / toks.len() as f64
         })

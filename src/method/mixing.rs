@@ -23,7 +23,13 @@ impl Strategy {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::NAMES.iter().position(|n| *n == s).map(|i| {
-            [Strategy::Rd, Strategy::Rlif, Strategy::Fixed, Strategy::Schedule, Strategy::Hytuning][i]
+            [
+                Strategy::Rd,
+                Strategy::Rlif,
+                Strategy::Fixed,
+                Strategy::Schedule,
+                Strategy::Hytuning,
+            ][i]
         })
     }
 
@@ -63,7 +69,14 @@ impl MixState {
     }
 
     /// α_t for step `step` of `total`, given this step's PRGs (HyTuning only reads them).
-    pub fn next_alpha(&mut self, p: &MixParams, step: usize, total: usize, prg_anchor: f64, prg_policy: f64) -> f64 {
+    pub fn next_alpha(
+        &mut self,
+        p: &MixParams,
+        step: usize,
+        total: usize,
+        prg_anchor: f64,
+        prg_policy: f64,
+    ) -> f64 {
         let a = match p.strategy {
             Strategy::Rd => 1.0,
             Strategy::Rlif => 0.0,
@@ -84,7 +97,11 @@ impl MixState {
 
 /// `A ← A · sigmoid(PRG / τ_g)` for positive advantages; negative ones pass unchanged.
 pub fn gate(advantage: f64, prg: f64, tau_gate: f64) -> f64 {
-    if advantage > 0.0 { advantage * sigmoid(prg / tau_gate) } else { advantage }
+    if advantage > 0.0 {
+        advantage * sigmoid(prg / tau_gate)
+    } else {
+        advantage
+    }
 }
 
 #[cfg(test)]
@@ -92,7 +109,15 @@ mod tests {
     use super::*;
 
     fn params(strategy: Strategy) -> MixParams {
-        MixParams { strategy, alpha: 0.5, alpha_min: 0.1, alpha_max: 0.9, momentum: 0.9, tau: 0.1, tau_gate: 0.1 }
+        MixParams {
+            strategy,
+            alpha: 0.5,
+            alpha_min: 0.1,
+            alpha_max: 0.9,
+            momentum: 0.9,
+            tau: 0.1,
+            tau_gate: 0.1,
+        }
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -101,7 +126,11 @@ mod tests {
 
     #[test]
     fn constant_strategies() {
-        for (s, want) in [(Strategy::Rd, 1.0), (Strategy::Rlif, 0.0), (Strategy::Fixed, 0.5)] {
+        for (s, want) in [
+            (Strategy::Rd, 1.0),
+            (Strategy::Rlif, 0.0),
+            (Strategy::Fixed, 0.5),
+        ] {
             let p = params(s);
             let mut st = MixState::new(&p);
             for t in 0..3 {
@@ -129,9 +158,17 @@ mod tests {
         // raw = sigmoid(−5) = 0.006693; 0.9·0.538080 + 0.1·0.006693
         assert!(close(st.next_alpha(&p, 1, 10, 0.0, 0.5), 0.484941));
         st.alpha = 0.1;
-        assert_eq!(st.next_alpha(&p, 2, 10, 0.0, 0.5), 0.1, "clamped at alpha_min");
+        assert_eq!(
+            st.next_alpha(&p, 2, 10, 0.0, 0.5),
+            0.1,
+            "clamped at alpha_min"
+        );
         st.alpha = 0.9;
-        assert_eq!(st.next_alpha(&p, 3, 10, 1.0, -1.0), 0.9, "clamped at alpha_max");
+        assert_eq!(
+            st.next_alpha(&p, 3, 10, 1.0, -1.0),
+            0.9,
+            "clamped at alpha_max"
+        );
     }
 
     #[test]

@@ -19,7 +19,11 @@ pub struct PrgScore {
 pub fn prg(trace: &[f64], eps: f64) -> PrgScore {
     let gains: Vec<f64> = trace.windows(2).map(|w| w[1] - w[0]).collect();
     if gains.is_empty() {
-        return PrgScore { gains, mono: 1.0, prg: 0.0 };
+        return PrgScore {
+            gains,
+            mono: 1.0,
+            prg: 0.0,
+        };
     }
     let mono = gains.iter().filter(|&&g| g >= -eps).count() as f64 / gains.len() as f64;
     let prg = (trace[trace.len() - 1] - trace[0]) * mono;

@@ -14,7 +14,11 @@ pub fn token_self_certainty(logits: &[f32]) -> f64 {
 
 /// A response's reward: the mean over its tokens.
 pub fn mean_self_certainty(per_token: &[f64]) -> f64 {
-    if per_token.is_empty() { 0.0 } else { per_token.iter().sum::<f64>() / per_token.len() as f64 }
+    if per_token.is_empty() {
+        0.0
+    } else {
+        per_token.iter().sum::<f64>() / per_token.len() as f64
+    }
 }
 
 /// `KL(U ‖ p)` computed the long way, from probabilities; the identity's other side.
@@ -26,7 +30,13 @@ pub fn kl_uniform_to(probs: &[f64]) -> f64 {
 /// Token entropy `−Σ p log p` from logits.
 pub fn entropy(logits: &[f32]) -> f64 {
     let lse = logsumexp(logits);
-    logits.iter().map(|&z| { let lp = z as f64 - lse; -lp.exp() * lp }).sum()
+    logits
+        .iter()
+        .map(|&z| {
+            let lp = z as f64 - lse;
+            -lp.exp() * lp
+        })
+        .sum()
 }
 
 #[cfg(test)]

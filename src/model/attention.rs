@@ -25,7 +25,12 @@ impl SelfAttention {
     }
 
     /// `x`: `[B, T, D]`; `bias`: additive mask broadcast to `[B, H, T, T_keys]`.
-    pub fn forward(&self, x: Tensor<3>, bias: Tensor<4>, cache: Option<(&mut KvCache, usize)>) -> Tensor<3> {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        bias: Tensor<4>,
+        cache: Option<(&mut KvCache, usize)>,
+    ) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let heads = |z: Tensor<3>| z.reshape([b, t, self.n_heads, self.d_head]).swap_dims(1, 2); // [B, H, T, dh]
         let qkv = self.qkv.forward(x);
@@ -36,7 +41,9 @@ impl SelfAttention {
             (k, v) = cache.append(layer, k, v);
         }
         let keys = k.dims()[2];
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((self.d_head as f32).sqrt());
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .div_scalar((self.d_head as f32).sqrt());
         let scores = scores + bias.expand([b, self.n_heads, t, keys]);
         let out = activation::softmax(scores, 3).matmul(v); // [B, H, T, dh]
         self.proj.forward(out.swap_dims(1, 2).reshape([b, t, d]))
@@ -82,9 +89,21 @@ pub struct KvCache {
 }
 
 impl KvCache {
-    pub fn new(layers: usize, rows: usize, heads: usize, max_len: usize, d_head: usize, device: &Device) -> Self {
+    pub fn new(
+        layers: usize,
+        rows: usize,
+        heads: usize,
+        max_len: usize,
+        d_head: usize,
+        device: &Device,
+    ) -> Self {
         let zeros = || Some(Tensor::<4>::zeros([rows, heads, max_len, d_head], device));
-        Self { keys: (0..layers).map(|_| zeros()).collect(), values: (0..layers).map(|_| zeros()).collect(), len: 0, pending: 0 }
+        Self {
+            keys: (0..layers).map(|_| zeros()).collect(),
+            values: (0..layers).map(|_| zeros()).collect(),
+            len: 0,
+            pending: 0,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -98,12 +117,25 @@ impl KvCache {
     fn append(&mut self, layer: usize, k: Tensor<4>, v: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let [b, h, t, dh] = k.dims();
         let (start, end) = (self.len, self.len + t);
-        assert!(end <= self.capacity(), "KV cache overflow: {end} > {}", self.capacity());
+        assert!(
+            end <= self.capacity(),
+            "KV cache overflow: {end} > {}",
+            self.capacity()
+        );
         // Taking the slot leaves the tensor uniquely owned, so the write can happen in place.
-        let keys = self.keys[layer].take().expect("cache slot").slice_assign([0..b, 0..h, start..end, 0..dh], k);
-        let values = self.values[layer].take().expect("cache slot").slice_assign([0..b, 0..h, start..end, 0..dh], v);
+        let keys = self.keys[layer]
+            .take()
+            .expect("cache slot")
+            .slice_assign([0..b, 0..h, start..end, 0..dh], k);
+        let values = self.values[layer]
+            .take()
+            .expect("cache slot")
+            .slice_assign([0..b, 0..h, start..end, 0..dh], v);
         self.pending = t;
-        let out = (keys.clone().slice([0..b, 0..h, 0..end, 0..dh]), values.clone().slice([0..b, 0..h, 0..end, 0..dh]));
+        let out = (
+            keys.clone().slice([0..b, 0..h, 0..end, 0..dh]),
+            values.clone().slice([0..b, 0..h, 0..end, 0..dh]),
+        );
         self.keys[layer] = Some(keys);
         self.values[layer] = Some(values);
         out

@@ -29,8 +29,15 @@ pub struct Generated {
 
 /// Draws a token from `logits` (temperature, top-k) or takes the argmax.
 pub fn pick_token(logits: &[f32], opts: &SampleOpts, rng: &mut Rng) -> u32 {
-    let argmax = || logits.iter().enumerate().fold(0, |best, (i, &z)| if z > logits[best] { i } else { best }) as u32;
-    let Some(t) = opts.temperature else { return argmax() };
+    let argmax = || {
+        logits
+            .iter()
+            .enumerate()
+            .fold(0, |best, (i, &z)| if z > logits[best] { i } else { best }) as u32
+    };
+    let Some(t) = opts.temperature else {
+        return argmax();
+    };
     let mut idx: Vec<usize> = (0..logits.len()).collect();
     if opts.top_k > 0 && opts.top_k < logits.len() {
         idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
@@ -49,7 +56,12 @@ pub fn pick_token(logits: &[f32], opts: &SampleOpts, rng: &mut Rng) -> u32 {
 }
 
 /// Generates one response per prompt (each prompt already starts with BOS).
-pub fn generate(model: &Gpt, prompts: &[Vec<u32>], opts: &SampleOpts, rng: &mut Rng) -> Vec<Generated> {
+pub fn generate(
+    model: &Gpt,
+    prompts: &[Vec<u32>],
+    opts: &SampleOpts,
+    rng: &mut Rng,
+) -> Vec<Generated> {
     let rows = prompts.len();
     let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
     let max_new = opts.max_new.min(model.max_len().saturating_sub(longest));
@@ -66,7 +78,12 @@ pub fn generate(model: &Gpt, prompts: &[Vec<u32>], opts: &SampleOpts, rng: &mut 
         tokens.extend(std::iter::repeat_n(PAD, pad).chain(p.iter().copied()));
         positions.extend((0..longest).map(|j| j.saturating_sub(pad) as u32));
     }
-    let mut batch = Batch { tokens, positions, rows, cols: longest };
+    let mut batch = Batch {
+        tokens,
+        positions,
+        rows,
+        cols: longest,
+    };
     let mut done = vec![false; rows];
     let vocab;
     let mut logits = {
@@ -84,7 +101,8 @@ pub fn generate(model: &Gpt, prompts: &[Vec<u32>], opts: &SampleOpts, rng: &mut 
             let z = &logits[r * vocab..(r + 1) * vocab];
             let tok = pick_token(z, opts, rng);
             let g = &mut out[r];
-            g.logprobs.push((z[tok as usize] as f64 - logsumexp(z)) as f32);
+            g.logprobs
+                .push((z[tok as usize] as f64 - logsumexp(z)) as f32);
             g.self_certainty.push(token_self_certainty(z));
             g.entropy.push(entropy(z));
             g.tokens.push(tok);
@@ -115,9 +133,31 @@ mod tests {
     fn greedy_takes_argmax_and_top1_sampling_agrees() {
         let z = [0.1f32, 2.0, -1.0, 1.9];
         let mut rng = Rng::new(1);
-        assert_eq!(pick_token(&z, &SampleOpts { temperature: None, top_k: 0, max_new: 1 }, &mut rng), 1);
+        assert_eq!(
+            pick_token(
+                &z,
+                &SampleOpts {
+                    temperature: None,
+                    top_k: 0,
+                    max_new: 1
+                },
+                &mut rng
+            ),
+            1
+        );
         for _ in 0..20 {
-            assert_eq!(pick_token(&z, &SampleOpts { temperature: Some(1.0), top_k: 1, max_new: 1 }, &mut rng), 1);
+            assert_eq!(
+                pick_token(
+                    &z,
+                    &SampleOpts {
+                        temperature: Some(1.0),
+                        top_k: 1,
+                        max_new: 1
+                    },
+                    &mut rng
+                ),
+                1
+            );
         }
     }
 
@@ -125,13 +165,26 @@ mod tests {
     fn sampling_frequencies_follow_the_tempered_distribution() {
         let z = [0.0f32, 2f32.ln()]; // p = (1/3, 2/3) at T = 1
         let mut rng = Rng::new(5);
-        let opts = SampleOpts { temperature: Some(1.0), top_k: 0, max_new: 1 };
+        let opts = SampleOpts {
+            temperature: Some(1.0),
+            top_k: 0,
+            max_new: 1,
+        };
         let n = 20000;
-        let ones = (0..n).filter(|_| pick_token(&z, &opts, &mut rng) == 1).count() as f64 / n as f64;
+        let ones = (0..n)
+            .filter(|_| pick_token(&z, &opts, &mut rng) == 1)
+            .count() as f64
+            / n as f64;
         assert!((ones - 2.0 / 3.0).abs() < 0.015, "{ones}");
         // T = 2 flattens: p ∝ (1, √2) → 0.5858
-        let opts = SampleOpts { temperature: Some(2.0), ..opts };
-        let ones = (0..n).filter(|_| pick_token(&z, &opts, &mut rng) == 1).count() as f64 / n as f64;
+        let opts = SampleOpts {
+            temperature: Some(2.0),
+            ..opts
+        };
+        let ones = (0..n)
+            .filter(|_| pick_token(&z, &opts, &mut rng) == 1)
+            .count() as f64
+            / n as f64;
         assert!((ones - 0.5858).abs() < 0.015, "{ones}");
     }
 }

@@ -11,8 +11,8 @@ use burn::tensor::{Device, Int, Tensor, TensorData, activation};
 use serde::{Deserialize, Serialize};
 
 pub use attention::KvCache;
-pub use attention::cached_bias;
 use attention::SelfAttention;
+pub use attention::cached_bias;
 
 use crate::data::tokenizer::VOCAB_SIZE;
 
@@ -29,7 +29,14 @@ pub struct GptShape {
 
 impl GptShape {
     pub fn from_config(m: &crate::config::Model) -> Self {
-        Self { vocab: VOCAB_SIZE, d_model: m.d_model, n_layers: m.n_layers, n_heads: m.n_heads, max_len: m.max_len, mlp_ratio: m.mlp_ratio }
+        Self {
+            vocab: VOCAB_SIZE,
+            d_model: m.d_model,
+            n_layers: m.n_layers,
+            n_heads: m.n_heads,
+            max_len: m.max_len,
+            mlp_ratio: m.mlp_ratio,
+        }
     }
 
     pub fn init(&self, device: &Device) -> Gpt {
@@ -47,7 +54,9 @@ impl GptShape {
                 })
                 .collect(),
             ln_f: LayerNormConfig::new(d).init(device),
-            head: LinearConfig::new(d, self.vocab).with_bias(false).init(device),
+            head: LinearConfig::new(d, self.vocab)
+                .with_bias(false)
+                .init(device),
             max_len: self.max_len,
         }
     }
@@ -95,7 +104,9 @@ impl Gpt {
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
         let [b, t] = tokens.dims();
         let device = tokens.device();
-        let positions = Tensor::<1, Int>::arange(0..t as i64, &device).unsqueeze_dim::<2>(0).expand([b, t]);
+        let positions = Tensor::<1, Int>::arange(0..t as i64, &device)
+            .unsqueeze_dim::<2>(0)
+            .expand([b, t]);
         let bias = attention::causal_bias(t, &device);
         self.run(tokens, positions, bias, None)
     }
@@ -106,16 +117,31 @@ impl Gpt {
         let tokens = int_tensor(&batch.tokens, batch.rows, batch.cols, &device);
         let positions = int_tensor(&batch.positions, batch.rows, batch.cols, &device);
         let total = cache.len() + batch.cols;
-        let bias = Tensor::<4>::from_data(TensorData::new(bias, [batch.rows, 1, batch.cols, total]), &device);
+        let bias = Tensor::<4>::from_data(
+            TensorData::new(bias, [batch.rows, 1, batch.cols, total]),
+            &device,
+        );
         self.run(tokens, positions, bias, Some(cache))
     }
 
-    fn run(&self, tokens: Tensor<2, Int>, positions: Tensor<2, Int>, bias: Tensor<4>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
+    fn run(
+        &self,
+        tokens: Tensor<2, Int>,
+        positions: Tensor<2, Int>,
+        bias: Tensor<4>,
+        mut cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
         let mut x = self.tok.forward(tokens) + self.pos.forward(positions); // [B, T, D]
         for (i, block) in self.blocks.iter().enumerate() {
-            let h = block.attn.forward(block.ln1.forward(x.clone()), bias.clone(), cache.as_deref_mut().map(|c| (c, i)));
+            let h = block.attn.forward(
+                block.ln1.forward(x.clone()),
+                bias.clone(),
+                cache.as_deref_mut().map(|c| (c, i)),
+            );
             x = x + h;
-            let h = block.out.forward(activation::gelu(block.fc.forward(block.ln2.forward(x.clone()))));
+            let h = block.out.forward(activation::gelu(
+                block.fc.forward(block.ln2.forward(x.clone())),
+            ));
             x = x + h;
         }
         if let Some(c) = cache {
@@ -126,7 +152,14 @@ impl Gpt {
 
     pub fn new_cache(&self, rows: usize) -> KvCache {
         let a = &self.blocks[0].attn;
-        KvCache::new(self.blocks.len(), rows, a.n_heads, self.max_len, a.d_head, &self.device())
+        KvCache::new(
+            self.blocks.len(),
+            rows,
+            a.n_heads,
+            self.max_len,
+            a.d_head,
+            &self.device(),
+        )
     }
 }
 
@@ -141,5 +174,8 @@ pub fn float_tensor(values: Vec<f32>, rows: usize, cols: usize, device: &Device)
 
 /// Reads a float tensor back to the host.
 pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data")
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 data")
 }

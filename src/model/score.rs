@@ -19,7 +19,11 @@ pub struct Packed {
 impl Packed {
     /// `cols` = longest sequence − 1 (the last token is only a target).
     pub fn new(pairs: &[(&[u32], &[u32])], max_len: usize) -> Self {
-        let longest = pairs.iter().map(|(p, c)| (p.len() + c.len()).min(max_len)).max().unwrap_or(1);
+        let longest = pairs
+            .iter()
+            .map(|(p, c)| (p.len() + c.len()).min(max_len))
+            .max()
+            .unwrap_or(1);
         let cols = longest.saturating_sub(1).max(1);
         let rows = pairs.len();
         let mut inputs = vec![PAD; rows * cols];
@@ -33,14 +37,21 @@ impl Packed {
                 mask[r * cols + j] = (j + 1 >= p.len()) as u8 as f32;
             }
         }
-        Self { rows, cols, inputs, targets, mask }
+        Self {
+            rows,
+            cols,
+            inputs,
+            targets,
+            mask,
+        }
     }
 
     /// Per-token `log p(target)` `[N, L]` under `model` (with autograd when the model has it).
     pub fn token_logprobs(&self, model: &Gpt) -> Tensor<2> {
         let device = model.device();
         let inputs = int_tensor(&self.inputs, self.rows, self.cols, &device);
-        let targets: Tensor<3, Int> = int_tensor(&self.targets, self.rows, self.cols, &device).unsqueeze_dim(2);
+        let targets: Tensor<3, Int> =
+            int_tensor(&self.targets, self.rows, self.cols, &device).unsqueeze_dim(2);
         let logp = activation::log_softmax(model.forward(inputs), 2);
         logp.gather(2, targets).squeeze_dim(2)
     }

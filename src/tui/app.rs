@@ -7,13 +7,25 @@ use std::path::PathBuf;
 use super::history::Series;
 use super::keymap::{Action, Keymap};
 use crate::config::Config;
-use crate::engine::protocol::{Command, Event, EvalReport, Phase, PrgTrace, RunInfo, Sample, StepMetrics, Summary};
+use crate::engine::protocol::{
+    Command, EvalReport, Event, Phase, PrgTrace, RunInfo, Sample, StepMetrics, Summary,
+};
 use crate::progress::Progress;
 
 /// Hyperparameters the editor offers (a subset of the engine's live keys).
 pub const EDITABLE: &[&str] = &[
-    "post.lr", "mix.strategy", "mix.alpha", "mix.alpha_min", "mix.alpha_max", "mix.momentum", "mix.tau", "mix.tau_gate",
-    "post.temperature", "post.group_size", "post.kl_beta", "post.clip_eps",
+    "post.lr",
+    "mix.strategy",
+    "mix.alpha",
+    "mix.alpha_min",
+    "mix.alpha_max",
+    "mix.momentum",
+    "mix.tau",
+    "mix.tau_gate",
+    "post.temperature",
+    "post.group_size",
+    "post.kl_beta",
+    "post.clip_eps",
 ];
 
 const LOG_LINES: usize = 200;
@@ -30,7 +42,14 @@ pub enum Pane {
 }
 
 impl Pane {
-    pub const ALL: [Pane; 6] = [Pane::Losses, Pane::Mixing, Pane::Traces, Pane::Confidence, Pane::Evals, Pane::Log];
+    pub const ALL: [Pane; 6] = [
+        Pane::Losses,
+        Pane::Mixing,
+        Pane::Traces,
+        Pane::Confidence,
+        Pane::Evals,
+        Pane::Log,
+    ];
     pub fn next(self) -> Pane {
         Pane::ALL[(Pane::ALL.iter().position(|p| *p == self).unwrap() + 1) % Pane::ALL.len()]
     }
@@ -40,8 +59,14 @@ impl Pane {
 pub enum Popup {
     Help,
     Quit,
-    Inspector { index: usize },
-    Editor { selected: usize, editing: Option<String>, error: Option<String> },
+    Inspector {
+        index: usize,
+    },
+    Editor {
+        selected: usize,
+        editing: Option<String>,
+        error: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,7 +219,12 @@ impl App {
 
     pub fn config_value(&self, key: &str) -> String {
         let (s, k) = key.split_once('.').unwrap_or((key, ""));
-        self.config.to_table().get(s).and_then(|t| t.get(k)).map(|v| v.to_string()).unwrap_or_default()
+        self.config
+            .to_table()
+            .get(s)
+            .and_then(|t| t.get(k))
+            .map(|v| v.to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -219,10 +249,17 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
 fn on_event(app: &mut App, e: Event) {
     match e {
         Event::Started(info) => {
-            app.log(LogKind::Info, format!("run folder {}", info.run_dir.display()));
+            app.log(
+                LogKind::Info,
+                format!("run folder {}", info.run_dir.display()),
+            );
             app.info = Some(info);
         }
-        Event::PhaseStarted { phase, total, start } => {
+        Event::PhaseStarted {
+            phase,
+            total,
+            start,
+        } => {
             if let Some(prev) = app.phase {
                 if prev != phase {
                     app.offset += app.progress.total;
@@ -231,7 +268,10 @@ fn on_event(app: &mut App, e: Event) {
             app.phase = Some(phase);
             app.progress.total = total;
             app.progress.step = start;
-            app.log(LogKind::Info, format!("phase {}: steps {start}..{total}", phase.name()));
+            app.log(
+                LogKind::Info,
+                format!("phase {}: steps {start}..{total}", phase.name()),
+            );
         }
         Event::Step(m) => {
             app.progress.push(&m);
@@ -264,7 +304,13 @@ fn on_event(app: &mut App, e: Event) {
         Event::Traces { traces, .. } => app.data.traces = traces,
         Event::Eval(r) => {
             let c = &r.overall;
-            app.log(LogKind::Info, format!("eval {} {}: acc {:.3} ECE {:.3} Brier {:.3}", r.phase, r.step, c.accuracy, c.ece, c.brier));
+            app.log(
+                LogKind::Info,
+                format!(
+                    "eval {} {}: acc {:.3} ECE {:.3} Brier {:.3}",
+                    r.phase, r.step, c.accuracy, c.ece, c.brier
+                ),
+            );
             // Keep predictions of the latest eval only (the inspector browses them).
             if let Some(prev) = app.data.evals.last_mut() {
                 prev.predictions = Vec::new();
@@ -302,7 +348,13 @@ fn on_event(app: &mut App, e: Event) {
         }
         Event::Warning(w) => app.log(LogKind::Warning, w),
         Event::Finished(s) => {
-            app.log(LogKind::Info, format!("finished: {} steps in {:.0} s — q to quit", s.steps, s.seconds));
+            app.log(
+                LogKind::Info,
+                format!(
+                    "finished: {} steps in {:.0} s — q to quit",
+                    s.steps, s.seconds
+                ),
+            );
             app.finished = Some(*s);
             if app.stopping {
                 app.quit = true;
@@ -319,7 +371,10 @@ fn on_event(app: &mut App, e: Event) {
 }
 
 pub fn parse_value(v: &str) -> toml::Value {
-    toml::from_str::<toml::Table>(&format!("v = {v}")).ok().and_then(|mut t| t.remove("v")).unwrap_or_else(|| toml::Value::String(v.to_string()))
+    toml::from_str::<toml::Table>(&format!("v = {v}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(v.to_string()))
 }
 
 fn on_key(app: &mut App, key: &str) -> Vec<Command> {
@@ -331,7 +386,9 @@ fn on_key(app: &mut App, key: &str) -> Vec<Command> {
     if let Some(popup) = app.popup.clone() {
         return on_popup_key(app, popup, key);
     }
-    let Some(action) = app.keymap.action(key) else { return Vec::new() };
+    let Some(action) = app.keymap.action(key) else {
+        return Vec::new();
+    };
     match action {
         Action::Pause if app.running() => {
             if app.paused {
@@ -344,8 +401,20 @@ fn on_key(app: &mut App, key: &str) -> Vec<Command> {
         Action::Checkpoint if app.running() => return vec![Command::Checkpoint],
         Action::Evaluate if app.running() => return vec![Command::Evaluate],
         Action::Inspector => app.popup = Some(Popup::Inspector { index: 0 }),
-        Action::Editor => app.popup = Some(Popup::Editor { selected: 0, editing: None, error: None }),
-        Action::Freeze => app.frozen = if app.frozen.is_some() { None } else { Some(app.data.clone()) },
+        Action::Editor => {
+            app.popup = Some(Popup::Editor {
+                selected: 0,
+                editing: None,
+                error: None,
+            })
+        }
+        Action::Freeze => {
+            app.frozen = if app.frozen.is_some() {
+                None
+            } else {
+                Some(app.data.clone())
+            }
+        }
         Action::LogY => app.log_y = !app.log_y,
         Action::SmoothMore => app.smoothing = (app.smoothing + 0.1).min(0.9),
         Action::SmoothLess => app.smoothing = (app.smoothing - 0.1).max(0.0),
@@ -382,27 +451,54 @@ fn on_popup_key(app: &mut App, popup: Popup, key: &str) -> Vec<Command> {
         Popup::Inspector { index } => {
             let n = app.view().inspectables().len();
             match key {
-                "left" => app.popup = Some(Popup::Inspector { index: index.saturating_sub(1) }),
-                "right" => app.popup = Some(Popup::Inspector { index: (index + 1).min(n.saturating_sub(1)) }),
+                "left" => {
+                    app.popup = Some(Popup::Inspector {
+                        index: index.saturating_sub(1),
+                    })
+                }
+                "right" => {
+                    app.popup = Some(Popup::Inspector {
+                        index: (index + 1).min(n.saturating_sub(1)),
+                    })
+                }
                 "r" if app.running() => return vec![Command::Sample],
                 "esc" | "q" => app.popup = None,
                 k if Some(k) == Some(app.keymap.key_of(Action::Inspector)) => app.popup = None,
                 _ => {}
             }
         }
-        Popup::Editor { selected, editing, error } => return on_editor_key(app, selected, editing, error, key),
+        Popup::Editor {
+            selected,
+            editing,
+            error,
+        } => return on_editor_key(app, selected, editing, error, key),
     }
     Vec::new()
 }
 
-fn on_editor_key(app: &mut App, selected: usize, editing: Option<String>, error: Option<String>, key: &str) -> Vec<Command> {
-    let set = |app: &mut App, selected, editing, error| app.popup = Some(Popup::Editor { selected, editing, error });
+fn on_editor_key(
+    app: &mut App,
+    selected: usize,
+    editing: Option<String>,
+    error: Option<String>,
+    key: &str,
+) -> Vec<Command> {
+    let set = |app: &mut App, selected, editing, error| {
+        app.popup = Some(Popup::Editor {
+            selected,
+            editing,
+            error,
+        })
+    };
     match editing {
         None => match key {
             "up" => set(app, selected.saturating_sub(1), None, None),
             "down" => set(app, (selected + 1).min(EDITABLE.len() - 1), None, None),
             "enter" => {
-                let current = app.config_value(EDITABLE[selected]).trim_matches('"').to_string();
+                let current = app
+                    .config_value(EDITABLE[selected])
+                    .trim_matches('"')
+                    .to_string();
                 set(app, selected, Some(current), None)
             }
             "esc" | "q" => app.popup = None,
@@ -421,7 +517,10 @@ fn on_editor_key(app: &mut App, selected: usize, editing: Option<String>, error:
                 return match app.config.set(key, parse_value(&buf)) {
                     Ok(_) => {
                         set(app, selected, None, None);
-                        vec![Command::SetHyper { key: key.to_string(), value: buf }]
+                        vec![Command::SetHyper {
+                            key: key.to_string(),
+                            value: buf,
+                        }]
                     }
                     Err(e) => {
                         set(app, selected, Some(buf), Some(e.message));

@@ -14,7 +14,13 @@ pub struct Series {
 
 impl Series {
     pub fn new(cap: usize) -> Self {
-        Self { recent: VecDeque::with_capacity(cap), whole: Vec::new(), stride: 1, seen: 0, cap: cap.max(4) }
+        Self {
+            recent: VecDeque::with_capacity(cap),
+            whole: Vec::new(),
+            stride: 1,
+            seen: 0,
+            cap: cap.max(4),
+        }
     }
 
     pub fn push(&mut self, x: f64, y: f64) {
@@ -37,7 +43,11 @@ impl Series {
     }
 
     pub fn points(&self, whole_run: bool) -> Vec<(f64, f64)> {
-        if whole_run { self.whole.clone() } else { self.recent.iter().copied().collect() }
+        if whole_run {
+            self.whole.clone()
+        } else {
+            self.recent.iter().copied().collect()
+        }
     }
 
     pub fn last(&self) -> Option<f64> {
@@ -86,7 +96,11 @@ mod tests {
         assert_eq!(s.points(false).len(), 16);
         assert_eq!(s.points(false)[15].0, 99_999.0);
         s.push(1.0, f64::NAN);
-        assert_eq!(s.last(), Some(99_999.0), "non-finite values are not plotted");
+        assert_eq!(
+            s.last(),
+            Some(99_999.0),
+            "non-finite values are not plotted"
+        );
     }
 
     #[test]

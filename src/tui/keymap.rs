@@ -36,18 +36,58 @@ pub struct Keymap {
 
 impl Keymap {
     pub fn new(k: &Keys) -> Self {
-        let b = |action, key: &String, help, short| Binding { action, key: key.clone(), help, short };
+        let b = |action, key: &String, help, short| Binding {
+            action,
+            key: key.clone(),
+            help,
+            short,
+        };
         Self {
             bindings: vec![
-                b(Action::Pause, &k.pause, "pause / resume (at the next step boundary)", Some("pause")),
-                b(Action::Checkpoint, &k.checkpoint, "write a checkpoint now", Some("ckpt")),
+                b(
+                    Action::Pause,
+                    &k.pause,
+                    "pause / resume (at the next step boundary)",
+                    Some("pause"),
+                ),
+                b(
+                    Action::Checkpoint,
+                    &k.checkpoint,
+                    "write a checkpoint now",
+                    Some("ckpt"),
+                ),
                 b(Action::Evaluate, &k.evaluate, "evaluate now", Some("eval")),
-                b(Action::Inspector, &k.inspector, "sample inspector (←/→ browse, r new sample)", Some("inspect")),
-                b(Action::Editor, &k.editor, "hyperparameter editor", Some("hyper")),
-                b(Action::Freeze, &k.freeze, "freeze the display (training goes on)", Some("freeze")),
+                b(
+                    Action::Inspector,
+                    &k.inspector,
+                    "sample inspector (←/→ browse, r new sample)",
+                    Some("inspect"),
+                ),
+                b(
+                    Action::Editor,
+                    &k.editor,
+                    "hyperparameter editor",
+                    Some("hyper"),
+                ),
+                b(
+                    Action::Freeze,
+                    &k.freeze,
+                    "freeze the display (training goes on)",
+                    Some("freeze"),
+                ),
                 b(Action::LogY, &k.log_y, "log scale of the loss chart", None),
-                b(Action::SmoothMore, &k.smooth_more, "more smoothing of the loss chart", None),
-                b(Action::SmoothLess, &k.smooth_less, "less smoothing of the loss chart", None),
+                b(
+                    Action::SmoothMore,
+                    &k.smooth_more,
+                    "more smoothing of the loss chart",
+                    None,
+                ),
+                b(
+                    Action::SmoothLess,
+                    &k.smooth_less,
+                    "less smoothing of the loss chart",
+                    None,
+                ),
                 b(Action::Zoom, &k.zoom, "recent window / whole run", None),
                 b(Action::Focus, &k.focus, "focus the next pane", None),
                 b(Action::Help, &k.help, "this help", Some("help")),
@@ -57,11 +97,18 @@ impl Keymap {
     }
 
     pub fn action(&self, key: &str) -> Option<Action> {
-        self.bindings.iter().find(|b| b.key == key).map(|b| b.action)
+        self.bindings
+            .iter()
+            .find(|b| b.key == key)
+            .map(|b| b.action)
     }
 
     pub fn key_of(&self, action: Action) -> &str {
-        self.bindings.iter().find(|b| b.action == action).map(|b| b.key.as_str()).unwrap_or("?")
+        self.bindings
+            .iter()
+            .find(|b| b.action == action)
+            .map(|b| b.key.as_str())
+            .unwrap_or("?")
     }
 }
 

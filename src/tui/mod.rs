@@ -76,7 +76,11 @@ pub fn run(job: Job) -> Result<ExitCode> {
                 app.stopping = true;
                 let _ = handle.commands.send(Command::Stop { checkpoint: true });
             }
-            let wait = if dirty { frame_time.saturating_sub(last_draw.elapsed()) } else { frame_time };
+            let wait = if dirty {
+                frame_time.saturating_sub(last_draw.elapsed())
+            } else {
+                frame_time
+            };
             match rx.recv_timeout(wait) {
                 Ok(msg) => {
                     for cmd in update(&mut app, msg) {
@@ -112,7 +116,11 @@ pub fn run(job: Job) -> Result<ExitCode> {
     ratatui::restore();
     outcome?;
     print_summary(&app);
-    Ok(if app.failed.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if app.failed.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_summary(app: &App) {
@@ -120,9 +128,21 @@ fn print_summary(app: &App) {
         println!("hytune: run folder {}", info.run_dir.display());
     }
     if let Some(s) = &app.finished {
-        println!("{} steps in {:.0} s{}", s.steps, s.seconds, if s.stopped_early { " (stopped early)" } else { "" });
+        println!(
+            "{} steps in {:.0} s{}",
+            s.steps,
+            s.seconds,
+            if s.stopped_early {
+                " (stopped early)"
+            } else {
+                ""
+            }
+        );
         if let (Some(a), Some(b)) = (&s.first_eval, &s.last_eval) {
-            println!("eval accuracy {:.3} → {:.3}, ECE {:.3} → {:.3}, Brier {:.3} → {:.3}", a.accuracy, b.accuracy, a.ece, b.ece, a.brier, b.brier);
+            println!(
+                "eval accuracy {:.3} → {:.3}, ECE {:.3} → {:.3}, Brier {:.3} → {:.3}",
+                a.accuracy, b.accuracy, a.ece, b.ece, a.brier, b.brier
+            );
         }
         if let Some(c) = &s.last_checkpoint {
             println!("last checkpoint {}", c.display());

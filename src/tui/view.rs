@@ -25,27 +25,55 @@ fn pane(frame: &mut Frame, area: Rect, app: &App, p: Pane) {
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
-        let msg = format!("terminal too small: {}×{} (need at least {}×{}) — training goes on", area.width, area.height, MIN_SIZE.0, MIN_SIZE.1);
-        frame.render_widget(Paragraph::new(msg).style(Style::default().fg(Color::Yellow)), area);
+        let msg = format!(
+            "terminal too small: {}×{} (need at least {}×{}) — training goes on",
+            area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+        );
+        frame.render_widget(
+            Paragraph::new(msg).style(Style::default().fg(Color::Yellow)),
+            area,
+        );
         return;
     }
-    let [status, body, help] = Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    let [status, body, help] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     panes::status::render(frame, status, app);
     panes::status::render_help_bar(frame, help, app);
     if area.width >= 110 && area.height >= 34 {
-        let [left, right] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(body);
-        let [l1, l2, l3] = Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(30), Constraint::Percentage(30)]).areas(left);
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)])
+                .areas(body);
+        let [l1, l2, l3] = Layout::vertical([
+            Constraint::Percentage(40),
+            Constraint::Percentage(30),
+            Constraint::Percentage(30),
+        ])
+        .areas(left);
         pane(frame, l1, app, Pane::Losses);
         pane(frame, l2, app, Pane::Mixing);
         pane(frame, l3, app, Pane::Traces);
-        let [r1, r2, r3] = Layout::vertical([Constraint::Length(13), Constraint::Percentage(40), Constraint::Min(4)]).areas(right);
+        let [r1, r2, r3] = Layout::vertical([
+            Constraint::Length(13),
+            Constraint::Percentage(40),
+            Constraint::Min(4),
+        ])
+        .areas(right);
         pane(frame, r1, app, Pane::Confidence);
         pane(frame, r2, app, Pane::Evals);
         pane(frame, r3, app, Pane::Log);
     } else {
-        let [top, bottom] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
+        let [top, bottom] =
+            Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
         pane(frame, top, app, app.focus);
-        let [b1, b2] = Layout::horizontal([Constraint::Length(47.min(area.width / 2 + 7)), Constraint::Min(10)]).areas(bottom);
+        let [b1, b2] = Layout::horizontal([
+            Constraint::Length(47.min(area.width / 2 + 7)),
+            Constraint::Min(10),
+        ])
+        .areas(bottom);
         let (small_left, small_right) = match app.focus {
             Pane::Evals => (Pane::Confidence, Pane::Log),
             Pane::Log => (Pane::Evals, Pane::Confidence),
@@ -58,7 +86,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Some(Popup::Help) => panes::help::render(frame, area, app),
         Some(Popup::Quit) => panes::quit::render(frame, area),
         Some(Popup::Inspector { index }) => panes::inspector::render(frame, area, app, *index),
-        Some(Popup::Editor { selected, editing, error }) => panes::editor::render(frame, area, app, *selected, editing, error),
+        Some(Popup::Editor {
+            selected,
+            editing,
+            error,
+        }) => panes::editor::render(frame, area, app, *selected, editing, error),
         None => {}
     }
 }

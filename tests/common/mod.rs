@@ -14,9 +14,13 @@ use hytune::engine::{DataSource, Job, backend, spawn};
 pub fn tiny(sets: &[(&str, &str)]) -> Config {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/configs/tiny.toml");
     let mut c = config::load(Some(&path), &[]).unwrap().config;
-    c = c.set("run.backend", toml::Value::String("cpu".into())).unwrap();
+    c = c
+        .set("run.backend", toml::Value::String("cpu".into()))
+        .unwrap();
     for (k, v) in sets {
-        let v: toml::Value = toml::from_str::<toml::Table>(&format!("v = {v}")).map(|mut t| t.remove("v").unwrap()).unwrap_or(toml::Value::String(v.to_string()));
+        let v: toml::Value = toml::from_str::<toml::Table>(&format!("v = {v}"))
+            .map(|mut t| t.remove("v").unwrap())
+            .unwrap_or(toml::Value::String(v.to_string()));
         c = c.set(k, v).unwrap();
     }
     c
@@ -24,7 +28,17 @@ pub fn tiny(sets: &[(&str, &str)]) -> Config {
 
 pub fn dataset(dir: &Path) -> PathBuf {
     let d = dir.join("data");
-    write_dataset(&d, &generate(&GenSpec { suite: Suite::Dosage, size: 120, eval_size: 8, labeled_fraction: 0.2, seed: 3 })).unwrap();
+    write_dataset(
+        &d,
+        &generate(&GenSpec {
+            suite: Suite::Dosage,
+            size: 120,
+            eval_size: 8,
+            labeled_fraction: 0.2,
+            seed: 3,
+        }),
+    )
+    .unwrap();
     d
 }
 
@@ -36,7 +50,11 @@ pub struct Run {
 
 impl Run {
     pub fn losses(&self, phase: &str) -> Vec<(usize, f64)> {
-        self.steps.iter().filter(|m| m.phase == phase).map(|m| (m.step, m.loss_total)).collect()
+        self.steps
+            .iter()
+            .filter(|m| m.phase == phase)
+            .map(|m| (m.step, m.loss_total))
+            .collect()
     }
 }
 
@@ -51,7 +69,11 @@ pub fn run(config: Config, data: &Path, run_dir: &Path, resume: Option<PathBuf>)
         backend: backend::cpu(),
     };
     let handle = spawn(job);
-    let mut out = Run { steps: Vec::new(), events: Vec::new(), failed: None };
+    let mut out = Run {
+        steps: Vec::new(),
+        events: Vec::new(),
+        failed: None,
+    };
     for e in handle.events.iter() {
         match &e {
             Event::Step(m) => out.steps.push((**m).clone()),

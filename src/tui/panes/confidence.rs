@@ -32,9 +32,22 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let (right, wrong, rel, title) = match d.evals.last() {
         Some(e) => {
             let c = &e.overall;
-            (c.hist_right.clone(), c.hist_wrong.clone(), c.reliability.clone(), format!("Confidence · eval {} · acc {:.2} · ECE {:.3}", e.step, c.accuracy, c.ece))
+            (
+                c.hist_right.clone(),
+                c.hist_wrong.clone(),
+                c.reliability.clone(),
+                format!(
+                    "Confidence · eval {} · acc {:.2} · ECE {:.3}",
+                    e.step, c.accuracy, c.ece
+                ),
+            )
         }
-        None => (vec![0; BINS], vec![0; BINS], Vec::new(), "Confidence · (no eval yet)".to_string()),
+        None => (
+            vec![0; BINS],
+            vec![0; BINS],
+            Vec::new(),
+            "Confidence · (no eval yet)".to_string(),
+        ),
     };
     let inner_w = area.width.saturating_sub(2) as usize;
     // bin label 7, three bars, accuracy 5
@@ -43,25 +56,50 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let max_roll = rolling.iter().copied().max().unwrap_or(0);
     let mut lines = vec![Line::from(vec![
         Span::raw(format!("{:<7}", "conf")),
-        Span::styled(format!("{:<w$} ", "right", w = w + 3), Style::default().fg(Color::Green)),
-        Span::styled(format!("{:<w$} ", "wrong", w = w + 3), Style::default().fg(Color::Red)),
-        Span::styled(format!("{:<w$} ", "rollouts", w = w + 3), Style::default().fg(Color::Magenta)),
+        Span::styled(
+            format!("{:<w$} ", "right", w = w + 3),
+            Style::default().fg(Color::Green),
+        ),
+        Span::styled(
+            format!("{:<w$} ", "wrong", w = w + 3),
+            Style::default().fg(Color::Red),
+        ),
+        Span::styled(
+            format!("{:<w$} ", "rollouts", w = w + 3),
+            Style::default().fg(Color::Magenta),
+        ),
         Span::raw("acc"),
     ])];
     for i in (0..BINS).rev() {
-        let acc = rel.get(i).and_then(|b| b.accuracy).map(|a| format!("{a:.2}")).unwrap_or_else(|| "  -".into());
+        let acc = rel
+            .get(i)
+            .and_then(|b| b.accuracy)
+            .map(|a| format!("{a:.2}"))
+            .unwrap_or_else(|| "  -".into());
         lines.push(Line::from(vec![
-            Span::styled(format!("{:.1}-{:.1} ", i as f64 / 10.0, (i + 1) as f64 / 10.0), Style::default().fg(Color::DarkGray)),
-            Span::styled(bar(right[i], max_eval, w), Style::default().fg(Color::Green)),
+            Span::styled(
+                format!("{:.1}-{:.1} ", i as f64 / 10.0, (i + 1) as f64 / 10.0),
+                Style::default().fg(Color::DarkGray),
+            ),
+            Span::styled(
+                bar(right[i], max_eval, w),
+                Style::default().fg(Color::Green),
+            ),
             Span::raw(format!("{:>3} ", right[i])),
             Span::styled(bar(wrong[i], max_eval, w), Style::default().fg(Color::Red)),
             Span::raw(format!("{:>3} ", wrong[i])),
-            Span::styled(bar(rolling[i], max_roll, w), Style::default().fg(Color::Magenta)),
+            Span::styled(
+                bar(rolling[i], max_roll, w),
+                Style::default().fg(Color::Magenta),
+            ),
             Span::raw(format!("{:>3} ", rolling[i])),
             Span::raw(acc),
         ]));
     }
-    frame.render_widget(Paragraph::new(lines).block(pane_block(&title, app, Pane::Confidence)), area);
+    frame.render_widget(
+        Paragraph::new(lines).block(pane_block(&title, app, Pane::Confidence)),
+        area,
+    );
 }
 
 #[cfg(test)]

@@ -10,7 +10,14 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use super::centered;
 use crate::tui::app::{App, EDITABLE};
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App, selected: usize, editing: &Option<String>, error: &Option<String>) {
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    selected: usize,
+    editing: &Option<String>,
+    error: &Option<String>,
+) {
     let area = centered(area, 70, 80);
     frame.render_widget(Clear, area);
     let mut lines = Vec::new();
@@ -20,14 +27,30 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, selected: usize, editing
             (true, Some(buf)) => format!("{buf}▏"),
             _ => app.config_value(key),
         };
-        let style = if sel { Style::default().fg(Color::Black).bg(Color::Yellow) } else { Style::default() };
-        lines.push(Line::from(vec![Span::styled(format!(" {key:<20} "), style), Span::raw(format!(" {value}"))]));
+        let style = if sel {
+            Style::default().fg(Color::Black).bg(Color::Yellow)
+        } else {
+            Style::default()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {key:<20} "), style),
+            Span::raw(format!(" {value}")),
+        ]));
     }
     lines.push(Line::from(""));
     if let Some(e) = error {
-        lines.push(Line::from(Span::styled(e.clone(), Style::default().fg(Color::Red).add_modifier(Modifier::BOLD))));
+        lines.push(Line::from(Span::styled(
+            e.clone(),
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        )));
     } else {
-        lines.push(Line::from(Span::styled("↑/↓ select · enter edit/apply · esc cancel — applied at the next step", Style::default().fg(Color::DarkGray))));
+        lines.push(Line::from(Span::styled(
+            "↑/↓ select · enter edit/apply · esc cancel",
+            Style::default().fg(Color::DarkGray),
+        )));
     }
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Hyperparameters ")), area);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Hyperparameters ")),
+        area,
+    );
 }

@@ -20,19 +20,45 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .map(|(k, e)| {
             let c = &e.overall;
             let is_best = best == Some(start + k);
-            let style = if is_best { Style::default().fg(Color::Green).add_modifier(Modifier::BOLD) } else { Style::default() };
+            let style = if is_best {
+                Style::default()
+                    .fg(Color::Green)
+                    .add_modifier(Modifier::BOLD)
+            } else {
+                Style::default()
+            };
             Row::new(vec![
-                format!("{}{} {}", if is_best { "★" } else { " " }, &e.phase[..e.phase.len().min(4)], e.step),
+                format!(
+                    "{}{} {}",
+                    if is_best { "★" } else { " " },
+                    &e.phase[..e.phase.len().min(4)],
+                    e.step
+                ),
                 format!("{:.3}", c.accuracy),
                 format!("{:.3}", c.ece),
                 format!("{:.3}", c.brier),
-                c.auroc.map(|a| format!("{a:.3}")).unwrap_or_else(|| "n/a".into()),
+                c.auroc
+                    .map(|a| format!("{a:.3}"))
+                    .unwrap_or_else(|| "n/a".into()),
                 format!("{:.3}", c.confident_error_rate),
             ])
             .style(style)
         })
         .collect();
-    let header = Row::new(vec!["eval", "acc", "ECE", "Brier", "AUROC", "conf.err"]).style(Style::default().fg(Color::DarkGray));
-    let widths = [Constraint::Length(11), Constraint::Length(6), Constraint::Length(6), Constraint::Length(6), Constraint::Length(6), Constraint::Length(8)];
-    frame.render_widget(Table::new(rows, widths).header(header).block(pane_block("Evaluations", app, Pane::Evals)), area);
+    let header = Row::new(vec!["eval", "acc", "ECE", "Brier", "AUROC", "conf.err"])
+        .style(Style::default().fg(Color::DarkGray));
+    let widths = [
+        Constraint::Length(11),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(8),
+    ];
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(pane_block("Evaluations", app, Pane::Evals)),
+        area,
+    );
 }

@@ -16,9 +16,23 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .keymap
         .bindings
         .iter()
-        .map(|b| Line::from(vec![Span::styled(format!(" {:>7}  ", b.key), Style::default().fg(Color::Yellow)), Span::raw(b.help)]))
+        .map(|b| {
+            Line::from(vec![
+                Span::styled(
+                    format!(" {:>7}  ", b.key),
+                    Style::default().fg(Color::Yellow),
+                ),
+                Span::raw(b.help),
+            ])
+        })
         .collect();
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(" bindings: [keys] in config.toml · any key closes", Style::default().fg(Color::DarkGray))));
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Keys ")), area);
+    lines.push(Line::from(Span::styled(
+        " bindings: [keys] in config.toml · any key closes",
+        Style::default().fg(Color::DarkGray),
+    )));
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Keys ")),
+        area,
+    );
 }

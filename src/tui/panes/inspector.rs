@@ -15,36 +15,80 @@ use crate::tui::app::App;
 pub fn lines(s: &Sample) -> Vec<Line<'static>> {
     let dim = Style::default().fg(Color::DarkGray);
     let mut v = vec![
-        Line::from(vec![Span::styled("source  ", dim), Span::raw(s.source.clone())]),
-        Line::from(vec![Span::styled("Q: ", Style::default().add_modifier(Modifier::BOLD)), Span::raw(s.question.clone())]),
+        Line::from(vec![
+            Span::styled("source  ", dim),
+            Span::raw(s.source.clone()),
+        ]),
+        Line::from(vec![
+            Span::styled("Q: ", Style::default().add_modifier(Modifier::BOLD)),
+            Span::raw(s.question.clone()),
+        ]),
     ];
-    let p = |k: usize| s.trace.get(k).map(|p| format!("{p:.3}")).unwrap_or_else(|| "  -  ".into());
-    v.push(Line::from(vec![Span::styled(format!("   conf before any step: {}", p(0)), dim)]));
+    let p = |k: usize| {
+        s.trace
+            .get(k)
+            .map(|p| format!("{p:.3}"))
+            .unwrap_or_else(|| "  -  ".into())
+    };
+    v.push(Line::from(vec![Span::styled(
+        format!("   conf before any step: {}", p(0)),
+        dim,
+    )]));
     for (k, step) in s.steps.iter().enumerate() {
-        let mut l = vec![Span::raw(format!("S{}: {step:<24}", k + 1)), Span::styled(format!(" conf {}", p(k + 1)), dim)];
+        let mut l = vec![
+            Span::raw(format!("S{}: {step:<24}", k + 1)),
+            Span::styled(format!(" conf {}", p(k + 1)), dim),
+        ];
         if let (Some(a), Some(b)) = (s.trace.get(k), s.trace.get(k + 1)) {
             let g = b - a;
-            l.push(Span::styled(format!("  gain {g:+.3}"), Style::default().fg(gain_color(g))));
+            l.push(Span::styled(
+                format!("  gain {g:+.3}"),
+                Style::default().fg(gain_color(g)),
+            ));
         }
         v.push(Line::from(l));
     }
     let verdict = match s.correct {
-        Some(true) => Span::styled("  right", Style::default().fg(Color::Green).add_modifier(Modifier::BOLD)),
-        Some(false) => Span::styled("  wrong", Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)),
+        Some(true) => Span::styled(
+            "  right",
+            Style::default()
+                .fg(Color::Green)
+                .add_modifier(Modifier::BOLD),
+        ),
+        Some(false) => Span::styled(
+            "  wrong",
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
         None => Span::styled("  (no gold answer)", dim),
     };
     v.push(Line::from(vec![
         Span::styled("A: ", Style::default().add_modifier(Modifier::BOLD)),
-        Span::raw(s.answer.clone().unwrap_or_else(|| "(none extracted)".into())),
+        Span::raw(
+            s.answer
+                .clone()
+                .unwrap_or_else(|| "(none extracted)".into()),
+        ),
         verdict,
-        Span::styled(s.gold.as_ref().map(|g| format!("  gold {g}")).unwrap_or_default(), dim),
+        Span::styled(
+            s.gold
+                .as_ref()
+                .map(|g| format!("  gold {g}"))
+                .unwrap_or_default(),
+            dim,
+        ),
     ]));
     v.push(Line::from(""));
-    let sc = if s.self_certainty.is_finite() { format!("{:.3}", s.self_certainty) } else { "-".into() };
+    let sc = if s.self_certainty.is_finite() {
+        format!("{:.3}", s.self_certainty)
+    } else {
+        "-".into()
+    };
     v.push(Line::from(format!(
         "confidence {:.3}   PRG {}   self-certainty {sc}",
         s.confidence,
-        s.prg.map(|p| format!("{p:+.3}")).unwrap_or_else(|| "-".into())
+        s.prg
+            .map(|p| format!("{p:+.3}"))
+            .unwrap_or_else(|| "-".into())
     )));
     v
 }
@@ -53,12 +97,23 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, index: usize) {
     let area = centered(area, 90, 80);
     frame.render_widget(Clear, area);
     let items = app.view().inspectables();
-    let title = format!(" Inspector {}/{} · ←/→ browse · r new sample · esc close ", (index + 1).min(items.len()), items.len());
+    let title = format!(
+        " Inspector {}/{} · ←/→ browse · r new sample · esc close ",
+        (index + 1).min(items.len()),
+        items.len()
+    );
     let body = match items.get(index) {
         Some(s) => lines(s),
-        None => vec![Line::from("nothing to inspect yet: press r for a fresh rollout, or wait for an evaluation")],
+        None => vec![Line::from(
+            "nothing to inspect yet: press r for a fresh rollout, or wait for an evaluation",
+        )],
     };
-    frame.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }).block(Block::bordered().title(title)), area);
+    frame.render_widget(
+        Paragraph::new(body)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(title)),
+        area,
+    );
 }
 
 #[cfg(test)]
@@ -80,7 +135,10 @@ mod tests {
             self_certainty: 1.5,
         };
         let text: Vec<String> = lines(&s).iter().map(|l| l.to_string()).collect();
-        assert!(text[3].contains("conf 0.900") && text[3].contains("gain +0.700"), "{text:?}");
+        assert!(
+            text[3].contains("conf 0.900") && text[3].contains("gain +0.700"),
+            "{text:?}"
+        );
         assert!(text[4].contains("right"));
     }
 }

@@ -25,5 +25,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Line::from(Span::styled(text.clone(), Style::default().fg(color)))
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines).block(pane_block("Log", app, Pane::Log)), area);
+    frame.render_widget(
+        Paragraph::new(lines).block(pane_block("Log", app, Pane::Log)),
+        area,
+    );
 }

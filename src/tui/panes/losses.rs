@@ -13,31 +13,72 @@ use crate::tui::history::ema;
 /// Smoothed (and, for log-y, log10 of the positive part of) a curve.
 pub fn shape(points: &[(f64, f64)], smoothing: f64, log_y: bool) -> Vec<(f64, f64)> {
     let s = ema(points, smoothing);
-    if log_y { s.into_iter().filter(|p| p.1 > 0.0).map(|(x, y)| (x, y.log10())).collect() } else { s }
+    if log_y {
+        s.into_iter()
+            .filter(|p| p.1 > 0.0)
+            .map(|(x, y)| (x, y.log10()))
+            .collect()
+    } else {
+        s
+    }
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let d = app.view();
-    let series = [("total", &d.loss_total, Color::White), ("rd", &d.loss_rd, Color::Cyan), ("rlif", &d.loss_rlif, Color::Magenta)];
-    let shaped: Vec<(&str, Vec<(f64, f64)>, Color)> =
-        series.iter().filter(|s| !s.1.is_empty()).map(|(n, s, c)| (*n, shape(&s.points(app.whole_run), app.smoothing, app.log_y), *c)).collect();
+    let series = [
+        ("total", &d.loss_total, Color::White),
+        ("rd", &d.loss_rd, Color::Cyan),
+        ("rlif", &d.loss_rlif, Color::Magenta),
+    ];
+    let shaped: Vec<(&str, Vec<(f64, f64)>, Color)> = series
+        .iter()
+        .filter(|s| !s.1.is_empty())
+        .map(|(n, s, c)| {
+            (
+                *n,
+                shape(&s.points(app.whole_run), app.smoothing, app.log_y),
+                *c,
+            )
+        })
+        .collect();
     let all: Vec<&[(f64, f64)]> = shaped.iter().map(|s| s.1.as_slice()).collect();
     let (xb, yb) = bounds(&all);
     let datasets: Vec<Dataset> = shaped
         .iter()
-        .map(|(n, p, c)| Dataset::default().name(*n).marker(Marker::Braille).graph_type(GraphType::Line).style(Style::default().fg(*c)).data(p))
+        .map(|(n, p, c)| {
+            Dataset::default()
+                .name(*n)
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(*c))
+                .data(p)
+        })
         .collect();
     let title = format!(
         "Losses{}{} · ema {:.1}",
         if app.log_y { " · log10" } else { "" },
-        if app.whole_run { " · whole run" } else { " · recent" },
+        if app.whole_run {
+            " · whole run"
+        } else {
+            " · recent"
+        },
         app.smoothing
     );
     let fmt = |v: f64| format!("{v:.3}");
     let chart = Chart::new(datasets)
         .block(pane_block(&title, app, Pane::Losses))
-        .x_axis(Axis::default().bounds(xb).labels([format!("{:.0}", xb[0]), format!("{:.0}", xb[1])]).style(Style::default().fg(Color::DarkGray)))
-        .y_axis(Axis::default().bounds(yb).labels([fmt(yb[0]), fmt(yb[1])]).style(Style::default().fg(Color::DarkGray)));
+        .x_axis(
+            Axis::default()
+                .bounds(xb)
+                .labels([format!("{:.0}", xb[0]), format!("{:.0}", xb[1])])
+                .style(Style::default().fg(Color::DarkGray)),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds(yb)
+                .labels([fmt(yb[0]), fmt(yb[1])])
+                .style(Style::default().fg(Color::DarkGray)),
+        );
     frame.render_widget(chart, area);
 }
 

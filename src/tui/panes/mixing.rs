@@ -27,22 +27,56 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let (_, yb) = bounds(&[&alpha, &anchor, &policy, &[(xb[0], 0.0), (xb[0], 1.0)]]);
     let marks = marker_points(&d.marks, xb, yb);
     let mut datasets = vec![
-        Dataset::default().name("α").marker(Marker::Braille).graph_type(GraphType::Line).style(Style::default().fg(Color::Yellow)).data(&alpha),
-        Dataset::default().name("PRG anchor").marker(Marker::Braille).graph_type(GraphType::Line).style(Style::default().fg(Color::Green)).data(&anchor),
-        Dataset::default().name("PRG policy").marker(Marker::Braille).graph_type(GraphType::Line).style(Style::default().fg(Color::Magenta)).data(&policy),
+        Dataset::default()
+            .name("α")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(Color::Yellow))
+            .data(&alpha),
+        Dataset::default()
+            .name("PRG anchor")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(Color::Green))
+            .data(&anchor),
+        Dataset::default()
+            .name("PRG policy")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(Color::Magenta))
+            .data(&policy),
     ];
     if !marks.is_empty() {
-        datasets.push(Dataset::default().name("changed").marker(Marker::Dot).graph_type(GraphType::Scatter).style(Style::default().fg(Color::Red)).data(&marks));
+        datasets.push(
+            Dataset::default()
+                .name("changed")
+                .marker(Marker::Dot)
+                .graph_type(GraphType::Scatter)
+                .style(Style::default().fg(Color::Red))
+                .data(&marks),
+        );
     }
     let title = match (d.alpha.last(), d.prg_anchor.last(), d.prg_policy.last()) {
-        (Some(a), Some(pa), Some(pp)) => format!("Mixing · α {a:.2} · PRG anchor {pa:+.3} policy {pp:+.3}"),
+        (Some(a), Some(pa), Some(pp)) => {
+            format!("Mixing · α {a:.2} · PRG anchor {pa:+.3} policy {pp:+.3}")
+        }
         (Some(a), Some(pa), None) => format!("Mixing · α {a:.2} · PRG anchor {pa:+.3}"),
         _ => "Mixing · (post-training)".to_string(),
     };
     let chart = Chart::new(datasets)
         .block(pane_block(&title, app, Pane::Mixing))
-        .x_axis(Axis::default().bounds(xb).labels([format!("{:.0}", xb[0]), format!("{:.0}", xb[1])]).style(Style::default().fg(Color::DarkGray)))
-        .y_axis(Axis::default().bounds(yb).labels([format!("{:.2}", yb[0]), format!("{:.2}", yb[1])]).style(Style::default().fg(Color::DarkGray)));
+        .x_axis(
+            Axis::default()
+                .bounds(xb)
+                .labels([format!("{:.0}", xb[0]), format!("{:.0}", xb[1])])
+                .style(Style::default().fg(Color::DarkGray)),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds(yb)
+                .labels([format!("{:.2}", yb[0]), format!("{:.2}", yb[1])])
+                .style(Style::default().fg(Color::DarkGray)),
+        );
     frame.render_widget(chart, area);
 }
 

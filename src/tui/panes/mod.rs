@@ -23,8 +23,16 @@ pub fn pane_block(title: &str, app: &App, pane: Pane) -> Block<'static> {
     let focused = app.focus == pane;
     Block::bordered()
         .title(format!(" {title} "))
-        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
-        .border_style(if focused { Style::default().fg(Color::Yellow) } else { Style::default().fg(Color::DarkGray) })
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(if focused {
+            Style::default().fg(Color::Yellow)
+        } else {
+            Style::default().fg(Color::DarkGray)
+        })
         .title_style(Style::default().add_modifier(Modifier::BOLD))
 }
 

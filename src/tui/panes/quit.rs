@@ -15,5 +15,8 @@ pub fn render(frame: &mut Frame, area: Rect) {
         Line::from(" q  quit now, without a checkpoint"),
         Line::from(" esc  cancel, keep training"),
     ];
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Quit? ")), area);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Quit? ")),
+        area,
+    );
 }

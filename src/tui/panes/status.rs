@@ -12,14 +12,56 @@ use crate::tui::app::App;
 
 pub fn spans(app: &App) -> Vec<Span<'static>> {
     let sep = || Span::styled(" │ ", Style::default().fg(Color::DarkGray));
-    let mut v = vec![Span::styled("hytune", Style::default().add_modifier(Modifier::BOLD).fg(Color::Cyan))];
+    let mut v = vec![Span::styled(
+        "hytune",
+        Style::default()
+            .add_modifier(Modifier::BOLD)
+            .fg(Color::Cyan),
+    )];
+    let badge = |t: &str, c: Color| {
+        Span::styled(
+            format!(" {t} "),
+            Style::default()
+                .bg(c)
+                .fg(Color::Black)
+                .add_modifier(Modifier::BOLD),
+        )
+    };
+    if app.paused {
+        v.push(badge("PAUSED", Color::Yellow));
+    } else if app.pausing {
+        v.push(badge("pausing…", Color::Yellow));
+    }
+    if app.frozen.is_some() {
+        v.push(badge("FROZEN", Color::Cyan));
+    }
+    if app.stopping && app.running() {
+        v.push(badge("stopping…", Color::Magenta));
+    }
+    if app.finished.is_some() {
+        v.push(badge("DONE", Color::Green));
+    }
+    if app.failed.is_some() {
+        v.push(badge("FAILED", Color::Red));
+    }
     let p = &app.progress;
     v.push(sep());
-    v.push(Span::raw(format!("{} {}/{}", app.phase.map(|p| p.name()).unwrap_or("starting"), p.step, p.total)));
+    v.push(Span::raw(format!(
+        "{} {}/{}",
+        app.phase.map(|p| p.name()).unwrap_or("starting"),
+        p.step,
+        p.total
+    )));
     v.push(sep());
     match (p.tokens_per_second(), p.eta_seconds()) {
-        (Some(t), Some(eta)) => v.push(Span::raw(format!("{t:.0} tok/s  ETA {}", format_duration(eta)))),
-        _ if app.phase.is_some() => v.push(Span::styled("warming up (compiling kernels)…", Style::default().fg(Color::Yellow))),
+        (Some(t), Some(eta)) => v.push(Span::raw(format!(
+            "{t:.0} tok/s  ETA {}",
+            format_duration(eta)
+        ))),
+        _ if app.phase.is_some() => v.push(Span::styled(
+            "warming up (compiling kernels)…",
+            Style::default().fg(Color::Yellow),
+        )),
         _ => v.push(Span::raw("loading…")),
     }
     if let Some(info) = &app.info {
@@ -28,33 +70,14 @@ pub fn spans(app: &App) -> Vec<Span<'static>> {
     }
     v.push(sep());
     v.push(Span::raw(app.config.mix.strategy.clone()));
-    let badge = |t: &str, c: Color| Span::styled(format!(" {t} "), Style::default().bg(c).fg(Color::Black).add_modifier(Modifier::BOLD));
-    if app.paused {
-        v.push(Span::raw(" "));
-        v.push(badge("PAUSED", Color::Yellow));
-    } else if app.pausing {
-        v.push(Span::raw(" "));
-        v.push(badge("pausing…", Color::Yellow));
-    }
-    if app.frozen.is_some() {
-        v.push(Span::raw(" "));
-        v.push(badge("FROZEN", Color::Cyan));
-    }
-    if app.stopping && app.running() {
-        v.push(Span::raw(" "));
-        v.push(badge("stopping…", Color::Magenta));
-    }
-    if app.finished.is_some() {
-        v.push(Span::raw(" "));
-        v.push(badge("DONE", Color::Green));
-    }
-    if app.failed.is_some() {
-        v.push(Span::raw(" "));
-        v.push(badge("FAILED", Color::Red));
-    }
     if let Some(ck) = &app.last_checkpoint {
         v.push(sep());
-        v.push(Span::raw(format!("ckpt {}", ck.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())));
+        v.push(Span::raw(format!(
+            "ckpt {}",
+            ck.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        )));
     }
     v
 }
@@ -67,8 +90,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 pub fn render_help_bar(frame: &mut Frame, area: Rect, app: &App) {
     let mut v = Vec::new();
     for b in app.keymap.bindings.iter().filter(|b| b.short.is_some()) {
-        v.push(Span::styled(b.key.clone(), Style::default().fg(Color::Yellow)));
-        v.push(Span::styled(format!(" {}  ", b.short.unwrap()), Style::default().fg(Color::DarkGray)));
+        v.push(Span::styled(
+            b.key.clone(),
+            Style::default().fg(Color::Yellow),
+        ));
+        v.push(Span::styled(
+            format!(" {}  ", b.short.unwrap()),
+            Style::default().fg(Color::DarkGray),
+        ));
     }
     frame.render_widget(Paragraph::new(Line::from(v)), area);
 }

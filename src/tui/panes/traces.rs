@@ -25,7 +25,10 @@ pub fn trace_spans(trace: &[f64]) -> Vec<Span<'static>> {
     for (k, p) in trace.iter().enumerate() {
         if k > 0 {
             let g = p - trace[k - 1];
-            v.push(Span::styled(format!(" {g:+.2}→ "), Style::default().fg(gain_color(g))));
+            v.push(Span::styled(
+                format!(" {g:+.2}→ "),
+                Style::default().fg(gain_color(g)),
+            ));
         }
         v.push(Span::raw(format!("{p:.2}")));
     }
@@ -36,19 +39,37 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let d = app.view();
     let mut lines = Vec::new();
     for t in &d.traces {
-        let kind_color = if t.kind == "gold" { Color::Yellow } else { Color::Magenta };
+        let kind_color = if t.kind == "gold" {
+            Color::Yellow
+        } else {
+            Color::Magenta
+        };
         let mut l = vec![
-            Span::styled(format!("{:<7}", t.kind), Style::default().fg(kind_color)),
-            Span::styled(format!("PRG {:+.3} ", t.prg), Style::default().fg(gain_color(t.prg))),
+            Span::styled(format!("{:<8}", t.kind), Style::default().fg(kind_color)),
+            Span::styled(
+                format!("PRG {:+.3} ", t.prg),
+                Style::default().fg(gain_color(t.prg)),
+            ),
         ];
         l.extend(trace_spans(&t.trace));
-        l.push(Span::styled(format!("  A: {}", t.answer), Style::default().fg(Color::DarkGray)));
+        l.push(Span::styled(
+            format!("  A: {}", t.answer),
+            Style::default().fg(Color::DarkGray),
+        ));
         lines.push(Line::from(l));
     }
     if lines.is_empty() {
-        lines.push(Line::from(Span::styled("PRG traces appear with post-training steps", Style::default().fg(Color::DarkGray))));
+        lines.push(Line::from(Span::styled(
+            "PRG traces appear with post-training steps",
+            Style::default().fg(Color::DarkGray),
+        )));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(frame_block(app)), area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(frame_block(app)),
+        area,
+    );
 }
 
 fn frame_block(app: &App) -> ratatui::widgets::Block<'static> {
