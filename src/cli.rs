@@ -145,17 +145,7 @@ pub fn make_job(args: &ConfigArgs, t: &TrainArgs, interactive: bool) -> Result<J
     if let Some(ck) = &t.resume {
         // The checkpoint's config wins (it holds mid-run changes); --set still applies on top.
         let loaded = checkpoint::load(ck)?;
-        config = loaded.meta.config.clone();
-        for s in &args.sets {
-            let (k, v) = s
-                .split_once('=')
-                .context("--set expects section.key=value")?;
-            let v = toml::from_str::<toml::Table>(&format!("v = {v}"))
-                .ok()
-                .and_then(|mut t| t.remove("v"))
-                .unwrap_or(toml::Value::String(v.into()));
-            config = config.set(k.trim(), v)?;
-        }
+        config = loaded.meta.config.with_sets(&args.sets)?;
     }
     let data = match (&t.data, &t.suite) {
         (Some(d), _) => DataSource::Dir(d.clone()),

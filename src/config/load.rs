@@ -74,10 +74,7 @@ pub fn load(explicit: Option<&Path>, sets: &[String]) -> Result<Loaded, ConfigEr
         merge_file(&mut table, &text, path)?;
     }
     let mut config = finish(table.clone(), &file, &text_of(&file))?;
-    for set in sets {
-        let (key, value) = parse_set(set)?;
-        config = apply_one(&config, &key, value)?;
-    }
+    config = apply_sets(&config, sets)?;
     Ok(Loaded { config, file })
 }
 
@@ -115,13 +112,26 @@ fn parse_set(set: &str) -> Result<(String, toml::Value), ConfigError> {
     let (key, raw) = set
         .split_once('=')
         .ok_or_else(|| err("expected section.key=value".into()))?;
+    Ok((key.trim().to_string(), parse_value(raw)))
+}
+
+/// A value in TOML syntax; a bare word is a string (`--set mix.strategy=rd` needs no quotes).
+pub fn parse_value(raw: &str) -> toml::Value {
     let raw = raw.trim();
-    // A bare word is a string: `--set mix.strategy=rd` needs no quotes.
-    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
         .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
-    Ok((key.trim().to_string(), value))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+/// `section.key=value` overrides applied in order, each checked like a file's value.
+pub(super) fn apply_sets(config: &Config, sets: &[String]) -> Result<Config, ConfigError> {
+    let mut config = config.clone();
+    for set in sets {
+        let (key, value) = parse_set(set)?;
+        config = apply_one(&config, &key, value)?;
+    }
+    Ok(config)
 }
 
 /// One override, checked like a file's value.

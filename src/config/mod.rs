@@ -6,7 +6,7 @@ mod load;
 mod validate;
 
 pub use docs::render;
-pub use load::{ConfigError, Loaded, find_config_file, load};
+pub use load::{ConfigError, Loaded, find_config_file, load, parse_value};
 
 use serde::{Deserialize, Serialize};
 
@@ -245,6 +245,11 @@ impl Config {
 
     pub fn to_table(&self) -> toml::Table {
         toml::Table::try_from(self).expect("config serializes")
+    }
+
+    /// Applies `section.key=value` overrides, with the same checks as a file.
+    pub fn with_sets(&self, sets: &[String]) -> Result<Config, ConfigError> {
+        load::apply_sets(self, sets)
     }
 
     /// Sets one `section.key` from a TOML-typed value, with the same checks as a file.

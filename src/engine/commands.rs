@@ -95,11 +95,7 @@ impl Trainer {
             ));
             return;
         }
-        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .unwrap_or_else(|| toml::Value::String(value.to_string()));
-        match self.config.set(key, parsed) {
+        match self.config.set(key, crate::config::parse_value(value)) {
             Ok(c) => {
                 self.config = c;
                 self.pending_changes.push(format!("{key}={value}"));

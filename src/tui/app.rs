@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::history::Series;
 use super::keymap::{Action, Keymap};
-use crate::config::Config;
+use crate::config::{Config, parse_value};
 use crate::engine::protocol::{
     Command, EvalReport, Event, Phase, PrgTrace, RunInfo, Sample, StepMetrics, Summary,
 };
@@ -368,13 +368,6 @@ fn on_event(app: &mut App, e: Event) {
             }
         }
     }
-}
-
-pub fn parse_value(v: &str) -> toml::Value {
-    toml::from_str::<toml::Table>(&format!("v = {v}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(v.to_string()))
 }
 
 fn on_key(app: &mut App, key: &str) -> Vec<Command> {

@@ -18,9 +18,7 @@ pub fn tiny(sets: &[(&str, &str)]) -> Config {
         .set("run.backend", toml::Value::String("cpu".into()))
         .unwrap();
     for (k, v) in sets {
-        let v: toml::Value = toml::from_str::<toml::Table>(&format!("v = {v}"))
-            .map(|mut t| t.remove("v").unwrap())
-            .unwrap_or(toml::Value::String(v.to_string()));
+        let v = config::parse_value(v);
         c = c.set(k, v).unwrap();
     }
     c
