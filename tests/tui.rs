@@ -9,7 +9,8 @@ use hytune::engine::evaluate::summarize;
 use hytune::engine::protocol::{
     Command, Event, Phase, Prediction, PrgTrace, RunInfo, Sample, StepMetrics,
 };
-use hytune::tui::app::{App, Msg, Popup, update};
+use hytune::tui::app::{App, Popup};
+use hytune::tui::update::{Msg, update};
 use hytune::tui::view::draw;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -6,8 +6,10 @@ pub mod backend;
 pub mod checkpoint;
 mod commands;
 pub mod cursor;
+mod data_source;
 pub mod evaluate;
 pub mod losses;
+mod phases;
 mod post_step;
 pub mod prg_scoring;
 pub mod protocol;
@@ -20,18 +22,9 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
 use crate::config::Config;
-use crate::data::suites::Suite;
 use protocol::{Command, Event};
 
-pub use trainer::load_data;
-
-/// Where the domain data comes from.
-#[derive(Clone, Debug)]
-pub enum DataSource {
-    Dir(PathBuf),
-    /// A built-in suite, generated (once) into the cache folder from `[data]`.
-    Suite(Suite),
-}
+pub use data_source::{DataSource, load_data};
 
 /// Everything a run needs, decided before the engine starts.
 #[derive(Clone, Debug)]

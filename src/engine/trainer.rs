@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::module::Module;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
@@ -16,10 +16,10 @@ use super::cursor::{Cursors, Stream};
 use super::evaluate::{EvalOpts, evaluate};
 use super::protocol::{Command, EvalReport, Event, Phase, RunInfo, StepMetrics, Summary};
 use super::run_dir::RunDir;
-use super::{DataSource, Job};
+use super::{Job, load_data};
 use crate::config::Config;
-use crate::data::suites::{GenSpec, Suite, corpus, generate};
-use crate::data::{Dataset, Labeled, jsonl};
+use crate::data::suites::{Suite, corpus};
+use crate::data::{Dataset, Labeled};
 use crate::method::calibration::Calibration;
 use crate::method::mixing::MixState;
 use crate::model::{Gpt, GptShape};
@@ -68,36 +68,7 @@ pub(super) struct Streams {
     pub unlabeled: Stream,
 }
 
-/// Loads the domain data of a job, generating a built-in suite into the cache on first use.
-pub fn load_data(source: &DataSource, config: &Config) -> Result<(Dataset, Option<PathBuf>)> {
-    match source {
-        DataSource::Dir(dir) => Ok((jsonl::load_dataset(dir)?, Some(dir.clone()))),
-        DataSource::Suite(suite) => {
-            let d = &config.data;
-            let spec = GenSpec {
-                suite: *suite,
-                size: d.size,
-                eval_size: d.eval_size,
-                labeled_fraction: d.labeled_fraction,
-                seed: d.seed,
-            };
-            let dir = crate::paths::suite_cache_dir(&spec);
-            if let Some(dir) = &dir {
-                if let Ok(ds) = jsonl::load_dataset(dir) {
-                    return Ok((ds, Some(dir.clone())));
-                }
-            }
-            let ds = generate(&spec);
-            if let Some(dir) = &dir {
-                jsonl::write_dataset(dir, &ds)
-                    .with_context(|| format!("cannot write {}", dir.display()))?;
-            }
-            Ok((ds, dir))
-        }
-    }
-}
-
-fn optimizer(grad_clip: f64) -> ModuleOptimizer {
+pub(super) fn optimizer(grad_clip: f64) -> ModuleOptimizer {
     let cfg = AdamWConfig::new().with_weight_decay(0.01);
     let cfg = if grad_clip > 0.0 {
         cfg.with_grad_clipping(Some(GradientClippingConfig::Norm(grad_clip as f32)))
@@ -213,7 +184,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
 
 impl Trainer {
     /// The cached base model of this shape and pretraining, next to the data it serves.
-    fn base_cache_name(&self) -> String {
+    pub(super) fn base_cache_name(&self) -> String {
         let (s, p) = (&self.shape, &self.config.pretrain);
         format!(
             "base-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
@@ -315,105 +286,6 @@ impl Trainer {
         self.post(post_start)
     }
 
-    /// Base pretraining on the general corpus; saves `base.hyt` in the run and data folders.
-    fn pretrain(&mut self, data_dir: Option<&Path>) -> Result<Option<Halt>> {
-        self.phase = Phase::Pretrain;
-        let total = self.config.pretrain.steps;
-        self.emit(Event::PhaseStarted {
-            phase: Phase::Pretrain,
-            total,
-            start: self.step,
-        });
-        self.steps_since_start = 0;
-        while self.step < total {
-            if let Some(h) = self.between_steps()? {
-                return Ok(Some(h));
-            }
-            let p = self.config.pretrain.clone();
-            let t0 = Instant::now();
-            let idx = self
-                .streams
-                .corpus
-                .take(&mut self.cursors.corpus, p.batch_size);
-            let batch: Vec<&Labeled> = idx.iter().map(|&i| &self.corpus[i]).collect();
-            let lr = pretrain_lr(p.lr, p.warmup, total, self.step);
-            let (loss, tokens) = super::losses::rd_loss(&self.model, &batch);
-            let value = loss.clone().into_scalar::<f32>() as f64;
-            let skipped = !self.apply_update(loss, value, lr)?;
-            self.step += 1;
-            let secs = t0.elapsed().as_secs_f64();
-            let m = StepMetrics {
-                phase: "pretrain".into(),
-                step: self.step,
-                total,
-                lr,
-                loss_rd: Some(value),
-                loss_total: value,
-                time_update: secs,
-                tok_s_update: tokens as f64 / secs,
-                step_seconds: secs,
-                warmup: self.steps_since_start == 0,
-                skipped,
-                ..StepMetrics::default()
-            };
-            self.record_step(m);
-            if let Some(h) = self.after_step(total)? {
-                return Ok(Some(h));
-            }
-        }
-        let base = self.dir.path.join("base.hyt");
-        self.save(&base, true)?;
-        if let Some(dir) = data_dir {
-            let cached = dir.join(self.base_cache_name());
-            if !cached.exists() && std::fs::copy(&base, &cached).is_ok() {
-                self.dir
-                    .log(&format!("base model cached at {}", cached.display()));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Post-training with the configured mixing strategy, evaluating before, every N steps and
-    /// at the end.
-    fn post(&mut self, resume_at: Option<usize>) -> Result<Option<Halt>> {
-        self.phase = Phase::Post;
-        let total = self.config.post.steps;
-        if resume_at.is_none() {
-            self.step = 0;
-            self.optim = optimizer(self.config.post.grad_clip);
-            self.reference = Some(self.model.valid());
-            self.mix = MixState::new(&self.config.mix_params());
-        }
-        self.step = resume_at.unwrap_or(0);
-        self.emit(Event::PhaseStarted {
-            phase: Phase::Post,
-            total,
-            start: self.step,
-        });
-        self.steps_since_start = 0;
-        if resume_at.is_none() {
-            self.evaluate_now()?;
-        }
-        while self.step < total {
-            if let Some(h) = self.between_steps()? {
-                return Ok(Some(h));
-            }
-            let m = self.post_step(total)?;
-            self.record_step(m);
-            let every = self.config.eval.every;
-            if every > 0 && self.step % every == 0 && self.step < total {
-                self.evaluate_now()?;
-            }
-            if let Some(h) = self.after_step(total)? {
-                return Ok(Some(h));
-            }
-        }
-        self.evaluate_now()?;
-        let last = self.dir.path.join("final.hyt");
-        self.save(&last, true)?;
-        Ok(None)
-    }
-
     /// Backward and optimizer step, unless the loss is not finite. Returns whether it applied.
     pub fn apply_update(
         &mut self,
@@ -437,7 +309,7 @@ impl Trainer {
         Ok(true)
     }
 
-    fn record_step(&mut self, mut m: StepMetrics) {
+    pub(super) fn record_step(&mut self, mut m: StepMetrics) {
         m.changed = std::mem::take(&mut self.pending_changes);
         self.steps_since_start += 1;
         self.dir.metrics(&m);
@@ -445,7 +317,7 @@ impl Trainer {
     }
 
     /// Periodic checkpoint and the non-finite-loss guard.
-    fn after_step(&mut self, total: usize) -> Result<Option<Halt>> {
+    pub(super) fn after_step(&mut self, total: usize) -> Result<Option<Halt>> {
         let every = self.config.checkpoint.every;
         if every > 0 && self.step % every == 0 && self.step < total {
             self.checkpoint_now()?;

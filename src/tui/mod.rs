@@ -5,6 +5,7 @@ pub mod app;
 pub mod history;
 pub mod keymap;
 pub mod panes;
+pub mod update;
 pub mod view;
 
 use std::process::ExitCode;
@@ -18,7 +19,8 @@ use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
 use crate::engine::protocol::Command;
 use crate::engine::{Job, spawn};
-use app::{App, Msg, update};
+use app::App;
+use update::{Msg, update};
 
 pub fn run(job: Job) -> Result<ExitCode> {
     let mut app = App::new(job.config.clone());

@@ -1,0 +1,114 @@
+//! The two training phases: base pretraining on the general corpus and post-training with the
+//! configured mixing strategy, each a loop of steps with commands, metrics and checkpoints between.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::module::Module;
+
+use super::protocol::{Event, Phase, StepMetrics};
+use super::trainer::{Halt, Trainer, optimizer, pretrain_lr};
+use crate::data::Labeled;
+use crate::method::mixing::MixState;
+
+impl Trainer {
+    /// Base pretraining on the general corpus; saves `base.hyt` in the run and data folders.
+    pub(super) fn pretrain(&mut self, data_dir: Option<&Path>) -> Result<Option<Halt>> {
+        self.phase = Phase::Pretrain;
+        let total = self.config.pretrain.steps;
+        self.emit(Event::PhaseStarted {
+            phase: Phase::Pretrain,
+            total,
+            start: self.step,
+        });
+        self.steps_since_start = 0;
+        while self.step < total {
+            if let Some(h) = self.between_steps()? {
+                return Ok(Some(h));
+            }
+            let p = self.config.pretrain.clone();
+            let t0 = Instant::now();
+            let idx = self
+                .streams
+                .corpus
+                .take(&mut self.cursors.corpus, p.batch_size);
+            let batch: Vec<&Labeled> = idx.iter().map(|&i| &self.corpus[i]).collect();
+            let lr = pretrain_lr(p.lr, p.warmup, total, self.step);
+            let (loss, tokens) = super::losses::rd_loss(&self.model, &batch);
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            let skipped = !self.apply_update(loss, value, lr)?;
+            self.step += 1;
+            let secs = t0.elapsed().as_secs_f64();
+            let m = StepMetrics {
+                phase: "pretrain".into(),
+                step: self.step,
+                total,
+                lr,
+                loss_rd: Some(value),
+                loss_total: value,
+                time_update: secs,
+                tok_s_update: tokens as f64 / secs,
+                step_seconds: secs,
+                warmup: self.steps_since_start == 0,
+                skipped,
+                ..StepMetrics::default()
+            };
+            self.record_step(m);
+            if let Some(h) = self.after_step(total)? {
+                return Ok(Some(h));
+            }
+        }
+        let base = self.dir.path.join("base.hyt");
+        self.save(&base, true)?;
+        if let Some(dir) = data_dir {
+            let cached = dir.join(self.base_cache_name());
+            if !cached.exists() && std::fs::copy(&base, &cached).is_ok() {
+                self.dir
+                    .log(&format!("base model cached at {}", cached.display()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Post-training with the configured mixing strategy, evaluating before, every N steps and
+    /// at the end.
+    pub(super) fn post(&mut self, resume_at: Option<usize>) -> Result<Option<Halt>> {
+        self.phase = Phase::Post;
+        let total = self.config.post.steps;
+        if resume_at.is_none() {
+            self.step = 0;
+            self.optim = optimizer(self.config.post.grad_clip);
+            self.reference = Some(self.model.valid());
+            self.mix = MixState::new(&self.config.mix_params());
+        }
+        self.step = resume_at.unwrap_or(0);
+        self.emit(Event::PhaseStarted {
+            phase: Phase::Post,
+            total,
+            start: self.step,
+        });
+        self.steps_since_start = 0;
+        if resume_at.is_none() {
+            self.evaluate_now()?;
+        }
+        while self.step < total {
+            if let Some(h) = self.between_steps()? {
+                return Ok(Some(h));
+            }
+            let m = self.post_step(total)?;
+            self.record_step(m);
+            let every = self.config.eval.every;
+            if every > 0 && self.step % every == 0 && self.step < total {
+                self.evaluate_now()?;
+            }
+            if let Some(h) = self.after_step(total)? {
+                return Ok(Some(h));
+            }
+        }
+        self.evaluate_now()?;
+        let last = self.dir.path.join("final.hyt");
+        self.save(&last, true)?;
+        Ok(None)
+    }
+}
