@@ -118,9 +118,9 @@ pub enum DataCmd {
 pub fn load_config(args: &ConfigArgs) -> Result<Config> {
     let mut config = config::load(args.config.as_deref(), &args.sets)?.config;
     if let Some(b) = &args.backend {
-        config = config
-            .set("run.backend", toml::Value::String(b.clone()))
-            .map_err(|e| anyhow::anyhow!("--backend: {}", e.message))?;
+        config = config.set("run.backend", toml::Value::String(b.clone())).map_err(|e| {
+            config::ConfigError { key: "--backend".into(), ..e }
+        })?;
     }
     Ok(config)
 }

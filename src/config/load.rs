@@ -21,7 +21,9 @@ impl fmt::Display for ConfigError {
         match (&self.file, self.line) {
             (Some(file), Some(line)) => write!(f, "{}:{line}: ", file.display())?,
             (Some(file), None) => write!(f, "{}: ", file.display())?,
-            (None, _) => write!(f, "--set: ")?,
+            // Not from a file: a `--set` override, or the option named in the key.
+            (None, _) if !self.key.starts_with("--") => write!(f, "--set: ")?,
+            (None, _) => {}
         }
         if self.key.is_empty() {
             write!(f, "{}", self.message)
@@ -197,12 +199,12 @@ fn check_type(default: &toml::Value, value: toml::Value) -> Result<toml::Value, 
 
 fn merge_file(table: &mut toml::Table, text: &str, path: &Path) -> Result<(), ConfigError> {
     let parsed: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+        let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
         ConfigError {
             file: Some(path.into()),
             line,
             key: String::new(),
-            message: e.message().to_string(),
+            message: e.message().trim().replace('\n', ": "),
         }
     })?;
     for (section, values) in parsed {
