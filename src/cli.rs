@@ -118,9 +118,12 @@ pub enum DataCmd {
 pub fn load_config(args: &ConfigArgs) -> Result<Config> {
     let mut config = config::load(args.config.as_deref(), &args.sets)?.config;
     if let Some(b) = &args.backend {
-        config = config.set("run.backend", toml::Value::String(b.clone())).map_err(|e| {
-            config::ConfigError { key: "--backend".into(), ..e }
-        })?;
+        config = config
+            .set("run.backend", toml::Value::String(b.clone()))
+            .map_err(|e| config::ConfigError {
+                key: "--backend".into(),
+                ..e
+            })?;
     }
     Ok(config)
 }
@@ -201,7 +204,7 @@ fn train(args: &ConfigArgs, t: TrainArgs) -> Result<ExitCode> {
 fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
     let ck = checkpoint::load(&e.checkpoint)?;
     let config = ck.meta.config.clone();
-    let data = jsonl::load_dataset(&e.data)?;
+    let eval_items = jsonl::load_eval(&e.data)?;
     if let Some(p) = &e.predictions {
         if p.exists() {
             bail!("{}: exists already; not overwriting", p.display());
@@ -228,7 +231,7 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
     };
     let report = evaluate::evaluate(
         &model,
-        &data.eval,
+        &eval_items,
         &opts,
         ck.meta.phase.name(),
         ck.meta.step,

@@ -158,6 +158,13 @@ pub fn run(job: Job) -> Result<ExitCode> {
                 code = ExitCode::from(1);
                 break;
             }
+            Event::Evaluating { items } => {
+                if tty {
+                    let _ = write!(err, "\r\x1b[2Kevaluating {items} items…");
+                } else {
+                    let _ = writeln!(err, "evaluating {items} items…");
+                }
+            }
             Event::Traces { .. } | Event::Sample(_) | Event::Paused | Event::Resumed => {}
         }
     }

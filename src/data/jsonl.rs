@@ -119,13 +119,6 @@ fn load_file<T: DeserializeOwned + Validate>(path: &Path, errors: &mut Vec<LineE
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let (items, errs) = parse(&text, path);
-            if items.is_empty() && errs.is_empty() {
-                errors.push(LineError {
-                    file: path.into(),
-                    line: 0,
-                    message: "file holds no records".into(),
-                });
-            }
             errors.extend(errs);
             items
         }
@@ -156,8 +149,37 @@ pub fn load_dataset(dir: &Path) -> Result<Dataset, DataErrors> {
         unlabeled: load_file(&dir.join(UNLABELED), &mut errors),
         eval: load_file(&dir.join(EVAL), &mut errors),
     };
+    // Unlabeled questions may be absent (RD only); the anchor and the eval set may not.
+    for (name, empty) in [(LABELED, ds.labeled.is_empty()), (EVAL, ds.eval.is_empty())] {
+        if empty && !errors.iter().any(|e| e.file == dir.join(name)) {
+            errors.push(LineError {
+                file: dir.join(name),
+                line: 0,
+                message: "file holds no records".into(),
+            });
+        }
+    }
     if errors.is_empty() {
         Ok(ds)
+    } else {
+        Err(DataErrors(errors))
+    }
+}
+
+/// Only `eval.jsonl` of a dataset directory (what `hytune eval` needs).
+pub fn load_eval(dir: &Path) -> Result<Vec<EvalItem>, DataErrors> {
+    let mut errors = Vec::new();
+    let path = dir.join(EVAL);
+    let items = load_file(&path, &mut errors);
+    if items.is_empty() && errors.is_empty() {
+        errors.push(LineError {
+            file: path,
+            line: 0,
+            message: "file holds no records".into(),
+        });
+    }
+    if errors.is_empty() {
+        Ok(items)
     } else {
         Err(DataErrors(errors))
     }

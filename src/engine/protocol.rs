@@ -56,6 +56,10 @@ pub enum Event {
         step: usize,
         traces: Vec<PrgTrace>,
     },
+    /// An evaluation of `items` items started (greedy decoding; it can take a while).
+    Evaluating {
+        items: usize,
+    },
     Eval(Box<EvalReport>),
     Sample(Box<Sample>),
     Checkpoint {

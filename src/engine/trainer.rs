@@ -397,6 +397,7 @@ impl Trainer {
             prg_eps: self.config.mix.prg_eps,
             confident_threshold: self.config.eval.confident_threshold,
         };
+        self.emit(Event::Evaluating { items: n });
         let report: EvalReport = evaluate(
             &self.model.valid(),
             &self.data.eval[..n],

@@ -80,7 +80,9 @@ fn on_event(app: &mut App, e: Event) {
             d.last_step = Some(*m);
         }
         Event::Traces { traces, .. } => app.data.traces = traces,
+        Event::Evaluating { items } => app.evaluating = Some(items),
         Event::Eval(r) => {
+            app.evaluating = None;
             let c = &r.overall;
             app.log(
                 LogKind::Info,

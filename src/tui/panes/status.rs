@@ -32,6 +32,9 @@ pub fn spans(app: &App) -> Vec<Span<'static>> {
     } else if app.pausing {
         v.push(badge("pausing…", Color::Yellow));
     }
+    if let Some(n) = app.evaluating {
+        v.push(badge(&format!("evaluating {n} items…"), Color::Blue));
+    }
     if app.frozen.is_some() {
         v.push(badge("FROZEN", Color::Cyan));
     }
