@@ -235,6 +235,7 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
         &opts,
         ck.meta.phase.name(),
         ck.meta.step,
+        &mut |_| {},
     );
     if let Some(p) = &e.predictions {
         jsonl::write_jsonl(p, &report.predictions)

@@ -158,10 +158,10 @@ pub fn run(job: Job) -> Result<ExitCode> {
                 code = ExitCode::from(1);
                 break;
             }
-            Event::Evaluating { items } => {
+            Event::Evaluating { done, items } => {
                 if tty {
-                    let _ = write!(err, "\r\x1b[2Kevaluating {items} items…");
-                } else {
+                    let _ = write!(err, "\r\x1b[2Kevaluating {done}/{items} items…");
+                } else if done == 0 {
                     let _ = writeln!(err, "evaluating {items} items…");
                 }
             }

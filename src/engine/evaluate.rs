@@ -30,6 +30,7 @@ pub fn evaluate(
     opts: &EvalOpts,
     phase: &str,
     step: usize,
+    progress: &mut dyn FnMut(usize),
 ) -> EvalReport {
     let greedy = SampleOpts {
         temperature: None,
@@ -89,6 +90,7 @@ pub fn evaluate(
             batch[i].trace = t.trace;
         }
         predictions.extend(batch);
+        progress(predictions.len());
     }
     summarize(predictions, opts.confident_threshold, phase, step)
 }

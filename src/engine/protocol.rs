@@ -56,8 +56,9 @@ pub enum Event {
         step: usize,
         traces: Vec<PrgTrace>,
     },
-    /// An evaluation of `items` items started (greedy decoding; it can take a while).
+    /// Progress of an evaluation (greedy decoding of `items` items; it can take a while).
     Evaluating {
+        done: usize,
         items: usize,
     },
     Eval(Box<EvalReport>),

@@ -397,13 +397,17 @@ impl Trainer {
             prg_eps: self.config.mix.prg_eps,
             confident_threshold: self.config.eval.confident_threshold,
         };
-        self.emit(Event::Evaluating { items: n });
+        self.emit(Event::Evaluating { done: 0, items: n });
+        let events = self.events.clone();
         let report: EvalReport = evaluate(
             &self.model.valid(),
             &self.data.eval[..n],
             &opts,
             self.phase.name(),
             self.step,
+            &mut |done| {
+                let _ = events.send(Event::Evaluating { done, items: n });
+            },
         );
         self.dir.eval(&report)?;
         let c = report.overall.clone();

@@ -158,7 +158,8 @@ pub struct App {
     pub paused: bool,
     pub pausing: bool,
     pub stopping: bool,
-    pub evaluating: Option<usize>,
+    /// Items done and total of a running evaluation.
+    pub evaluating: Option<(usize, usize)>,
     pub last_checkpoint: Option<PathBuf>,
     pub finished: Option<Summary>,
     pub failed: Option<String>,

@@ -80,7 +80,7 @@ fn on_event(app: &mut App, e: Event) {
             d.last_step = Some(*m);
         }
         Event::Traces { traces, .. } => app.data.traces = traces,
-        Event::Evaluating { items } => app.evaluating = Some(items),
+        Event::Evaluating { done, items } => app.evaluating = Some((done, items)),
         Event::Eval(r) => {
             app.evaluating = None;
             let c = &r.overall;

@@ -32,8 +32,8 @@ pub fn spans(app: &App) -> Vec<Span<'static>> {
     } else if app.pausing {
         v.push(badge("pausing…", Color::Yellow));
     }
-    if let Some(n) = app.evaluating {
-        v.push(badge(&format!("evaluating {n} items…"), Color::Blue));
+    if let Some((done, n)) = app.evaluating {
+        v.push(badge(&format!("evaluating {done}/{n}…"), Color::Blue));
     }
     if app.frozen.is_some() {
         v.push(badge("FROZEN", Color::Cyan));
