@@ -9,6 +9,7 @@ pub mod cursor;
 mod data_source;
 pub mod evaluate;
 pub mod losses;
+mod milestones;
 mod phases;
 mod post_step;
 pub mod prg_scoring;

@@ -1,0 +1,100 @@
+//! What the live trainer writes at a step: checkpoints (periodic, on request, best by eval)
+//! and evaluations.
+
+use std::path::Path;
+
+use anyhow::Result;
+use burn::module::Module;
+
+use super::checkpoint::{self, Meta};
+use super::evaluate::{EvalOpts, evaluate};
+use super::protocol::{EvalReport, Event, Phase};
+use super::trainer::Trainer;
+
+impl Trainer {
+    pub fn meta(&self, complete: bool) -> Meta {
+        Meta {
+            phase: self.phase,
+            step: self.step,
+            complete,
+            shape: self.shape,
+            config: self.config.clone(),
+            rng: self.rng.clone(),
+            cursors: self.cursors.clone(),
+            mix: (self.phase == Phase::Post).then(|| self.mix.clone()),
+            best_brier: self.best_brier,
+            elapsed_seconds: self.elapsed_before + self.started.elapsed().as_secs_f64(),
+        }
+    }
+
+    pub fn save(&mut self, path: &Path, complete: bool) -> Result<()> {
+        let opt = self
+            .optim
+            .into_bytes()
+            .map_err(|e| anyhow::anyhow!("optimizer state: {e}"))?;
+        checkpoint::save(
+            path,
+            &self.meta(complete),
+            &self.model,
+            Some(opt),
+            self.reference.as_ref(),
+        )?;
+        self.last_checkpoint = Some(path.to_path_buf());
+        self.emit(Event::Checkpoint {
+            path: path.to_path_buf(),
+            phase: self.phase,
+            step: self.step,
+        });
+        Ok(())
+    }
+
+    pub fn checkpoint_now(&mut self) -> Result<()> {
+        let path = self
+            .dir
+            .path
+            .join(checkpoint::periodic_name(self.phase, self.step));
+        self.save(&path, false)?;
+        checkpoint::prune(&self.dir.path, self.config.checkpoint.keep_last);
+        Ok(())
+    }
+
+    pub fn evaluate_now(&mut self) -> Result<()> {
+        let n = self.config.eval.max_items.min(self.data.eval.len());
+        let opts = EvalOpts {
+            max_new: self.config.post.max_new_tokens,
+            batch_size: self.config.eval.batch_size,
+            prg_eps: self.config.mix.prg_eps,
+            confident_threshold: self.config.eval.confident_threshold,
+        };
+        self.emit(Event::Evaluating { done: 0, items: n });
+        let events = self.events.clone();
+        let report: EvalReport = evaluate(
+            &self.model.valid(),
+            &self.data.eval[..n],
+            &opts,
+            self.phase.name(),
+            self.step,
+            &mut |done| {
+                let _ = events.send(Event::Evaluating { done, items: n });
+            },
+        );
+        self.dir.eval(&report)?;
+        let c = report.overall.clone();
+        self.dir.log(&format!(
+            "eval {} step {}: accuracy {:.3} ece {:.3} brier {:.3} confident-errors {:.3}",
+            report.phase, report.step, c.accuracy, c.ece, c.brier, c.confident_error_rate
+        ));
+        if self.first_eval.is_none() {
+            self.first_eval = Some(c.clone());
+        }
+        self.last_eval = Some(c.clone());
+        let improved = self.phase == Phase::Post && self.best_brier.is_none_or(|b| c.brier < b);
+        self.emit(Event::Eval(Box::new(report)));
+        if improved {
+            self.best_brier = Some(c.brier);
+            let best = self.dir.path.join("best.hyt");
+            self.save(&best, false)?;
+        }
+        Ok(())
+    }
+}
