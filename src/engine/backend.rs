@@ -94,6 +94,7 @@ pub fn select(requested: &str) -> anyhow::Result<Selected> {
 }
 
 #[cfg(feature = "ndarray")]
+#[allow(deprecated)] // ndarray is kept only to compare against flex in `hytune bench`.
 fn ndarray() -> anyhow::Result<Selected> {
     Ok(Selected {
         device: Device::ndarray(),
