@@ -244,19 +244,7 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
     if e.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let c = &report.overall;
-        println!(
-            "n {}  accuracy {:.3}  ECE {:.3}  Brier {:.3}  AUROC {}  confident-errors {:.3}  mean confidence {:.3}",
-            c.n,
-            c.accuracy,
-            c.ece,
-            c.brier,
-            c.auroc
-                .map(|a| format!("{a:.3}"))
-                .unwrap_or_else(|| "n/a".into()),
-            c.confident_error_rate,
-            c.mean_confidence
-        );
+        println!("{}", report.overall.summary_line());
         for (d, c) in &report.by_difficulty {
             println!(
                 "  difficulty {d}: n {}  accuracy {:.3}  ECE {:.3}  Brier {:.3}",

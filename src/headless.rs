@@ -101,22 +101,13 @@ pub fn run(job: Job) -> Result<ExitCode> {
                 }
             }
             Event::Eval(r) => {
-                let c = &r.overall;
                 let _ = writeln!(
                     err,
-                    "{}eval {} step {}: n {} accuracy {:.3} ECE {:.3} Brier {:.3} AUROC {} confident-errors {:.3} mean-conf {:.3}",
+                    "{}eval {} step {}: {}",
                     if tty { "\n" } else { "" },
                     r.phase,
                     r.step,
-                    c.n,
-                    c.accuracy,
-                    c.ece,
-                    c.brier,
-                    c.auroc
-                        .map(|a| format!("{a:.3}"))
-                        .unwrap_or_else(|| "n/a".into()),
-                    c.confident_error_rate,
-                    c.mean_confidence
+                    r.overall.summary_line()
                 );
             }
             Event::Checkpoint { path, .. } => {

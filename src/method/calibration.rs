@@ -124,6 +124,22 @@ pub struct Calibration {
 }
 
 impl Calibration {
+    /// `n … accuracy … ECE … Brier … AUROC … confident-errors … mean-conf …` on one line.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "n {} accuracy {:.3} ECE {:.3} Brier {:.3} AUROC {} confident-errors {:.3} mean-conf {:.3}",
+            self.n,
+            self.accuracy,
+            self.ece,
+            self.brier,
+            self.auroc
+                .map(|a| format!("{a:.3}"))
+                .unwrap_or_else(|| "n/a".into()),
+            self.confident_error_rate,
+            self.mean_confidence
+        )
+    }
+
     pub fn of(conf: &[f64], correct: &[bool], threshold: f64) -> Self {
         let n = conf.len();
         if n == 0 {
