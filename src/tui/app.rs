@@ -219,12 +219,16 @@ impl App {
     }
 
     pub fn config_value(&self, key: &str) -> String {
-        let (s, k) = key.split_once('.').unwrap_or((key, ""));
-        self.config
-            .to_table()
-            .get(s)
-            .and_then(|t| t.get(k))
-            .map(|v| v.to_string())
-            .unwrap_or_default()
+        value_in(&self.config.to_table(), key)
     }
+}
+
+/// `section.key` of a config table, as TOML text (empty when absent).
+pub fn value_in(table: &toml::Table, key: &str) -> String {
+    let (s, k) = key.split_once('.').unwrap_or((key, ""));
+    table
+        .get(s)
+        .and_then(|t| t.get(k))
+        .map(|v| v.to_string())
+        .unwrap_or_default()
 }

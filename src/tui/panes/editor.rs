@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::centered;
-use crate::tui::app::{App, EDITABLE};
+use crate::tui::app::{App, EDITABLE, value_in};
 
 pub fn render(
     frame: &mut Frame,
@@ -21,11 +21,12 @@ pub fn render(
     let area = centered(area, 70, 80);
     frame.render_widget(Clear, area);
     let mut lines = Vec::new();
+    let table = app.config.to_table();
     for (i, key) in EDITABLE.iter().enumerate() {
         let sel = i == selected;
         let value = match (sel, editing) {
             (true, Some(buf)) => format!("{buf}▏"),
-            _ => app.config_value(key),
+            _ => value_in(&table, key),
         };
         let style = if sel {
             Style::default().fg(Color::Black).bg(Color::Yellow)

@@ -4,9 +4,9 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
-use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
+use ratatui::widgets::{Chart, Dataset, GraphType};
 
-use super::{bounds, pane_block};
+use super::{bounds, pane_block, step_axes};
 use crate::tui::app::{App, Pane};
 
 /// Vertical dotted lines at the change steps, spanning `y`.
@@ -63,20 +63,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         (Some(a), Some(pa), None) => format!("Mixing · α {a:.2} · PRG anchor {pa:+.3}"),
         _ => "Mixing · (post-training)".to_string(),
     };
+    let (x_axis, y_axis) = step_axes(xb, yb, 2);
     let chart = Chart::new(datasets)
         .block(pane_block(&title, app, Pane::Mixing))
-        .x_axis(
-            Axis::default()
-                .bounds(xb)
-                .labels([format!("{:.0}", xb[0]), format!("{:.0}", xb[1])])
-                .style(Style::default().fg(Color::DarkGray)),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds(yb)
-                .labels([format!("{:.2}", yb[0]), format!("{:.2}", yb[1])])
-                .style(Style::default().fg(Color::DarkGray)),
-        );
+        .x_axis(x_axis)
+        .y_axis(y_axis);
     frame.render_widget(chart, area);
 }
 

@@ -14,7 +14,7 @@ pub mod traces;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::widgets::{Block, BorderType};
+use ratatui::widgets::{Axis, Block, BorderType};
 
 use super::app::{App, Pane};
 
@@ -34,6 +34,23 @@ pub fn pane_block(title: &str, app: &App, pane: Pane) -> Block<'static> {
             Style::default().fg(Color::DarkGray)
         })
         .title_style(Style::default().add_modifier(Modifier::BOLD))
+}
+
+/// The two axes of a chart over steps: step labels on x, `decimals`-digit labels on y.
+pub fn step_axes(xb: [f64; 2], yb: [f64; 2], decimals: usize) -> (Axis<'static>, Axis<'static>) {
+    let style = Style::default().fg(Color::DarkGray);
+    let x = Axis::default()
+        .bounds(xb)
+        .labels([format!("{:.0}", xb[0]), format!("{:.0}", xb[1])])
+        .style(style);
+    let y = Axis::default()
+        .bounds(yb)
+        .labels([
+            format!("{:.decimals$}", yb[0]),
+            format!("{:.decimals$}", yb[1]),
+        ])
+        .style(style);
+    (x, y)
 }
 
 /// A rectangle of `percent_x`×`percent_y` centered in `area`.
