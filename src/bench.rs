@@ -59,7 +59,7 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     );
 
     // Training: one RD step on a fixed batch.
-    let data: Vec<Labeled> = corpus(Suite::Arith, config.pretrain.batch_size, 7);
+    let data: Vec<Labeled> = corpus(Suite::General, config.pretrain.batch_size, 7);
     let batch: Vec<&Labeled> = data.iter().collect();
     let mut optim = AdamWConfig::new().init();
     let mut times = Vec::new();
@@ -168,6 +168,7 @@ fn hytuning_split(config: &Config, selected: &backend::Selected, args: &BenchArg
             suite: Suite::Dosage,
             size: 400,
             eval_size: 8,
+            dev_size: 0,
             labeled_fraction: 0.05,
             seed: 1,
         }),
@@ -192,6 +193,7 @@ fn hytuning_split(config: &Config, selected: &backend::Selected, args: &BenchArg
         resume: None,
         base: None,
         interactive: false,
+        only_base: false,
         backend: selected.clone(),
     };
     let handle = spawn(job);

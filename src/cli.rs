@@ -48,6 +48,9 @@ pub enum Cmd {
     /// Generate or check datasets.
     #[command(subcommand)]
     Data(DataCmd),
+    /// Run a grid of strategies × labeled fractions × seeds (× suites) from one shared base;
+    /// writes results.csv, summary.md and plots. Rerun the same command to resume.
+    Experiment(crate::experiment::ExperimentArgs),
     /// Training and generation throughput of the configured model and backend.
     Bench(crate::bench::BenchArgs),
     /// Print the effective configuration, commented.
@@ -104,6 +107,9 @@ pub enum DataCmd {
         size: Option<usize>,
         #[arg(long)]
         eval_size: Option<usize>,
+        /// Items of dev.jsonl (chooses checkpoints and defaults); 0: none.
+        #[arg(long)]
+        dev_size: Option<usize>,
         #[arg(long)]
         seed: Option<u64>,
         /// Replace files that exist.
@@ -134,6 +140,7 @@ pub fn main_with(cli: Cli) -> Result<ExitCode> {
         Some(Cmd::Train(t)) => train(&cli.config, t),
         Some(Cmd::Eval(e)) => eval(&cli.config, e),
         Some(Cmd::Data(d)) => data(d),
+        Some(Cmd::Experiment(e)) => crate::experiment::run(&cli.config, e),
         Some(Cmd::Bench(b)) => crate::bench::run(&load_config(&cli.config)?, b),
         Some(Cmd::PrintConfig) => {
             print!("{}", config::render(&load_config(&cli.config)?));
@@ -187,6 +194,7 @@ pub fn make_job(args: &ConfigArgs, t: &TrainArgs, interactive: bool) -> Result<J
         resume: t.resume.clone(),
         base: t.base.clone(),
         interactive,
+        only_base: false,
         backend,
     })
 }
@@ -263,6 +271,7 @@ fn data(cmd: DataCmd) -> Result<ExitCode> {
             labeled_fraction,
             size,
             eval_size,
+            dev_size,
             seed,
             force,
         } => {
@@ -276,10 +285,11 @@ fn data(cmd: DataCmd) -> Result<ExitCode> {
                 suite,
                 size: size.unwrap_or(d.size),
                 eval_size: eval_size.unwrap_or(d.eval_size),
+                dev_size: dev_size.unwrap_or(d.dev_size),
                 labeled_fraction,
                 seed: seed.unwrap_or(d.seed),
             };
-            for f in [jsonl::LABELED, jsonl::UNLABELED, jsonl::EVAL] {
+            for f in [jsonl::LABELED, jsonl::UNLABELED, jsonl::EVAL, jsonl::DEV] {
                 if out.join(f).exists() && !force {
                     bail!(
                         "{}: exists already (use --force to replace)",
@@ -291,11 +301,12 @@ fn data(cmd: DataCmd) -> Result<ExitCode> {
             jsonl::write_dataset(&out, &ds)
                 .with_context(|| format!("cannot write {}", out.display()))?;
             println!(
-                "{}: {} labeled, {} unlabeled, {} eval ({})",
+                "{}: {} labeled, {} unlabeled, {} eval, {} dev ({})",
                 out.display(),
                 ds.labeled.len(),
                 ds.unlabeled.len(),
                 ds.eval.len(),
+                ds.dev.len(),
                 suite.name()
             );
             Ok(ExitCode::SUCCESS)
@@ -303,11 +314,12 @@ fn data(cmd: DataCmd) -> Result<ExitCode> {
         DataCmd::Check { dir } => match jsonl::load_dataset(&dir) {
             Ok(ds) => {
                 println!(
-                    "{}: ok — {} labeled, {} unlabeled, {} eval",
+                    "{}: ok — {} labeled, {} unlabeled, {} eval, {} dev",
                     dir.display(),
                     ds.labeled.len(),
                     ds.unlabeled.len(),
-                    ds.eval.len()
+                    ds.eval.len(),
+                    ds.dev.len()
                 );
                 Ok(ExitCode::SUCCESS)
             }

@@ -103,8 +103,9 @@ pub fn run(job: Job) -> Result<ExitCode> {
             Event::Eval(r) => {
                 let _ = writeln!(
                     err,
-                    "{}eval {} step {}: {}",
+                    "{}{} {} step {}: {}",
                     if tty { "\n" } else { "" },
+                    r.split,
                     r.phase,
                     r.step,
                     r.overall.summary_line()

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod engine;
+pub mod experiment;
 pub mod headless;
 pub mod keyname;
 pub mod method;
@@ -14,4 +15,6 @@ pub mod model;
 pub mod paths;
 pub mod progress;
 pub mod rng;
+#[doc(hidden)]
+pub mod scratch;
 pub mod tui;

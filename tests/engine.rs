@@ -9,7 +9,7 @@ use hytune::model::GptShape;
 
 #[test]
 fn twenty_hytuning_steps_have_finite_losses_and_bounded_alpha() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
     let data = dataset(dir.path());
     let c = tiny(&[
         ("pretrain.steps", "3"),
@@ -84,7 +84,7 @@ fn twenty_hytuning_steps_have_finite_losses_and_bounded_alpha() {
 
 #[test]
 fn resume_reproduces_the_uninterrupted_run() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
     let data = dataset(dir.path());
     let c = tiny(&[
         ("pretrain.steps", "10"),
@@ -127,7 +127,7 @@ fn resume_reproduces_the_uninterrupted_run() {
 
 #[test]
 fn checkpoint_of_another_shape_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
     let data = dataset(dir.path());
     let c = tiny(&[
         ("pretrain.steps", "2"),

@@ -35,6 +35,10 @@ pub(super) const SECTIONS: &[(&str, &str)] = &[
         "keys",
         "Key bindings of the TUI: a character, or space, tab, enter, esc, left, right, up, down.",
     ),
+    (
+        "experiment",
+        "hytune experiment: the grid of cells (suite x labeled fraction x strategy x seed), one base model shared by all.",
+    ),
 ];
 
 pub(super) const KEYS: &[(&str, &str, &str)] = &[
@@ -66,7 +70,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "mlp_ratio",
         "Hidden width of the MLP as a multiple of d_model.",
     ),
-    ("data", "suite", "dosage | arith."),
+    (
+        "data",
+        "suite",
+        "dosage | finance (the domains) | arith | general (the general suites).",
+    ),
     ("data", "size", "Training questions (labeled + unlabeled)."),
     (
         "data",
@@ -78,8 +86,13 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "labeled_fraction",
         "Share of training questions that keep their reasoning trace (0..1].",
     ),
+    (
+        "data",
+        "dev_size",
+        "Items of dev.jsonl, the split that chooses checkpoints and defaults (eval.jsonl is only reported).",
+    ),
     ("data", "seed", "Seed of the generator."),
-    ("pretrain", "suite", "The general corpus: dosage | arith."),
+    ("pretrain", "suite", "The general corpus: general (word problems and chains of the domain skills) | arith | dosage | finance."),
     ("pretrain", "steps", "Optimizer steps of base pretraining."),
     ("pretrain", "batch_size", "Sequences per step."),
     (
@@ -153,6 +166,16 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("mix", "momentum", "m: EMA momentum of alpha (hytuning)."),
     (
         "mix",
+        "hold_until_conf",
+        "Cold start (hytuning): alpha stays at alpha_max while the mean confidence in the gold answers after the gold steps is below this; 0: off.",
+    ),
+    (
+        "mix",
+        "rollout_prg",
+        "A rollout's PRG is scored against: consensus (its group's majority answer) | own (its own answer).",
+    ),
+    (
+        "mix",
         "tau",
         "tau: temperature of sigmoid((PRG_anchor - PRG_policy) / tau).",
     ),
@@ -182,6 +205,16 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "A wrong answer at or above this confidence is a confident error.",
     ),
     ("eval", "batch_size", "Items decoded together."),
+    (
+        "eval",
+        "dev_items",
+        "Periodic evaluations use at most this many dev items; the lowest dev Brier score is best.hyt.",
+    ),
+    (
+        "eval",
+        "dev_fraction",
+        "A dataset without dev.jsonl holds out this share of its labeled traces as the dev split; 0: none (no best.hyt).",
+    ),
     (
         "checkpoint",
         "every",
@@ -219,6 +252,19 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("keys", "focus", "Focus the next pane."),
     ("keys", "help", "Show the keys."),
     ("keys", "quit", "Quit (asks what to do with the run)."),
+    ("experiment", "suites", "Domain suites of the grid."),
+    ("experiment", "strategies", "Mixing strategies of the grid."),
+    ("experiment", "fractions", "Labeled fractions of the grid."),
+    (
+        "experiment",
+        "seeds",
+        "Post-training seeds (run.seed) of each cell; means and spreads are over these.",
+    ),
+    (
+        "experiment",
+        "base_seed",
+        "Seed of the one base model that every cell post-trains.",
+    ),
 ];
 
 /// A commented TOML file holding `config`'s values.

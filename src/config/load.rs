@@ -287,7 +287,7 @@ mod tests {
     use super::*;
 
     fn load_text(text: &str) -> Result<Config, String> {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::scratch::TempDir::new().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, text).unwrap();
         load(Some(&path), &[])

@@ -10,7 +10,7 @@ pub use load::{ConfigError, Loaded, find_config_file, load, parse_value};
 
 use serde::{Deserialize, Serialize};
 
-use crate::method::mixing::{MixParams, Strategy};
+use crate::method::mixing::{MixParams, RolloutPrg, Strategy};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +25,7 @@ pub struct Config {
     pub checkpoint: Checkpoint,
     pub tui: Tui,
     pub keys: Keys,
+    pub experiment: Experiment,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,6 +53,7 @@ pub struct Data {
     pub size: usize,
     pub eval_size: usize,
     pub labeled_fraction: f64,
+    pub dev_size: usize,
     pub seed: u64,
 }
 
@@ -95,6 +97,8 @@ pub struct Mix {
     pub tau: f64,
     pub tau_gate: f64,
     pub prg_eps: f64,
+    pub hold_until_conf: f64,
+    pub rollout_prg: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,6 +108,8 @@ pub struct Eval {
     pub max_items: usize,
     pub confident_threshold: f64,
     pub batch_size: usize,
+    pub dev_items: usize,
+    pub dev_fraction: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -118,6 +124,16 @@ pub struct Checkpoint {
 pub struct Tui {
     pub fps: u32,
     pub history: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    pub suites: Vec<String>,
+    pub strategies: Vec<String>,
+    pub fractions: Vec<f64>,
+    pub seeds: Vec<u64>,
+    pub base_seed: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -158,10 +174,11 @@ impl Default for Config {
                 size: 4000,
                 eval_size: 200,
                 labeled_fraction: 0.05,
+                dev_size: 200,
                 seed: 1,
             },
             pretrain: Pretrain {
-                suite: "arith".into(),
+                suite: "general".into(),
                 steps: 1200,
                 batch_size: 32,
                 lr: 3e-3,
@@ -192,12 +209,16 @@ impl Default for Config {
                 tau: 0.05,
                 tau_gate: 0.1,
                 prg_eps: 0.01,
+                hold_until_conf: 0.5,
+                rollout_prg: "consensus".into(),
             },
             eval: Eval {
                 every: 50,
                 max_items: 200,
                 confident_threshold: 0.9,
                 batch_size: 64,
+                dev_items: 100,
+                dev_fraction: 0.1,
             },
             checkpoint: Checkpoint {
                 every: 100,
@@ -222,6 +243,13 @@ impl Default for Config {
                 help: "?".into(),
                 quit: "q".into(),
             },
+            experiment: Experiment {
+                suites: vec!["dosage".into()],
+                strategies: Strategy::NAMES.iter().map(|s| s.to_string()).collect(),
+                fractions: vec![0.05, 1.0],
+                seeds: vec![1, 2, 3],
+                base_seed: 42,
+            },
         }
     }
 }
@@ -229,6 +257,10 @@ impl Default for Config {
 impl Config {
     pub fn strategy(&self) -> Strategy {
         Strategy::parse(&self.mix.strategy).expect("validated")
+    }
+
+    pub fn rollout_prg(&self) -> RolloutPrg {
+        RolloutPrg::parse(&self.mix.rollout_prg).expect("validated")
     }
 
     pub fn mix_params(&self) -> MixParams {
@@ -240,6 +272,7 @@ impl Config {
             momentum: self.mix.momentum,
             tau: self.mix.tau,
             tau_gate: self.mix.tau_gate,
+            hold_until_conf: self.mix.hold_until_conf,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::Config;
 use crate::data::suites::Suite;
-use crate::method::mixing::Strategy;
+use crate::method::mixing::{RolloutPrg, Strategy};
 
 type Check = Result<(), (String, String)>;
 
@@ -43,6 +43,30 @@ fn one_of(key: &str, v: &str, names: &[&str]) -> Check {
             format!("expected one of {}, got `{v}`", names.join(", ")),
         )
     }
+}
+
+fn experiment(e: &super::Experiment) -> Check {
+    for (key, empty) in [
+        ("experiment.suites", e.suites.is_empty()),
+        ("experiment.strategies", e.strategies.is_empty()),
+        ("experiment.fractions", e.fractions.is_empty()),
+        ("experiment.seeds", e.seeds.is_empty()),
+    ] {
+        if empty {
+            return fail(key, "must list at least one value".into());
+        }
+    }
+    for s in &e.suites {
+        one_of("experiment.suites", s, Suite::NAMES)?;
+    }
+    for s in &e.strategies {
+        one_of("experiment.strategies", s, Strategy::NAMES)?;
+    }
+    for &f in &e.fractions {
+        positive("experiment.fractions", f)?;
+        unit("experiment.fractions", f)?;
+    }
+    Ok(())
 }
 
 pub fn check(c: &Config) -> Check {
@@ -112,9 +136,13 @@ pub fn check(c: &Config) -> Check {
     positive("mix.tau", c.mix.tau)?;
     positive("mix.tau_gate", c.mix.tau_gate)?;
     unit("mix.prg_eps", c.mix.prg_eps)?;
+    unit("mix.hold_until_conf", c.mix.hold_until_conf)?;
+    one_of("mix.rollout_prg", &c.mix.rollout_prg, RolloutPrg::NAMES)?;
     at_least("eval.max_items", c.eval.max_items, 1)?;
     unit("eval.confident_threshold", c.eval.confident_threshold)?;
     at_least("eval.batch_size", c.eval.batch_size, 1)?;
+    unit("eval.dev_fraction", c.eval.dev_fraction)?;
+    experiment(&c.experiment)?;
     at_least("checkpoint.keep_last", c.checkpoint.keep_last, 1)?;
     if !(1..=120).contains(&c.tui.fps) {
         return fail(

@@ -25,10 +25,12 @@ pub struct EvalItem {
     pub difficulty: Option<u32>,
 }
 
-/// A dataset directory's three files, loaded.
+/// A dataset directory's files, loaded.
 #[derive(Clone, Debug, Default)]
 pub struct Dataset {
     pub labeled: Vec<Labeled>,
     pub unlabeled: Vec<Unlabeled>,
     pub eval: Vec<EvalItem>,
+    /// `dev.jsonl`: chooses checkpoints and defaults; empty when the directory has none.
+    pub dev: Vec<EvalItem>,
 }

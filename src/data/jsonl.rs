@@ -12,6 +12,8 @@ use super::{Dataset, EvalItem, Labeled, Unlabeled};
 pub const LABELED: &str = "labeled.jsonl";
 pub const UNLABELED: &str = "unlabeled.jsonl";
 pub const EVAL: &str = "eval.jsonl";
+/// Optional: the split that chooses checkpoints and defaults (never `eval.jsonl`).
+pub const DEV: &str = "dev.jsonl";
 
 /// One bad line (or an unreadable file, with `line` 0).
 #[derive(Debug, Clone, PartialEq)]
@@ -133,7 +135,8 @@ fn load_file<T: DeserializeOwned + Validate>(path: &Path, errors: &mut Vec<LineE
     }
 }
 
-/// Loads `labeled.jsonl`, `unlabeled.jsonl` and `eval.jsonl` from `dir`, or every error found.
+/// Loads `labeled.jsonl`, `unlabeled.jsonl`, `eval.jsonl` and, when present, `dev.jsonl` from
+/// `dir`, or every error found.
 pub fn load_dataset(dir: &Path) -> Result<Dataset, DataErrors> {
     let mut errors = Vec::new();
     if !dir.is_dir() {
@@ -148,6 +151,11 @@ pub fn load_dataset(dir: &Path) -> Result<Dataset, DataErrors> {
         labeled: load_file(&dir.join(LABELED), &mut errors),
         unlabeled: load_file(&dir.join(UNLABELED), &mut errors),
         eval: load_file(&dir.join(EVAL), &mut errors),
+        dev: if dir.join(DEV).exists() {
+            load_file(&dir.join(DEV), &mut errors)
+        } else {
+            Vec::new()
+        },
     };
     // Unlabeled questions may be absent (RD only); the anchor and the eval set may not.
     for (name, empty) in [(LABELED, ds.labeled.is_empty()), (EVAL, ds.eval.is_empty())] {
@@ -198,7 +206,11 @@ pub fn write_dataset(dir: &Path, ds: &Dataset) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     write_jsonl(&dir.join(LABELED), &ds.labeled)?;
     write_jsonl(&dir.join(UNLABELED), &ds.unlabeled)?;
-    write_jsonl(&dir.join(EVAL), &ds.eval)
+    write_jsonl(&dir.join(EVAL), &ds.eval)?;
+    if !ds.dev.is_empty() {
+        write_jsonl(&dir.join(DEV), &ds.dev)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -233,7 +245,7 @@ mod tests {
 
     #[test]
     fn missing_directory_and_files_are_errors() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::scratch::TempDir::new().unwrap();
         let err = load_dataset(&dir.path().join("nope")).unwrap_err();
         assert!(err.to_string().contains("not a dataset directory"));
         let err = load_dataset(dir.path()).unwrap_err();

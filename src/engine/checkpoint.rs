@@ -211,7 +211,7 @@ mod tests {
 
     #[test]
     fn names_sort_by_age_and_prune_keeps_newest() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::scratch::TempDir::new().unwrap();
         for (ph, s) in [
             (Phase::Post, 5),
             (Phase::Pretrain, 100),
@@ -238,7 +238,7 @@ mod tests {
 
     #[test]
     fn garbage_is_refused_with_the_file_name() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::scratch::TempDir::new().unwrap();
         let p = dir.path().join("x.hyt");
         std::fs::write(&p, b"hello").unwrap();
         let e = load(&p).err().unwrap().to_string();

@@ -73,7 +73,7 @@ impl Trainer {
             }
             Command::Pause | Command::Resume => {}
             Command::Checkpoint => self.checkpoint_now()?,
-            Command::Evaluate => self.evaluate_now()?,
+            Command::Evaluate => self.evaluate_now(super::milestones::Split::Eval)?,
             Command::SetHyper { key, value } => self.set_hyper(&key, &value),
             Command::Sample => self.sample(),
             Command::Stop { checkpoint } => {

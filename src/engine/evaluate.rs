@@ -114,6 +114,7 @@ pub fn summarize(
         }
     }
     EvalReport {
+        split: "eval".into(),
         phase: phase.to_string(),
         step,
         overall: calib(&all),

@@ -15,6 +15,12 @@ pub fn example_tokens(ex: &Labeled) -> (Vec<u32>, Vec<u32>) {
     (encode_prompt(&prompt(&ex.question)), resp)
 }
 
+/// Tokens of an example (prompt and response).
+pub fn example_len(ex: &Labeled) -> usize {
+    let (p, r) = example_tokens(ex);
+    p.len() + r.len()
+}
+
 /// Mean token cross-entropy of the responses, prompts masked. Returns the loss and the number
 /// of tokens the forward pass processed.
 pub fn rd_loss(model: &Gpt, examples: &[&Labeled]) -> (Tensor<1>, usize) {

@@ -58,8 +58,23 @@ impl Trainer {
         Ok(())
     }
 
-    pub fn evaluate_now(&mut self) -> Result<()> {
-        let n = self.config.eval.max_items.min(self.data.eval.len());
+    /// Evaluates on one split: `Dev` chooses `best.hyt` (lowest Brier in post-training), `Eval`
+    /// is only reported (and gives the run's before/after summary). No dev items: nothing to do.
+    pub fn evaluate_now(&mut self, split: Split) -> Result<()> {
+        let (items, name) = match split {
+            Split::Eval => {
+                let n = self.config.eval.max_items.min(self.data.eval.len());
+                (self.data.eval[..n].to_vec(), "eval")
+            }
+            Split::Dev => {
+                let n = self.config.eval.dev_items.min(self.data.dev.len());
+                (self.data.dev[..n].to_vec(), "dev")
+            }
+        };
+        if items.is_empty() {
+            return Ok(());
+        }
+        let n = items.len();
         let opts = EvalOpts {
             max_new: self.config.post.max_new_tokens,
             batch_size: self.config.eval.batch_size,
@@ -68,9 +83,9 @@ impl Trainer {
         };
         self.emit(Event::Evaluating { done: 0, items: n });
         let events = self.events.clone();
-        let report: EvalReport = evaluate(
+        let mut report: EvalReport = evaluate(
             &self.model.valid(),
-            &self.data.eval[..n],
+            &items,
             &opts,
             self.phase.name(),
             self.step,
@@ -78,17 +93,22 @@ impl Trainer {
                 let _ = events.send(Event::Evaluating { done, items: n });
             },
         );
+        report.split = name.to_string();
         self.dir.eval(&report)?;
         let c = report.overall.clone();
         self.dir.log(&format!(
-            "eval {} step {}: accuracy {:.3} ece {:.3} brier {:.3} confident-errors {:.3}",
+            "{name} {} step {}: accuracy {:.3} ece {:.3} brier {:.3} confident-errors {:.3}",
             report.phase, report.step, c.accuracy, c.ece, c.brier, c.confident_error_rate
         ));
-        if self.first_eval.is_none() {
-            self.first_eval = Some(c.clone());
+        if split == Split::Eval {
+            if self.first_eval.is_none() {
+                self.first_eval = Some(c.clone());
+            }
+            self.last_eval = Some(c.clone());
         }
-        self.last_eval = Some(c.clone());
-        let improved = self.phase == Phase::Post && self.best_brier.is_none_or(|b| c.brier < b);
+        let improved = split == Split::Dev
+            && self.phase == Phase::Post
+            && self.best_brier.is_none_or(|b| c.brier < b);
         self.emit(Event::Eval(Box::new(report)));
         if improved {
             self.best_brier = Some(c.brier);
@@ -97,4 +117,13 @@ impl Trainer {
         }
         Ok(())
     }
+}
+
+/// Which held-out split an evaluation reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// `dev.jsonl` (or labeled traces held out): chooses checkpoints and defaults.
+    Dev,
+    /// `eval.jsonl`: only reported.
+    Eval,
 }

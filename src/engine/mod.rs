@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use crate::config::Config;
 use protocol::{Command, Event};
 
-pub use data_source::{DataSource, load_data};
+pub use data_source::{DataSource, hold_out_dev, load_data};
 
 /// Everything a run needs, decided before the engine starts.
 #[derive(Clone, Debug)]
@@ -38,6 +38,8 @@ pub struct Job {
     /// Interactive runs pause (rather than stop) after repeated non-finite losses.
     pub interactive: bool,
     pub backend: backend::Selected,
+    /// Stop once the base model exists (`hytune experiment` pretrains its shared base this way).
+    pub only_base: bool,
 }
 
 pub struct Handle {

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::module::Module;
 
+use super::milestones::Split;
 use super::protocol::{Event, Phase, StepMetrics};
 use super::trainer::{Halt, Trainer, optimizer, pretrain_lr};
 use crate::data::Labeled;
@@ -29,11 +30,9 @@ impl Trainer {
             }
             let p = self.config.pretrain.clone();
             let t0 = Instant::now();
-            let idx = self
-                .streams
-                .corpus
-                .take(&mut self.cursors.corpus, p.batch_size);
-            let batch: Vec<&Labeled> = idx.iter().map(|&i| &self.corpus[i]).collect();
+            let b = self.streams.corpus.take(&mut self.cursors.corpus, 1)[0];
+            let rows = b * p.batch_size..((b + 1) * p.batch_size).min(self.corpus.len());
+            let batch: Vec<&Labeled> = self.corpus[rows].iter().collect();
             let lr = pretrain_lr(p.lr, p.warmup, total, self.step);
             let (loss, tokens) = super::losses::rd_loss(&self.model, &batch);
             let value = loss.clone().into_scalar::<f32>() as f64;
@@ -90,7 +89,8 @@ impl Trainer {
         });
         self.steps_since_start = 0;
         if resume_at.is_none() {
-            self.evaluate_now()?;
+            self.evaluate_now(Split::Eval)?;
+            self.evaluate_now(Split::Dev)?;
         }
         while self.step < total {
             if let Some(h) = self.between_steps()? {
@@ -100,13 +100,14 @@ impl Trainer {
             self.record_step(m);
             let every = self.config.eval.every;
             if every > 0 && self.step % every == 0 && self.step < total {
-                self.evaluate_now()?;
+                self.evaluate_now(Split::Dev)?;
             }
             if let Some(h) = self.after_step(total)? {
                 return Ok(Some(h));
             }
         }
-        self.evaluate_now()?;
+        self.evaluate_now(Split::Dev)?;
+        self.evaluate_now(Split::Eval)?;
         let last = self.dir.path.join("final.hyt");
         self.save(&last, true)?;
         Ok(None)

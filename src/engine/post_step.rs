@@ -12,7 +12,8 @@ use super::rollouts::{Rollout, rollouts};
 use super::trainer::Trainer;
 use crate::data::Labeled;
 use crate::method::grpo::{group_advantages, has_spread};
-use crate::method::mixing::gate;
+use crate::method::consensus::majority;
+use crate::method::mixing::{PrgSignals, RolloutPrg, gate};
 use crate::model::generate::SampleOpts;
 
 const TRACES_SHOWN: usize = 3;
@@ -22,6 +23,25 @@ fn mean(v: impl IntoIterator<Item = f64>) -> Option<f64> {
         .into_iter()
         .fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
     (n > 0).then(|| s / n as f64)
+}
+
+/// The answer each rollout's PRG is scored against: its own, or its group's majority answer
+/// (`None`: the rollout gave no answer; its PRG is 0).
+fn rollout_targets(rolls: &[Rollout], group_size: usize, mode: RolloutPrg) -> Vec<Option<String>> {
+    match mode {
+        RolloutPrg::Own => rolls.iter().map(|r| r.parsed.answer.clone()).collect(),
+        RolloutPrg::Consensus => rolls
+            .chunks(group_size.max(1))
+            .flat_map(|group| {
+                let answers: Vec<Option<&str>> =
+                    group.iter().map(|r| r.parsed.answer.as_deref()).collect();
+                let m = majority(&answers).map(str::to_string);
+                group
+                    .iter()
+                    .map(move |r| r.parsed.answer.as_ref().and(m.clone()))
+            })
+            .collect(),
+    }
 }
 
 impl Trainer {
@@ -66,11 +86,11 @@ impl Trainer {
         }
         m.time_rollout = t0.elapsed().as_secs_f64();
 
-        // PRG of the gold traces (gold answers) and of the rollouts (own answers), one pass.
+        // PRG of the gold traces (gold answers) and of the rollouts (against their own answers,
+        // or their group's majority answer), one pass.
         let t1 = Instant::now();
-        let answered: Vec<usize> = (0..rolls.len())
-            .filter(|&i| rolls[i].parsed.answer.is_some())
-            .collect();
+        let targets = rollout_targets(&rolls, cfg.group_size, self.config.rollout_prg());
+        let answered: Vec<usize> = (0..rolls.len()).filter(|&i| targets[i].is_some()).collect();
         let mut triples: Vec<(&str, &[String], &str)> = gold
             .iter()
             .map(|g| (g.question.as_str(), g.steps.as_slice(), g.answer.as_str()))
@@ -80,7 +100,7 @@ impl Trainer {
             (
                 r.question.as_str(),
                 r.parsed.steps.as_slice(),
-                r.parsed.answer.as_deref().unwrap(),
+                targets[i].as_deref().unwrap(),
             )
         }));
         let (traced, prg_tokens) = prg_traces(&policy, &triples, self.config.mix.prg_eps, 256);
@@ -89,6 +109,12 @@ impl Trainer {
             rollout_prg[i] = traced[gold.len() + k].score.prg;
         }
         let prg_anchor = mean(traced[..gold.len()].iter().map(|t| t.score.prg)).unwrap_or(0.0);
+        let anchor_conf = mean(
+            traced[..gold.len()]
+                .iter()
+                .map(|t| t.trace.last().copied().unwrap_or(0.0)),
+        )
+        .unwrap_or(0.0);
         // A rollout without an answer earned no confidence: it counts as PRG 0.
         let prg_policy = mean(rollout_prg.iter().copied());
         m.time_prg = t1.elapsed().as_secs_f64();
@@ -97,8 +123,11 @@ impl Trainer {
             &params,
             self.step,
             total,
-            prg_anchor,
-            prg_policy.unwrap_or(prg_anchor),
+            PrgSignals {
+                anchor: prg_anchor,
+                policy: prg_policy.unwrap_or(prg_anchor),
+                anchor_conf,
+            },
         );
 
         // Group-normalized rewards, gated by PRG under HyTuning.
@@ -171,6 +200,7 @@ impl Trainer {
         m.loss_total = loss_total;
         m.alpha = Some(alpha);
         m.prg_anchor = Some(prg_anchor);
+        m.anchor_conf = Some(anchor_conf);
         m.prg_policy = prg_policy;
         m.kl_ref = kl;
         if !rolls.is_empty() {
@@ -222,7 +252,7 @@ impl Trainer {
                     kind: "rollout".into(),
                     question: rolls[i].question.clone(),
                     steps: rolls[i].parsed.steps.clone(),
-                    answer: rolls[i].parsed.answer.clone().unwrap_or_default(),
+                    answer: targets[i].clone().unwrap_or_default(),
                     trace: traced[gold.len() + k].trace.clone(),
                     prg: traced[gold.len() + k].score.prg,
                 }),

@@ -101,6 +101,9 @@ pub struct StepMetrics {
     pub loss_total: f64,
     pub alpha: Option<f64>,
     pub prg_anchor: Option<f64>,
+    /// Mean confidence in the gold answers after the gold steps (what the cold-start hold reads).
+    #[serde(default)]
+    pub anchor_conf: Option<f64>,
     pub prg_policy: Option<f64>,
     pub reward_mean: Option<f64>,
     pub reward_std: Option<f64>,
@@ -159,6 +162,9 @@ pub struct Prediction {
 /// The summary JSON of one evaluation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EvalReport {
+    /// `dev` (chooses best.hyt) or `eval` (only reported).
+    #[serde(default = "eval_split")]
+    pub split: String,
     pub phase: String,
     pub step: usize,
     #[serde(flatten)]
@@ -209,4 +215,8 @@ pub struct Summary {
     pub first_eval: Option<Calibration>,
     pub last_eval: Option<Calibration>,
     pub last_checkpoint: Option<PathBuf>,
+}
+
+fn eval_split() -> String {
+    "eval".into()
 }

@@ -53,11 +53,11 @@ impl RunDir {
         let _ = self.log.flush();
     }
 
-    /// `eval-<phase>-<step>.json` (summary) and `predictions-<phase>-<step>.jsonl`.
+    /// `<split>-<phase>-<step>.json` (summary) and `predictions-<split>-<phase>-<step>.jsonl`.
     pub fn eval(&mut self, report: &EvalReport) -> Result<()> {
-        let stem = format!("{}-{:07}", report.phase, report.step);
+        let stem = format!("{}-{}-{:07}", report.split, report.phase, report.step);
         std::fs::write(
-            self.path.join(format!("eval-{stem}.json")),
+            self.path.join(format!("{stem}.json")),
             serde_json::to_string_pretty(report)?,
         )?;
         crate::data::jsonl::write_jsonl(

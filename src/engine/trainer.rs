@@ -113,19 +113,24 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         .transpose()?;
     // On resume the job's config is the checkpoint's (with any --set on top): see cli::make_job.
     let config = job.config.clone();
-    let (data, data_dir) = load_data(&job.data, &config)?;
+    let (mut data, data_dir) = load_data(&job.data, &config)?;
+    let held_out = super::hold_out_dev(&mut data, config.eval.dev_fraction);
     let shape = GptShape::from_config(&config.model);
     let device = job.backend.device.clone().autodiff();
     device.seed(config.run.seed);
     let pretrain_suite: Suite = config.pretrain.suite.parse().map_err(anyhow::Error::msg)?;
-    let corpus = corpus(
+    let mut corpus = corpus(
         pretrain_suite,
         config.pretrain.corpus_size,
         config.run.seed ^ 0xC0,
     );
+    // Batches of similar length waste little on padding: the corpus is sorted by length and
+    // pretraining draws whole batches of neighbours (in a fresh order every epoch).
+    corpus.sort_by_key(|ex| super::losses::example_len(ex));
+    let corpus_batches = corpus.len().div_ceil(config.pretrain.batch_size.max(1));
     let seed = config.run.seed;
     let streams = Streams {
-        corpus: Stream::new(seed, 1, corpus.len()),
+        corpus: Stream::new(seed, 1, corpus_batches),
         labeled: Stream::new(seed, 2, data.labeled.len()),
         unlabeled: Stream::new(seed, 3, data.unlabeled.len()),
     };
@@ -176,7 +181,14 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     if let Some(notice) = &job.backend.notice {
         t.warn(notice.clone());
     }
-    let halted = t.pipeline(resumed, job.base.clone(), data_dir.as_deref())?;
+    if held_out > 0 {
+        t.dir.log(&format!(
+            "no dev.jsonl: {held_out} labeled traces held out as the dev split (eval.dev_fraction)"
+        ));
+    } else if t.data.dev.is_empty() {
+        t.warn("no dev split (no dev.jsonl, eval.dev_fraction 0): best.hyt is not chosen".into());
+    }
+    let halted = t.pipeline(resumed, job.base.clone(), data_dir.as_deref(), job.only_base)?;
     t.finish(halted.is_some());
     Ok(())
 }
@@ -186,7 +198,7 @@ impl Trainer {
     pub(super) fn base_cache_name(&self) -> String {
         let (s, p) = (&self.shape, &self.config.pretrain);
         format!(
-            "base-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
+            "base-v2-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
             s.d_model,
             s.n_layers,
             s.n_heads,
@@ -225,6 +237,7 @@ impl Trainer {
         resumed: Option<(PathBuf, checkpoint::Loaded)>,
         base: Option<PathBuf>,
         data_dir: Option<&Path>,
+        only_base: bool,
     ) -> Result<Option<Halt>> {
         let mut post_start = None;
         if let Some((path, ck)) = resumed {
@@ -281,6 +294,9 @@ impl Trainer {
                     }
                 }
             }
+        }
+        if only_base && post_start.is_none() {
+            return Ok(None);
         }
         self.post(post_start)
     }

@@ -44,6 +44,28 @@ impl Strategy {
     }
 }
 
+/// Which answer a rollout's PRG is scored against (docs/method.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RolloutPrg {
+    /// The rollout's own answer (DESIGN §1.4 as reconstructed): rewards self-consistency.
+    Own,
+    /// The majority answer of the rollout's group: steps must lead to what the group agrees on.
+    Consensus,
+}
+
+impl RolloutPrg {
+    pub const NAMES: &'static [&'static str] = &["own", "consensus"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "own" => Some(RolloutPrg::Own),
+            "consensus" => Some(RolloutPrg::Consensus),
+            _ => None,
+        }
+    }
+}
+
 /// The `[mix]` hyperparameters that α depends on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MixParams {
@@ -54,6 +76,20 @@ pub struct MixParams {
     pub momentum: f64,
     pub tau: f64,
     pub tau_gate: f64,
+    /// Cold-start hold (HyTuning): α stays at `alpha_max` while the policy's mean confidence in
+    /// the gold answers after the gold steps is below this; 0 turns the hold off.
+    pub hold_until_conf: f64,
+}
+
+/// What HyTuning's α reads at a step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PrgSignals {
+    /// Mean PRG of the gold traces (gold answers) under the current policy.
+    pub anchor: f64,
+    /// Mean PRG of this step's rollouts.
+    pub policy: f64,
+    /// Mean `p_K` of the gold traces: how well the policy follows them to the gold answer.
+    pub anchor_conf: f64,
 }
 
 /// What α carries from step to step; saved in checkpoints.
@@ -68,15 +104,8 @@ impl MixState {
         Self { alpha: p.alpha }
     }
 
-    /// α_t for step `step` of `total`, given this step's PRGs (HyTuning only reads them).
-    pub fn next_alpha(
-        &mut self,
-        p: &MixParams,
-        step: usize,
-        total: usize,
-        prg_anchor: f64,
-        prg_policy: f64,
-    ) -> f64 {
+    /// α_t for step `step` of `total`, given this step's PRG signals (HyTuning only reads them).
+    pub fn next_alpha(&mut self, p: &MixParams, step: usize, total: usize, s: PrgSignals) -> f64 {
         let a = match p.strategy {
             Strategy::Rd => 1.0,
             Strategy::Rlif => 0.0,
@@ -85,8 +114,9 @@ impl MixState {
                 let frac = step as f64 / total.saturating_sub(1).max(1) as f64;
                 p.alpha_max + (p.alpha_min - p.alpha_max) * frac.min(1.0)
             }
+            Strategy::Hytuning if s.anchor_conf < p.hold_until_conf => p.alpha_max,
             Strategy::Hytuning => {
-                let raw = sigmoid((prg_anchor - prg_policy) / p.tau);
+                let raw = sigmoid((s.anchor - s.policy) / p.tau);
                 (p.momentum * self.alpha + (1.0 - p.momentum) * raw).clamp(p.alpha_min, p.alpha_max)
             }
         };
@@ -117,6 +147,15 @@ mod tests {
             momentum: 0.9,
             tau: 0.1,
             tau_gate: 0.1,
+            hold_until_conf: 0.0,
+        }
+    }
+
+    fn sig(anchor: f64, policy: f64) -> PrgSignals {
+        PrgSignals {
+            anchor,
+            policy,
+            anchor_conf: 1.0,
         }
     }
 
@@ -134,7 +173,7 @@ mod tests {
             let p = params(s);
             let mut st = MixState::new(&p);
             for t in 0..3 {
-                assert_eq!(st.next_alpha(&p, t, 3, 0.9, -0.9), want);
+                assert_eq!(st.next_alpha(&p, t, 3, sig(0.9, -0.9)), want);
             }
         }
     }
@@ -143,7 +182,7 @@ mod tests {
     fn schedule_decays_linearly() {
         let p = params(Strategy::Schedule);
         let mut st = MixState::new(&p);
-        let got: Vec<f64> = (0..5).map(|t| st.next_alpha(&p, t, 5, 0.0, 0.0)).collect();
+        let got: Vec<f64> = (0..5).map(|t| st.next_alpha(&p, t, 5, sig(0.0, 0.0))).collect();
         for (g, w) in got.iter().zip([0.9, 0.7, 0.5, 0.3, 0.1]) {
             assert!(close(*g, w), "{got:?}");
         }
@@ -154,21 +193,51 @@ mod tests {
         let p = params(Strategy::Hytuning);
         let mut st = MixState::new(&p);
         // raw = sigmoid(2) = 0.880797; 0.9·0.5 + 0.1·0.880797
-        assert!(close(st.next_alpha(&p, 0, 10, 0.3, 0.1), 0.538080));
+        assert!(close(st.next_alpha(&p, 0, 10, sig(0.3, 0.1)), 0.538080));
         // raw = sigmoid(−5) = 0.006693; 0.9·0.538080 + 0.1·0.006693
-        assert!(close(st.next_alpha(&p, 1, 10, 0.0, 0.5), 0.484941));
+        assert!(close(st.next_alpha(&p, 1, 10, sig(0.0, 0.5)), 0.484941));
         st.alpha = 0.1;
         assert_eq!(
-            st.next_alpha(&p, 2, 10, 0.0, 0.5),
+            st.next_alpha(&p, 2, 10, sig(0.0, 0.5)),
             0.1,
             "clamped at alpha_min"
         );
         st.alpha = 0.9;
         assert_eq!(
-            st.next_alpha(&p, 3, 10, 1.0, -1.0),
+            st.next_alpha(&p, 3, 10, sig(1.0, -1.0)),
             0.9,
             "clamped at alpha_max"
         );
+    }
+
+    #[test]
+    fn cold_start_hold_keeps_alpha_at_max_until_the_anchor_is_followed() {
+        let p = MixParams {
+            hold_until_conf: 0.5,
+            ..params(Strategy::Hytuning)
+        };
+        let mut st = MixState::new(&p);
+        // The policy cannot follow the gold traces (p_K 0.2): α is held, whatever the PRGs say.
+        let cold = PrgSignals {
+            anchor: 0.0,
+            policy: 0.5,
+            anchor_conf: 0.2,
+        };
+        assert_eq!(st.next_alpha(&p, 0, 10, cold), 0.9);
+        assert_eq!(st.next_alpha(&p, 1, 10, cold), 0.9);
+        // Released: the EMA starts from the held 0.9. raw = sigmoid(−5) = 0.006693;
+        // 0.9·0.9 + 0.1·0.006693 = 0.810669.
+        let warm = PrgSignals {
+            anchor_conf: 0.6,
+            ..cold
+        };
+        assert!(close(st.next_alpha(&p, 2, 10, warm), 0.810669));
+        // Other strategies ignore the hold.
+        let f = MixParams {
+            hold_until_conf: 0.5,
+            ..params(Strategy::Fixed)
+        };
+        assert_eq!(MixState::new(&f).next_alpha(&f, 0, 10, cold), 0.5);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! applies the same formulas to tensors; tests here pin them to hand-checked values.
 
 pub mod calibration;
+pub mod consensus;
 pub mod grpo;
 pub mod mixing;
 pub mod prg;

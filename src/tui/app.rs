@@ -118,7 +118,7 @@ impl RunData {
         self.evals
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.phase == "post")
+            .filter(|(_, e)| e.phase == "post" && e.split == "dev")
             .min_by(|a, b| a.1.overall.brier.total_cmp(&b.1.overall.brier))
             .map(|(i, _)| i)
     }

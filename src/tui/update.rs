@@ -87,8 +87,8 @@ fn on_event(app: &mut App, e: Event) {
             app.log(
                 LogKind::Info,
                 format!(
-                    "eval {} {}: acc {:.3} ECE {:.3} Brier {:.3}",
-                    r.phase, r.step, c.accuracy, c.ece, c.brier
+                    "{} {} {}: acc {:.3} ECE {:.3} Brier {:.3}",
+                    r.split, r.phase, r.step, c.accuracy, c.ece, c.brier
                 ),
             );
             // Keep predictions of the latest eval only (the inspector browses them).

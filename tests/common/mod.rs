@@ -32,6 +32,7 @@ pub fn dataset(dir: &Path) -> PathBuf {
             suite: Suite::Dosage,
             size: 120,
             eval_size: 8,
+            dev_size: 4,
             labeled_fraction: 0.2,
             seed: 3,
         }),
@@ -64,6 +65,7 @@ pub fn run(config: Config, data: &Path, run_dir: &Path, resume: Option<PathBuf>)
         resume,
         base: None,
         interactive: false,
+        only_base: false,
         backend: backend::cpu(),
     };
     let handle = spawn(job);

@@ -1,5 +1,5 @@
 //! The eval table: accuracy, ECE, Brier, AUROC and confident-error rate at each evaluation,
-//! the best (lowest Brier in post-training) marked.
+//! the best (lowest dev Brier in post-training) marked.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -29,8 +29,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             };
             Row::new(vec![
                 format!(
-                    "{}{} {}",
+                    "{}{} {} {}",
                     if is_best { "★" } else { " " },
+                    &e.split[..e.split.len().min(4)],
                     &e.phase[..e.phase.len().min(4)],
                     e.step
                 ),
@@ -48,7 +49,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let header = Row::new(vec!["eval", "acc", "ECE", "Brier", "AUROC", "conf.err"])
         .style(Style::default().fg(Color::DarkGray));
     let widths = [
-        Constraint::Length(11),
+        Constraint::Length(15),
         Constraint::Length(6),
         Constraint::Length(6),
         Constraint::Length(6),

@@ -1,0 +1,64 @@
+//! `dosage`, the high-stakes domain: weight × mg/kg (1 step), split into doses (2), concentration
+//! → mL (3, evaluation only). Integer answers by construction; operands within the skill table.
+
+use super::skills::{div, mul, small_divisors};
+use crate::data::Labeled;
+use crate::rng::Rng;
+
+const DRUGS: &[&str] = &[
+    "amoxicillin",
+    "ibuprofen",
+    "paracetamol",
+    "cefalexin",
+    "azithromycin",
+];
+
+pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
+    let drug = rng.pick(DRUGS);
+    let mg_per_kg = rng.range(2, 9);
+    loop {
+        let weight = rng.range(10, 49);
+        let (s1, total) = mul(weight, mg_per_kg);
+        if steps <= 1 {
+            return Labeled {
+                question: format!("{drug} {mg_per_kg} mg/kg, patient {weight} kg. Dose in mg?"),
+                steps: vec![s1],
+                answer: total.to_string(),
+            };
+        }
+        let doses: Vec<i64> = small_divisors(total)
+            .into_iter()
+            .filter(|d| (2..=4).contains(d))
+            .collect();
+        if doses.is_empty() {
+            continue;
+        }
+        let n = *rng.pick(&doses);
+        let (s2, per_dose) = div(total, n);
+        if steps == 2 {
+            return Labeled {
+                question: format!(
+                    "{drug} {mg_per_kg} mg/kg/day in {n} doses, patient {weight} kg. mg per dose?"
+                ),
+                steps: vec![s1, s2],
+                answer: per_dose.to_string(),
+            };
+        }
+        let concs: Vec<i64> = [2, 4, 5]
+            .into_iter()
+            .filter(|c| per_dose % c == 0)
+            .collect();
+        if concs.is_empty() {
+            continue;
+        }
+        let conc = *rng.pick(&concs);
+        let (s3, ml) = div(per_dose, conc);
+        return Labeled {
+            question: format!(
+                "{drug} {mg_per_kg} mg/kg/day in {n} doses, patient {weight} kg, syrup {conc} mg/mL. mL per dose?"
+            ),
+            steps: vec![s1, s2, s3],
+            answer: ml.to_string(),
+        };
+    }
+}

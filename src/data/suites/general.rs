@@ -1,0 +1,96 @@
+//! `general`, the pretraining corpus: the skills' facts asked bare, everyday rate problems in
+//! varied phrasings (words and unit slashes), and bare chains, all built from the same skills
+//! as the domains, with none of the domains' own templates (no drugs, patients, prices or fees).
+//! It is what gives the base model the arithmetic that its domain steps execute.
+
+use super::arith;
+use super::skills::{div, factors, mul, small_divisors};
+use crate::data::Labeled;
+use crate::rng::Rng;
+
+const THINGS: &[&str] = &[
+    "sand", "rope", "water", "paint", "grain", "wire", "juice", "oil", "cloth", "gravel", "seed",
+    "salt", "tea", "milk", "clay", "foam",
+];
+
+/// (rate unit, per unit, quantity word, answer question)
+const UNITS: &[(&str, &str, &str, &str)] = &[
+    ("g", "kg", "load", "Total in g?"),
+    ("mL", "min", "run time", "Volume in mL?"),
+    ("km", "h", "trip", "Distance in km?"),
+    ("cm", "step", "walk", "Length in cm?"),
+    ("L", "day", "period", "Total in L?"),
+    ("g", "m", "roll", "Weight in g?"),
+    ("mg", "L", "tank", "Amount in mg?"),
+];
+
+/// A rate times a quantity, in one of several phrasings: `(question text, answer unit)`.
+fn rate_phrase(rng: &mut Rng, rate: i64, qty: i64) -> (String, &'static str, &'static str) {
+    let thing = rng.pick(THINGS);
+    let &(u, per, what, ask) = rng.pick(UNITS);
+    let text = match rng.range(0, 4) {
+        0 => format!("{thing} {rate} {u}/{per}, {what} {qty} {per}"),
+        1 => format!("{thing} at {rate} {u} per {per} for {qty} {per}"),
+        2 => format!("{qty} {per} of {thing} at {rate} {u}/{per}"),
+        3 => format!("{thing}: {rate} {u} each {per}, {qty} {per}"),
+        _ => format!("{thing} rate {rate} {u}/{per}, {what} of {qty} {per}"),
+    };
+    (text, u, ask)
+}
+
+/// A word problem with `steps` steps (1 or 2), a bare fact, or a bare chain (every 3-step item:
+/// long word problems would crowd the context).
+pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
+    if steps > 2 {
+        return arith::example(rng, steps);
+    }
+    match rng.range(0, 5) {
+        // The table and its divisions, asked bare.
+        0 => {
+            let (a, b) = factors(rng);
+            let (s, c) = mul(a, b);
+            Labeled {
+                question: format!("{a}*{b}=?"),
+                steps: vec![s],
+                answer: c.to_string(),
+            }
+        }
+        1 => {
+            let (a, b) = factors(rng);
+            let (s, q) = div(a * b, b);
+            Labeled {
+                question: format!("{}/{b}=?", a * b),
+                steps: vec![s],
+                answer: q.to_string(),
+            }
+        }
+        2 => arith::example(rng, steps),
+        // Rate × quantity, then (two steps) an equal split.
+        _ => loop {
+            let (rate, qty) = (rng.range(2, 9), rng.range(10, 49));
+            let (s1, total) = mul(qty, rate);
+            let (text, u, ask) = rate_phrase(rng, rate, qty);
+            if steps <= 1 {
+                return Labeled {
+                    question: format!("{text}. {ask}"),
+                    steps: vec![s1],
+                    answer: total.to_string(),
+                };
+            }
+            let parts: Vec<i64> = small_divisors(total)
+                .into_iter()
+                .filter(|d| (2..=5).contains(d))
+                .collect();
+            if parts.is_empty() {
+                continue;
+            }
+            let n = *rng.pick(&parts);
+            let (s2, each) = div(total, n);
+            return Labeled {
+                question: format!("{text}, in {n} equal parts. {u} per part?"),
+                steps: vec![s1, s2],
+                answer: each.to_string(),
+            };
+        },
+    }
+}

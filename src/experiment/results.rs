@@ -1,0 +1,391 @@
+//! What an experiment folder reports: `results.csv` (one row per cell, evaluation and
+//! difficulty), `summary.md` (final evaluations, mean ± std over seeds, the best of each column
+//! in bold) and the plots. Everything is read back from the cells' run folders, so a report can
+//! be rebuilt at any time (`hytune experiment --report`).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::grid::{Cell, cells};
+use super::plots;
+use super::runner::DONE;
+use crate::config::Config;
+use crate::engine::protocol::{EvalReport, StepMetrics};
+use crate::method::calibration::Calibration;
+
+/// The evaluations and step metrics of one cell's run folder.
+pub struct CellData {
+    pub cell: Cell,
+    pub done: bool,
+    pub reports: Vec<EvalReport>,
+    pub steps: Vec<StepMetrics>,
+}
+
+impl CellData {
+    /// The last post-training evaluation of `split` (the final one when the cell is done).
+    pub fn last(&self, split: &str) -> Option<&EvalReport> {
+        self.reports
+            .iter()
+            .filter(|r| r.split == split && r.phase == "post")
+            .max_by_key(|r| r.step)
+    }
+
+    /// The evaluation before post-training: the base model's.
+    pub fn before(&self, split: &str) -> Option<&EvalReport> {
+        self.reports
+            .iter()
+            .find(|r| r.split == split && r.phase == "post" && r.step == 0)
+    }
+}
+
+fn read_cell(dir: &Path, cell: Cell) -> CellData {
+    let run = dir.join("cells").join(cell.name());
+    let mut reports: Vec<EvalReport> = std::fs::read_dir(&run)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            (n.starts_with("eval-") || n.starts_with("dev-")) && n.ends_with(".json")
+        })
+        .filter_map(|p| serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok())
+        .collect();
+    reports.sort_by(|a, b| (&a.split, a.step).cmp(&(&b.split, b.step)));
+    let steps = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    CellData {
+        done: run.join(DONE).exists(),
+        cell,
+        reports,
+        steps,
+    }
+}
+
+/// Mean and sample standard deviation (0 for one value).
+pub fn mean_std(v: &[f64]) -> Option<(f64, f64)> {
+    if v.is_empty() {
+        return None;
+    }
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    Some((m, var.sqrt()))
+}
+
+/// The columns of the summary: name, value, and whether higher is better.
+pub const METRICS: &[(&str, fn(&Calibration) -> Option<f64>, bool)] = &[
+    ("accuracy", |c| Some(c.accuracy), true),
+    ("ECE", |c| Some(c.ece), false),
+    ("Brier", |c| Some(c.brier), false),
+    ("AUROC", |c| c.auroc, true),
+    ("confident-error rate", |c| Some(c.confident_error_rate), false),
+];
+
+pub struct Written {
+    pub rows: usize,
+    pub done: usize,
+    pub cells: usize,
+    pub plots: Vec<PathBuf>,
+}
+
+impl Written {
+    pub fn describe(&self, dir: &Path) -> String {
+        format!(
+            "{}/{} cells done; {} rows in {}, summary in {}, {} plots in {}",
+            self.done,
+            self.cells,
+            self.rows,
+            dir.join("results.csv").display(),
+            dir.join("summary.md").display(),
+            self.plots.len(),
+            dir.join("plots").display()
+        )
+    }
+}
+
+fn csv_rows(data: &[CellData]) -> (String, usize) {
+    let mut out = String::from(
+        "suite,fraction,strategy,seed,done,split,phase,step,difficulty,n,accuracy,ece,brier,auroc,confident_error_rate,mean_confidence\n",
+    );
+    let mut n = 0;
+    for d in data {
+        for r in &d.reports {
+            let groups = std::iter::once(("all".to_string(), &r.overall))
+                .chain(r.by_difficulty.iter().map(|(k, c)| (k.to_string(), c)));
+            for (difficulty, c) in groups {
+                let _ = writeln!(
+                    out,
+                    "{},{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{:.6},{:.6}",
+                    d.cell.suite.name(),
+                    d.cell.fraction,
+                    d.cell.strategy.name(),
+                    d.cell.seed,
+                    d.done,
+                    r.split,
+                    r.phase,
+                    r.step,
+                    difficulty,
+                    c.n,
+                    c.accuracy,
+                    c.ece,
+                    c.brier,
+                    c.auroc.map(|a| format!("{a:.6}")).unwrap_or_default(),
+                    c.confident_error_rate,
+                    c.mean_confidence
+                );
+                n += 1;
+            }
+        }
+    }
+    (out, n)
+}
+
+fn fmt_ms(v: &[f64]) -> String {
+    match mean_std(v) {
+        None => "—".into(),
+        Some((m, _)) if v.len() == 1 => format!("{m:.3}"),
+        Some((m, s)) => format!("{m:.3} ± {s:.3}"),
+    }
+}
+
+/// One table: a row per strategy (finished cells of `suite` at `fraction`), plus the base row.
+fn table(out: &mut String, data: &[CellData], split: &str, strategies: &[String]) {
+    let _ = writeln!(
+        out,
+        "| strategy | seeds | {} |",
+        METRICS.iter().map(|m| m.0).collect::<Vec<_>>().join(" | ")
+    );
+    let _ = writeln!(out, "|---|---|{}", "---|".repeat(METRICS.len()));
+    if let Some(base) = data.iter().find_map(|d| d.before(split)) {
+        let cols: Vec<String> = METRICS
+            .iter()
+            .map(|(_, f, _)| f(&base.overall).map(|v| format!("{v:.3}")).unwrap_or("—".into()))
+            .collect();
+        let _ = writeln!(out, "| base (before post-training) | — | {} |", cols.join(" | "));
+    }
+    let per: Vec<(&String, Vec<&Calibration>)> = strategies
+        .iter()
+        .map(|s| {
+            let cs = data
+                .iter()
+                .filter(|d| d.done && d.cell.strategy.name() == s)
+                .filter_map(|d| d.last(split).map(|r| &r.overall))
+                .collect();
+            (s, cs)
+        })
+        .filter(|(_, cs): &(&String, Vec<&Calibration>)| !cs.is_empty())
+        .collect();
+    // The best mean of each column.
+    let best: Vec<Option<f64>> = METRICS
+        .iter()
+        .map(|(_, f, higher)| {
+            per.iter()
+                .filter_map(|(_, cs)| {
+                    mean_std(&cs.iter().filter_map(|c| f(c)).collect::<Vec<_>>()).map(|x| x.0)
+                })
+                .reduce(|a, b| if (b > a) == *higher { b } else { a })
+        })
+        .collect();
+    for (s, cs) in &per {
+        let cols: Vec<String> = METRICS
+            .iter()
+            .zip(&best)
+            .map(|((_, f, _), b)| {
+                let v: Vec<f64> = cs.iter().filter_map(|c| f(c)).collect();
+                let text = fmt_ms(&v);
+                let is_best = mean_std(&v).zip(*b).is_some_and(|((m, _), b)| (m - b).abs() < 1e-12);
+                if is_best && per.len() > 1 {
+                    format!("**{text}**")
+                } else {
+                    text
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "| {s} | {} | {} |", cs.len(), cols.join(" | "));
+    }
+}
+
+fn by_difficulty(out: &mut String, data: &[CellData], strategies: &[String]) {
+    let mut levels: Vec<u32> = data
+        .iter()
+        .flat_map(|d| d.reports.iter().flat_map(|r| r.by_difficulty.keys().copied()))
+        .collect();
+    levels.sort();
+    levels.dedup();
+    if levels.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nAccuracy by difficulty (reasoning steps; the last level is beyond training), eval split:\n"
+    );
+    let _ = writeln!(
+        out,
+        "| strategy | {} |",
+        levels.iter().map(|l| format!("{l} steps")).collect::<Vec<_>>().join(" | ")
+    );
+    let _ = writeln!(out, "|---|{}", "---|".repeat(levels.len()));
+    if let Some(base) = data.iter().find_map(|d| d.before("eval")) {
+        let cols: Vec<String> = levels
+            .iter()
+            .map(|l| {
+                base.by_difficulty
+                    .get(l)
+                    .map(|c| format!("{:.3} (n {})", c.accuracy, c.n))
+                    .unwrap_or("—".into())
+            })
+            .collect();
+        let _ = writeln!(out, "| base | {} |", cols.join(" | "));
+    }
+    for s in strategies {
+        let finals: Vec<&EvalReport> = data
+            .iter()
+            .filter(|d| d.done && d.cell.strategy.name() == s)
+            .filter_map(|d| d.last("eval"))
+            .collect();
+        if finals.is_empty() {
+            continue;
+        }
+        let cols: Vec<String> = levels
+            .iter()
+            .map(|l| {
+                let v: Vec<f64> = finals
+                    .iter()
+                    .filter_map(|r| r.by_difficulty.get(l).map(|c| c.accuracy))
+                    .collect();
+                fmt_ms(&v)
+            })
+            .collect();
+        let _ = writeln!(out, "| {s} | {} |", cols.join(" | "));
+    }
+}
+
+fn summary(config: &Config, data: &[CellData], done: usize) -> String {
+    let e = &config.experiment;
+    let mut out = String::from("# Experiment summary\n\n");
+    let _ = writeln!(
+        out,
+        "{done}/{} cells done. Post-training: {} steps per cell from one shared base (seed {}); seeds {:?}. \
+         Figures: the final model of each cell on `eval.jsonl` (only reported, never used to choose anything), \
+         mean ± sample std over seeds. Bold: the best mean of each column among strategies \
+         (higher accuracy and AUROC; lower ECE, Brier and confident-error rate). The dev tables are what \
+         defaults and `best.hyt` are chosen on. Config: `experiment.toml`.\n",
+        data.len(),
+        config.post.steps,
+        e.base_seed,
+        e.seeds
+    );
+    for suite in &e.suites {
+        for &f in &e.fractions {
+            let cells_here: Vec<&CellData> = data
+                .iter()
+                .filter(|d| d.cell.suite.name() == suite && d.cell.fraction == f)
+                .collect();
+            if cells_here.is_empty() {
+                continue;
+            }
+            let owned: Vec<CellData> = cells_here
+                .iter()
+                .map(|d| CellData {
+                    cell: d.cell.clone(),
+                    done: d.done,
+                    reports: d.reports.clone(),
+                    steps: Vec::new(),
+                })
+                .collect();
+            let _ = writeln!(out, "## {suite}, {}% labeled\n", f * 100.0);
+            table(&mut out, &owned, "eval", &e.strategies);
+            by_difficulty(&mut out, &owned, &e.strategies);
+            let _ = writeln!(out, "\nDev split:\n");
+            table(&mut out, &owned, "dev", &e.strategies);
+            out.push('\n');
+        }
+        if e.fractions.len() > 1 {
+            let _ = writeln!(out, "## {suite}: labeled-fraction sweep (eval accuracy / ECE)\n");
+            let _ = writeln!(
+                out,
+                "| strategy | {} |",
+                e.fractions.iter().map(|f| format!("{}%", f * 100.0)).collect::<Vec<_>>().join(" | ")
+            );
+            let _ = writeln!(out, "|---|{}", "---|".repeat(e.fractions.len()));
+            for s in &e.strategies {
+                let cols: Vec<String> = e
+                    .fractions
+                    .iter()
+                    .map(|&f| {
+                        let cs: Vec<&Calibration> = data
+                            .iter()
+                            .filter(|d| {
+                                d.done
+                                    && d.cell.suite.name() == suite
+                                    && d.cell.fraction == f
+                                    && d.cell.strategy.name() == s
+                            })
+                            .filter_map(|d| d.last("eval").map(|r| &r.overall))
+                            .collect();
+                        if cs.is_empty() {
+                            return "—".into();
+                        }
+                        let acc: Vec<f64> = cs.iter().map(|c| c.accuracy).collect();
+                        let ece: Vec<f64> = cs.iter().map(|c| c.ece).collect();
+                        format!("{} / {}", fmt_ms(&acc), fmt_ms(&ece))
+                    })
+                    .collect();
+                let _ = writeln!(out, "| {s} | {} |", cols.join(" | "));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Rewrites `results.csv`, `summary.md` and `plots/` from the cells on disk.
+pub fn write_reports(dir: &Path, config: &Config) -> Result<Written> {
+    let data: Vec<CellData> = cells(&config.experiment)
+        .into_iter()
+        .map(|c| read_cell(dir, c))
+        .collect();
+    let done = data.iter().filter(|d| d.done).count();
+    let (csv, rows) = csv_rows(&data);
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        let tmp = dir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, text)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .with_context(|| format!("cannot write {}", path.display()))
+    };
+    write("results.csv", &csv)?;
+    write("summary.md", &summary(config, &data, done))?;
+    let plots = plots::write_all(&dir.join("plots"), config, &data)?;
+    Ok(Written {
+        rows,
+        done,
+        cells: data.len(),
+        plots,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_sample_std_by_hand() {
+        // mean 2, squared deviations 1 + 0 + 1 = 2, / (3 − 1) = 1.
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0]).unwrap();
+        assert!((m - 2.0).abs() < 1e-12 && (s - 1.0).abs() < 1e-12);
+        assert_eq!(mean_std(&[0.5]), Some((0.5, 0.0)));
+        assert_eq!(mean_std(&[]), None);
+        assert_eq!(fmt_ms(&[0.5, 0.7]), "0.600 ± 0.141");
+    }
+}

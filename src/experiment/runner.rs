@@ -1,0 +1,288 @@
+//! Runs the cells of an experiment in order: datasets, the shared base, then each cell (skipped
+//! when done, resumed when half done), with progress and an ETA on stderr.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::grid::{Cell, cells};
+use super::results;
+use crate::config::Config;
+use crate::data::jsonl;
+use crate::data::suites::{GenSpec, generate};
+use crate::engine::protocol::{Command, Event, Phase};
+use crate::engine::{DataSource, Job, backend, checkpoint, spawn};
+use crate::progress::format_duration;
+
+/// Marks a finished cell (written after its final evaluation and checkpoint).
+pub const DONE: &str = "done.json";
+
+/// Seconds per post-training step by strategy, learned as cells run, for the ETA.
+#[derive(Default)]
+struct Tracker {
+    secs: HashMap<String, (f64, usize)>,
+}
+
+impl Tracker {
+    fn push(&mut self, strategy: &str, secs: f64) {
+        let e = self.secs.entry(strategy.to_string()).or_default();
+        e.0 += secs;
+        e.1 += 1;
+    }
+
+    fn per_step(&self, strategy: &str) -> Option<f64> {
+        let known = |(s, n): &(f64, usize)| (*n > 0).then(|| s / *n as f64);
+        self.secs.get(strategy).and_then(known).or_else(|| {
+            // Unknown yet: the slowest strategy seen so far (RLIF-using ones cost more than RD).
+            self.secs.values().filter_map(known).reduce(f64::max)
+        })
+    }
+}
+
+enum Outcome {
+    Finished,
+    Stopped,
+}
+
+fn cell_config(config: &Config, cell: &Cell) -> Result<Config> {
+    Ok(config.with_sets(&[
+        format!("run.seed={}", cell.seed),
+        format!("mix.strategy=\"{}\"", cell.strategy.name()),
+        format!("data.suite=\"{}\"", cell.suite.name()),
+        format!("data.labeled_fraction={}", cell.fraction),
+    ])?)
+}
+
+/// The datasets of the grid, generated once under `data/`.
+fn ensure_data(dir: &Path, config: &Config, cells: &[Cell]) -> Result<()> {
+    for cell in cells {
+        let d = dir.join("data").join(cell.data_name());
+        if d.join(jsonl::EVAL).exists() {
+            continue;
+        }
+        let spec = GenSpec {
+            suite: cell.suite,
+            size: config.data.size,
+            eval_size: config.data.eval_size,
+            dev_size: config.data.dev_size,
+            labeled_fraction: cell.fraction,
+            seed: config.data.seed,
+        };
+        jsonl::write_dataset(&d, &generate(&spec))
+            .with_context(|| format!("cannot write {}", d.display()))?;
+    }
+    Ok(())
+}
+
+/// The newest periodic checkpoint of `phase` in `run_dir`.
+fn latest(run_dir: &Path, phase: Phase) -> Option<PathBuf> {
+    let tag = format!("{}-", phase.name());
+    checkpoint::periodic(run_dir).into_iter().rev().find(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.contains(&tag))
+    })
+}
+
+/// A run folder without a checkpoint to resume holds nothing worth keeping: start it afresh.
+fn fresh_or_resume(run_dir: &Path, phase: Phase) -> Result<Option<PathBuf>> {
+    let resume = latest(run_dir, phase);
+    if resume.is_none() && run_dir.exists() {
+        std::fs::remove_dir_all(run_dir)
+            .with_context(|| format!("cannot clear {}", run_dir.display()))?;
+    }
+    Ok(resume)
+}
+
+pub fn run(dir: &Path, config: &Config) -> Result<ExitCode> {
+    let term = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGINT,
+    ] {
+        signal_hook::flag::register(sig, term.clone())?;
+    }
+    let grid = cells(&config.experiment);
+    let selected = backend::select(&config.run.backend)?;
+    if let Some(n) = &selected.notice {
+        eprintln!("note: {n}");
+    }
+    eprintln!(
+        "experiment {}: {} cells, {} post-training steps each",
+        dir.display(),
+        grid.len(),
+        config.post.steps
+    );
+    ensure_data(dir, config, &grid)?;
+
+    // The shared base model.
+    let base = dir.join("base.hyt");
+    if !base.exists() {
+        let run_dir = dir.join("base-run");
+        let resume = fresh_or_resume(&run_dir, Phase::Pretrain)?;
+        let cfg = config.with_sets(&[format!("run.seed={}", config.experiment.base_seed)])?;
+        let job = Job {
+            config: cfg,
+            data: DataSource::Dir(dir.join("data").join(grid[0].data_name())),
+            run_dir: run_dir.clone(),
+            resume,
+            base: None,
+            interactive: false,
+            backend: selected.clone(),
+            only_base: true,
+        };
+        match drive(job, "base", &term, &mut |_, _| String::new())? {
+            Outcome::Stopped => return Ok(interrupted()),
+            Outcome::Finished => {}
+        }
+        let tmp = dir.join("base.hyt.tmp");
+        std::fs::copy(run_dir.join("base.hyt"), &tmp)
+            .and_then(|_| std::fs::rename(&tmp, &base))
+            .with_context(|| format!("cannot write {}", base.display()))?;
+    }
+
+    let started = Instant::now();
+    let mut tracker = Tracker::default();
+    let steps = config.post.steps;
+    for (k, cell) in grid.iter().enumerate() {
+        let run_dir = dir.join("cells").join(cell.name());
+        if run_dir.join(DONE).exists() {
+            continue;
+        }
+        let resume = fresh_or_resume(&run_dir, Phase::Post)?;
+        let cfg = match &resume {
+            Some(ck) => checkpoint::load(ck)?.meta.config,
+            None => cell_config(config, cell)?,
+        };
+        let job = Job {
+            config: cfg,
+            data: DataSource::Dir(dir.join("data").join(cell.data_name())),
+            run_dir: run_dir.clone(),
+            resume,
+            base: Some(base.clone()),
+            interactive: false,
+            backend: selected.clone(),
+            only_base: false,
+        };
+        let label = format!("cell {}/{} {}", k + 1, grid.len(), cell.name());
+        let t0 = Instant::now();
+        let outcome = drive(job, &label, &term, &mut |step, secs| {
+            tracker.push(cell.strategy.name(), secs);
+            // The rest of this cell, then every cell not done yet.
+            let mut eta = tracker.per_step(cell.strategy.name()).unwrap_or(0.0)
+                * steps.saturating_sub(step) as f64;
+            for c in &grid[k + 1..] {
+                if !dir.join("cells").join(c.name()).join(DONE).exists() {
+                    eta += tracker.per_step(c.strategy.name()).unwrap_or(0.0) * steps as f64;
+                }
+            }
+            format!("  experiment ETA {}", format_duration(eta))
+        })?;
+        match outcome {
+            Outcome::Stopped => return Ok(interrupted()),
+            Outcome::Finished => {
+                let done = serde_json::json!({ "seconds": t0.elapsed().as_secs_f64() });
+                std::fs::write(run_dir.join(DONE), done.to_string())
+                    .with_context(|| format!("cannot write {}", run_dir.join(DONE).display()))?;
+            }
+        }
+        results::write_reports(dir, config)?;
+    }
+    let written = results::write_reports(dir, config)?;
+    eprintln!(
+        "experiment done in {} this session; {}",
+        format_duration(started.elapsed().as_secs_f64()),
+        written.describe(dir)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn interrupted() -> ExitCode {
+    eprintln!("interrupted: rerun the same command to resume (finished cells are kept)");
+    ExitCode::from(130)
+}
+
+/// Runs one job to its end, printing a progress line every few seconds; `extra(step, secs)` is
+/// called on each timed post-training step and returns text appended to the line.
+fn drive(
+    job: Job,
+    label: &str,
+    term: &AtomicBool,
+    extra: &mut dyn FnMut(usize, f64) -> String,
+) -> Result<Outcome> {
+    let handle = spawn(job);
+    let mut err = std::io::stderr();
+    let mut last = Instant::now() - Duration::from_secs(60);
+    let mut stop_sent = false;
+    let mut outcome = Outcome::Finished;
+    let mut failure = None;
+    loop {
+        if term.load(Ordering::Relaxed) && !stop_sent {
+            let _ = handle.commands.send(Command::Stop { checkpoint: true });
+            let _ = writeln!(err, "stopping: writing a checkpoint…");
+            stop_sent = true;
+            outcome = Outcome::Stopped;
+        }
+        let event = match handle.events.recv_timeout(Duration::from_millis(200)) {
+            Ok(e) => e,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        match event {
+            Event::Step(m) => {
+                let tail = if m.phase == "post" && !m.warmup {
+                    extra(m.step, m.step_seconds)
+                } else {
+                    String::new()
+                };
+                if last.elapsed() >= Duration::from_secs(10) || m.step == m.total {
+                    let mut line = format!(
+                        "[{label}] {} {}/{}  loss {:.4}",
+                        m.phase, m.step, m.total, m.loss_total
+                    );
+                    if let Some(a) = m.alpha {
+                        line.push_str(&format!("  α {a:.2}"));
+                    }
+                    let _ = writeln!(err, "{line}{tail}");
+                    last = Instant::now();
+                }
+            }
+            Event::Eval(r) => {
+                let _ = writeln!(
+                    err,
+                    "[{label}] {} {} step {}: {}",
+                    r.split,
+                    r.phase,
+                    r.step,
+                    r.overall.summary_line()
+                );
+            }
+            Event::Warning(w) => {
+                let _ = writeln!(err, "[{label}] warning: {w}");
+            }
+            Event::Finished(s) => {
+                if s.stopped_early {
+                    outcome = Outcome::Stopped;
+                }
+                break;
+            }
+            Event::Failed(msg) => {
+                failure = Some(msg);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let _ = handle.thread.join();
+    if let Some(msg) = failure {
+        bail!("{label}: {msg}");
+    }
+    Ok(outcome)
+}
