@@ -45,7 +45,10 @@ fn twenty_hytuning_steps_have_finite_losses_and_bounded_alpha() {
         .iter()
         .filter(|e| matches!(e, Event::Eval(_)))
         .count();
-    assert_eq!(evals, 3, "before, at step 10, at the end");
+    assert_eq!(
+        evals, 5,
+        "eval and dev before, dev at step 10, dev and eval at the end"
+    );
     let run_dir = dir.path().join("run");
     for f in [
         "config.toml",
@@ -55,7 +58,8 @@ fn twenty_hytuning_steps_have_finite_losses_and_bounded_alpha() {
         "base.hyt",
         "best.hyt",
         "eval-post-0000020.json",
-        "predictions-post-0000020.jsonl",
+        "predictions-eval-post-0000020.jsonl",
+        "dev-post-0000010.json",
     ] {
         assert!(run_dir.join(f).exists(), "{f} missing");
     }

@@ -22,6 +22,12 @@ fn ev(app: &mut App, e: Event) {
     assert!(update(app, Msg::Engine(e)).is_empty());
 }
 
+/// Periodic evaluations read the dev split (the one that chooses best.hyt).
+fn dev(mut r: hytune::engine::protocol::EvalReport) -> hytune::engine::protocol::EvalReport {
+    r.split = "dev".into();
+    r
+}
+
 fn step(phase: &str, step: usize, total: usize) -> StepMetrics {
     let t = step as f64;
     let post = phase == "post";
@@ -110,12 +116,12 @@ fn synthetic() -> App {
     );
     ev(
         &mut app,
-        Event::Eval(Box::new(summarize(
+        Event::Eval(Box::new(dev(summarize(
             (0..12).map(prediction).collect(),
             0.9,
             "post",
             0,
-        ))),
+        )))),
     );
     for s in 1..=30 {
         if s == 15 {
@@ -156,12 +162,12 @@ fn synthetic() -> App {
     );
     ev(
         &mut app,
-        Event::Eval(Box::new(summarize(
+        Event::Eval(Box::new(dev(summarize(
             (3..15).map(prediction).collect(),
             0.9,
             "post",
             25,
-        ))),
+        )))),
     );
     ev(
         &mut app,

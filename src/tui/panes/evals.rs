@@ -29,10 +29,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             };
             Row::new(vec![
                 format!(
-                    "{}{} {} {}",
+                    "{}{}{} {}",
                     if is_best { "★" } else { " " },
                     &e.split[..e.split.len().min(4)],
-                    &e.phase[..e.phase.len().min(4)],
+                    if e.phase == "post" { "" } else { "·pre" },
                     e.step
                 ),
                 format!("{:.3}", c.accuracy),
@@ -49,7 +49,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let header = Row::new(vec!["eval", "acc", "ECE", "Brier", "AUROC", "conf.err"])
         .style(Style::default().fg(Color::DarkGray));
     let widths = [
-        Constraint::Length(15),
+        Constraint::Length(11),
         Constraint::Length(6),
         Constraint::Length(6),
         Constraint::Length(6),

@@ -1,0 +1,96 @@
+//! `hytune experiment` through the binary: a tiny grid runs, writes its reports and plots, and a
+//! rerun resumes a half-done cell and skips the finished ones.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn hytune(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hytune"))
+        .args(args)
+        .current_dir(cwd)
+        .env("HOME", cwd)
+        .env("XDG_DATA_HOME", cwd.join("xdg"))
+        .env("XDG_CONFIG_HOME", cwd.join("xdg"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn tiny_grid_reports_and_resumes() {
+    let dir = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
+    let exp = dir.path().join("exp");
+    let args = [
+        "experiment",
+        "--config",
+        cfg,
+        "--backend",
+        "cpu",
+        "--out",
+        exp.to_str().unwrap(),
+        "--set",
+        "experiment.strategies=[\"rd\", \"hytuning\"]",
+        "--set",
+        "experiment.fractions=[0.2, 1.0]",
+        "--set",
+        "experiment.seeds=[1, 2]",
+    ];
+    let o = hytune(&args, dir.path());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // 0.2: two strategies × two seeds; 1.0: RD only (no unlabeled questions left).
+    assert!(err.contains("6 cells"), "{err}");
+    assert!(err.contains("6/6 cells done"), "{err}");
+    let csv = std::fs::read_to_string(exp.join("results.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(header.starts_with("suite,fraction,strategy,seed,done,split,phase,step,difficulty"));
+    assert!(csv.contains("dosage,0.2,hytuning,2,true,eval,post,8,all"), "{csv}");
+    assert!(csv.contains(",dev,post,"), "dev evaluations are rows too");
+    let summary = std::fs::read_to_string(exp.join("summary.md")).unwrap();
+    assert!(summary.contains("## dosage, 20% labeled"), "{summary}");
+    assert!(summary.contains("| base (before post-training) |"));
+    assert!(summary.contains("| hytuning | 2 |"), "{summary}");
+    assert!(summary.contains("labeled-fraction sweep"));
+    for plot in [
+        "dosage-accuracy-vs-fraction.svg",
+        "dosage-ece-vs-fraction.svg",
+        "dosage-f0.2-reliability.svg",
+        "dosage-f0.2-hytuning-s1-alpha-prg.svg",
+    ] {
+        let text = std::fs::read_to_string(exp.join("plots").join(plot)).unwrap();
+        assert!(text.starts_with("<svg"), "{plot}");
+    }
+
+    // A killed cell: its completion mark and final files go, its periodic checkpoint stays.
+    let cell = exp.join("cells/dosage-f0.2-hytuning-s2");
+    std::fs::remove_file(cell.join("done.json")).unwrap();
+    std::fs::remove_file(cell.join("final.hyt")).unwrap();
+    let before = std::fs::read_to_string(cell.join("metrics.jsonl")).unwrap();
+    let kept: Vec<&str> = before.lines().take(4).collect();
+    std::fs::write(cell.join("metrics.jsonl"), kept.join("\n") + "\n").unwrap();
+    for e in std::fs::read_dir(&cell).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with("ckpt-") && !n.contains("0000004") {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    let o = hytune(&args, dir.path());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("cell 4/6 dosage-f0.2-hytuning-s2"), "{err}");
+    assert!(!err.contains("cell 1/6"), "finished cells are skipped: {err}");
+    assert!(cell.join("done.json").exists() && cell.join("final.hyt").exists());
+    let after = std::fs::read_to_string(cell.join("metrics.jsonl")).unwrap();
+    let steps: Vec<u64> = after
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, (1..=8).collect::<Vec<_>>(), "resumed after step 4");
+
+    // Another config in the same folder is refused, naming the folder.
+    let mut other = args.to_vec();
+    other.extend(["--set", "post.steps=9"]);
+    let o = hytune(&other, dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds an experiment with another config"));
+}
