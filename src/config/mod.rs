@@ -179,7 +179,7 @@ impl Default for Config {
             },
             pretrain: Pretrain {
                 suite: "general".into(),
-                steps: 1200,
+                steps: 2000,
                 batch_size: 32,
                 lr: 3e-3,
                 warmup: 50,
