@@ -21,7 +21,8 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn config_mistakes_exit_2_with_file_line_and_key() {
-    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "[post]\nsteps = 10\nlearning_rate = 0.1\n").unwrap();
     let o = hytune(
@@ -59,7 +60,8 @@ fn config_mistakes_exit_2_with_file_line_and_key() {
 
 #[test]
 fn print_config_without_arguments_is_the_repo_config() {
-    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
     let o = hytune(&["print-config"], dir.path());
     assert!(o.status.success());
     let repo =
@@ -69,7 +71,8 @@ fn print_config_without_arguments_is_the_repo_config() {
 
 #[test]
 fn data_gen_check_and_refusals() {
-    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
     let out = dir.path().join("ds");
     let o = hytune(
         &[
@@ -135,7 +138,8 @@ fn data_gen_check_and_refusals() {
 
 #[test]
 fn bad_checkpoints_and_cli_are_refused() {
-    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
     let junk = dir.path().join("junk.hyt");
     std::fs::write(&junk, "not a checkpoint").unwrap();
     let o = hytune(
@@ -177,7 +181,8 @@ fn bad_checkpoints_and_cli_are_refused() {
 
 #[test]
 fn tiny_headless_run_then_eval() {
-    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
     let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
     let run = dir.path().join("run");
     let o = hytune(

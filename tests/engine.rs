@@ -9,7 +9,8 @@ use hytune::model::GptShape;
 
 #[test]
 fn twenty_hytuning_steps_have_finite_losses_and_bounded_alpha() {
-    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
     let data = dataset(dir.path());
     let c = tiny(&[
         ("pretrain.steps", "3"),
@@ -88,7 +89,8 @@ fn twenty_hytuning_steps_have_finite_losses_and_bounded_alpha() {
 
 #[test]
 fn resume_reproduces_the_uninterrupted_run() {
-    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
     let data = dataset(dir.path());
     let c = tiny(&[
         ("pretrain.steps", "10"),
@@ -131,7 +133,8 @@ fn resume_reproduces_the_uninterrupted_run() {
 
 #[test]
 fn checkpoint_of_another_shape_is_refused() {
-    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
     let data = dataset(dir.path());
     let c = tiny(&[
         ("pretrain.steps", "2"),

@@ -44,7 +44,10 @@ fn tiny_grid_reports_and_resumes() {
     let csv = std::fs::read_to_string(exp.join("results.csv")).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(header.starts_with("suite,fraction,strategy,seed,done,split,phase,step,difficulty"));
-    assert!(csv.contains("dosage,0.2,hytuning,2,true,eval,post,8,all"), "{csv}");
+    assert!(
+        csv.contains("dosage,0.2,hytuning,2,true,eval,post,8,all"),
+        "{csv}"
+    );
     assert!(csv.contains(",dev,post,"), "dev evaluations are rows too");
     let summary = std::fs::read_to_string(exp.join("summary.md")).unwrap();
     assert!(summary.contains("## dosage, 20% labeled"), "{summary}");
@@ -78,12 +81,19 @@ fn tiny_grid_reports_and_resumes() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("cell 4/6 dosage-f0.2-hytuning-s2"), "{err}");
-    assert!(!err.contains("cell 1/6"), "finished cells are skipped: {err}");
+    assert!(
+        !err.contains("cell 1/6"),
+        "finished cells are skipped: {err}"
+    );
     assert!(cell.join("done.json").exists() && cell.join("final.hyt").exists());
     let after = std::fs::read_to_string(cell.join("metrics.jsonl")).unwrap();
     let steps: Vec<u64> = after
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(steps, (1..=8).collect::<Vec<_>>(), "resumed after step 4");
 

@@ -15,7 +15,8 @@ fn end_to_end_in_tmux() {
         eprintln!("skipped: no tmux");
         return;
     }
-    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
     let run = dir.path().join("run");
     let session = format!("hytune-e2e-{}", std::process::id());
     let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");

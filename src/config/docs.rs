@@ -92,7 +92,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "Items of dev.jsonl, the split that chooses checkpoints and defaults (eval.jsonl is only reported).",
     ),
     ("data", "seed", "Seed of the generator."),
-    ("pretrain", "suite", "The general corpus: general (word problems and chains of the domain skills) | arith | dosage | finance."),
+    (
+        "pretrain",
+        "suite",
+        "The general corpus: general (word problems and chains of the domain skills) | arith | dosage | finance.",
+    ),
     ("pretrain", "steps", "Optimizer steps of base pretraining."),
     ("pretrain", "batch_size", "Sequences per step."),
     (

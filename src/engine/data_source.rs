@@ -93,7 +93,11 @@ mod tests {
             labeled: vec![ex(0)],
             ..Dataset::default()
         };
-        assert_eq!(hold_out_dev(&mut tiny, 0.5), 0, "the anchor is never emptied");
+        assert_eq!(
+            hold_out_dev(&mut tiny, 0.5),
+            0,
+            "the anchor is never emptied"
+        );
         let mut few = Dataset {
             labeled: (0..3).map(ex).collect(),
             ..Dataset::default()

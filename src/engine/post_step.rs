@@ -11,8 +11,8 @@ use super::protocol::{Event, PrgTrace, StepMetrics};
 use super::rollouts::{Rollout, rollouts};
 use super::trainer::Trainer;
 use crate::data::Labeled;
-use crate::method::grpo::{group_advantages, has_spread};
 use crate::method::consensus::majority;
+use crate::method::grpo::{group_advantages, has_spread};
 use crate::method::mixing::{PrgSignals, RolloutPrg, gate};
 use crate::model::generate::SampleOpts;
 

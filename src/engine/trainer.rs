@@ -188,7 +188,12 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     } else if t.data.dev.is_empty() {
         t.warn("no dev split (no dev.jsonl, eval.dev_fraction 0): best.hyt is not chosen".into());
     }
-    let halted = t.pipeline(resumed, job.base.clone(), data_dir.as_deref(), job.only_base)?;
+    let halted = t.pipeline(
+        resumed,
+        job.base.clone(),
+        data_dir.as_deref(),
+        job.only_base,
+    )?;
     t.finish(halted.is_some());
     Ok(())
 }

@@ -109,7 +109,10 @@ mod tests {
         assert_eq!(c[1].name(), "dosage-f0.05-hytuning-s1");
         assert_eq!(c[4].name(), "dosage-f1-rd-s1");
         assert_eq!(c[4].data_name(), "dosage-f1");
-        assert!(c.iter().all(|x| x.fraction < 1.0 || x.strategy == Strategy::Rd));
+        assert!(
+            c.iter()
+                .all(|x| x.fraction < 1.0 || x.strategy == Strategy::Rd)
+        );
         assert!(preset("quick").is_some() && preset("nope").is_none());
     }
 }

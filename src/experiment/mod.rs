@@ -87,7 +87,10 @@ pub fn run(args: &ConfigArgs, e: ExperimentArgs) -> Result<ExitCode> {
     });
     if e.report {
         if !dir.join(CONFIG_FILE).exists() {
-            bail!("{}: not an experiment folder (no {CONFIG_FILE})", dir.display());
+            bail!(
+                "{}: not an experiment folder (no {CONFIG_FILE})",
+                dir.display()
+            );
         }
         let written = results::write_reports(&dir, &config)?;
         eprintln!("{}", written.describe(&dir));

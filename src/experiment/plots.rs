@@ -66,12 +66,18 @@ fn against_fraction(
         }
         let c = color(i);
         chart
-            .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                pts.iter().map(|p| (p.0, p.1)),
+                c.stroke_width(2),
+            ))?
             .label(s.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
         chart.draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 4, c.filled())))?;
         chart.draw_series(pts.iter().map(|p| {
-            PathElement::new(vec![(p.0, (p.1 - p.2).max(0.0)), (p.0, (p.1 + p.2).min(1.0))], c)
+            PathElement::new(
+                vec![(p.0, (p.1 - p.2).max(0.0)), (p.0, (p.1 + p.2).min(1.0))],
+                c,
+            )
         }))?;
     }
     chart
@@ -108,7 +114,9 @@ fn reliability(path: &Path, title: &str, config: &Config, data: &[&CellData]) ->
             .filter(|d| d.done && d.cell.strategy.name() == s)
             .filter_map(|d| d.last("eval").map(|r| &r.overall))
             .collect();
-        let Some(first) = finals.first() else { continue };
+        let Some(first) = finals.first() else {
+            continue;
+        };
         let mut pts = Vec::new();
         for b in 0..first.reliability.len() {
             let (mut n, mut acc, mut conf) = (0usize, 0.0, 0.0);
@@ -143,7 +151,10 @@ fn reliability(path: &Path, title: &str, config: &Config, data: &[&CellData]) ->
 
 /// α, PRG_anchor, PRG_policy and the gold-answer confidence over the steps of one HyTuning run.
 fn alpha_prg(path: &Path, title: &str, cell: &CellData) -> Plot {
-    let series: [(&str, fn(&crate::engine::protocol::StepMetrics) -> Option<f64>); 4] = [
+    let series: [(
+        &str,
+        fn(&crate::engine::protocol::StepMetrics) -> Option<f64>,
+    ); 4] = [
         ("alpha", |m| m.alpha),
         ("PRG anchor (gold)", |m| m.prg_anchor),
         ("PRG policy (rollouts)", |m| m.prg_policy),
@@ -208,10 +219,22 @@ pub fn write_all(dir: &Path, config: &Config, data: &[CellData]) -> Result<Vec<P
             continue;
         }
         emit(format!("{suite}-accuracy-vs-fraction.svg"), &|p| {
-            against_fraction(p, &format!("accuracy ({suite}, eval)"), |c| c.accuracy, config, &of_suite)
+            against_fraction(
+                p,
+                &format!("accuracy ({suite}, eval)"),
+                |c| c.accuracy,
+                config,
+                &of_suite,
+            )
         })?;
         emit(format!("{suite}-ece-vs-fraction.svg"), &|p| {
-            against_fraction(p, &format!("ECE ({suite}, eval)"), |c| c.ece, config, &of_suite)
+            against_fraction(
+                p,
+                &format!("ECE ({suite}, eval)"),
+                |c| c.ece,
+                config,
+                &of_suite,
+            )
         })?;
         for &f in &config.experiment.fractions {
             let here: Vec<&CellData> = of_suite
@@ -223,11 +246,23 @@ pub fn write_all(dir: &Path, config: &Config, data: &[CellData]) -> Result<Vec<P
                 continue;
             }
             emit(format!("{suite}-f{f}-reliability.svg"), &|p| {
-                reliability(p, &format!("reliability ({suite}, {}% labeled, eval)", f * 100.0), config, &here)
+                reliability(
+                    p,
+                    &format!("reliability ({suite}, {}% labeled, eval)", f * 100.0),
+                    config,
+                    &here,
+                )
             })?;
-            for d in here.iter().filter(|d| d.cell.strategy.name() == "hytuning" && !d.steps.is_empty()) {
+            for d in here
+                .iter()
+                .filter(|d| d.cell.strategy.name() == "hytuning" && !d.steps.is_empty())
+            {
                 emit(format!("{}-alpha-prg.svg", d.cell.name()), &|p| {
-                    alpha_prg(p, &format!("HyTuning: alpha and PRG ({})", d.cell.name()), d)
+                    alpha_prg(
+                        p,
+                        &format!("HyTuning: alpha and PRG ({})", d.cell.name()),
+                        d,
+                    )
                 })?;
             }
         }

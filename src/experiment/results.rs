@@ -88,7 +88,11 @@ pub const METRICS: &[(&str, fn(&Calibration) -> Option<f64>, bool)] = &[
     ("ECE", |c| Some(c.ece), false),
     ("Brier", |c| Some(c.brier), false),
     ("AUROC", |c| c.auroc, true),
-    ("confident-error rate", |c| Some(c.confident_error_rate), false),
+    (
+        "confident-error rate",
+        |c| Some(c.confident_error_rate),
+        false,
+    ),
 ];
 
 pub struct Written {
@@ -159,7 +163,7 @@ fn fmt_ms(v: &[f64]) -> String {
 }
 
 /// One table: a row per strategy (finished cells of `suite` at `fraction`), plus the base row.
-fn table(out: &mut String, data: &[CellData], split: &str, strategies: &[String]) {
+fn table(out: &mut String, data: &[&CellData], split: &str, strategies: &[String]) {
     let _ = writeln!(
         out,
         "| strategy | seeds | {} |",
@@ -169,9 +173,17 @@ fn table(out: &mut String, data: &[CellData], split: &str, strategies: &[String]
     if let Some(base) = data.iter().find_map(|d| d.before(split)) {
         let cols: Vec<String> = METRICS
             .iter()
-            .map(|(_, f, _)| f(&base.overall).map(|v| format!("{v:.3}")).unwrap_or("—".into()))
+            .map(|(_, f, _)| {
+                f(&base.overall)
+                    .map(|v| format!("{v:.3}"))
+                    .unwrap_or("—".into())
+            })
             .collect();
-        let _ = writeln!(out, "| base (before post-training) | — | {} |", cols.join(" | "));
+        let _ = writeln!(
+            out,
+            "| base (before post-training) | — | {} |",
+            cols.join(" | ")
+        );
     }
     let per: Vec<(&String, Vec<&Calibration>)> = strategies
         .iter()
@@ -203,7 +215,9 @@ fn table(out: &mut String, data: &[CellData], split: &str, strategies: &[String]
             .map(|((_, f, _), b)| {
                 let v: Vec<f64> = cs.iter().filter_map(|c| f(c)).collect();
                 let text = fmt_ms(&v);
-                let is_best = mean_std(&v).zip(*b).is_some_and(|((m, _), b)| (m - b).abs() < 1e-12);
+                let is_best = mean_std(&v)
+                    .zip(*b)
+                    .is_some_and(|((m, _), b)| (m - b).abs() < 1e-12);
                 if is_best && per.len() > 1 {
                     format!("**{text}**")
                 } else {
@@ -215,10 +229,14 @@ fn table(out: &mut String, data: &[CellData], split: &str, strategies: &[String]
     }
 }
 
-fn by_difficulty(out: &mut String, data: &[CellData], strategies: &[String]) {
+fn by_difficulty(out: &mut String, data: &[&CellData], strategies: &[String]) {
     let mut levels: Vec<u32> = data
         .iter()
-        .flat_map(|d| d.reports.iter().flat_map(|r| r.by_difficulty.keys().copied()))
+        .flat_map(|d| {
+            d.reports
+                .iter()
+                .flat_map(|r| r.by_difficulty.keys().copied())
+        })
         .collect();
     levels.sort();
     levels.dedup();
@@ -232,7 +250,11 @@ fn by_difficulty(out: &mut String, data: &[CellData], strategies: &[String]) {
     let _ = writeln!(
         out,
         "| strategy | {} |",
-        levels.iter().map(|l| format!("{l} steps")).collect::<Vec<_>>().join(" | ")
+        levels
+            .iter()
+            .map(|l| format!("{l} steps"))
+            .collect::<Vec<_>>()
+            .join(" | ")
     );
     let _ = writeln!(out, "|---|{}", "---|".repeat(levels.len()));
     if let Some(base) = data.iter().find_map(|d| d.before("eval")) {
@@ -294,28 +316,26 @@ fn summary(config: &Config, data: &[CellData], done: usize) -> String {
             if cells_here.is_empty() {
                 continue;
             }
-            let owned: Vec<CellData> = cells_here
-                .iter()
-                .map(|d| CellData {
-                    cell: d.cell.clone(),
-                    done: d.done,
-                    reports: d.reports.clone(),
-                    steps: Vec::new(),
-                })
-                .collect();
             let _ = writeln!(out, "## {suite}, {}% labeled\n", f * 100.0);
-            table(&mut out, &owned, "eval", &e.strategies);
-            by_difficulty(&mut out, &owned, &e.strategies);
+            table(&mut out, &cells_here, "eval", &e.strategies);
+            by_difficulty(&mut out, &cells_here, &e.strategies);
             let _ = writeln!(out, "\nDev split:\n");
-            table(&mut out, &owned, "dev", &e.strategies);
+            table(&mut out, &cells_here, "dev", &e.strategies);
             out.push('\n');
         }
         if e.fractions.len() > 1 {
-            let _ = writeln!(out, "## {suite}: labeled-fraction sweep (eval accuracy / ECE)\n");
+            let _ = writeln!(
+                out,
+                "## {suite}: labeled-fraction sweep (eval accuracy / ECE)\n"
+            );
             let _ = writeln!(
                 out,
                 "| strategy | {} |",
-                e.fractions.iter().map(|f| format!("{}%", f * 100.0)).collect::<Vec<_>>().join(" | ")
+                e.fractions
+                    .iter()
+                    .map(|f| format!("{}%", f * 100.0))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
             );
             let _ = writeln!(out, "|---|{}", "---|".repeat(e.fractions.len()));
             for s in &e.strategies {

@@ -29,7 +29,10 @@ mod tests {
 
     #[test]
     fn majority_counts_equal_numbers_and_breaks_ties_by_order() {
-        assert_eq!(majority(&[Some("12"), Some("7"), Some("12.0"), None]), Some("12"));
+        assert_eq!(
+            majority(&[Some("12"), Some("7"), Some("12.0"), None]),
+            Some("12")
+        );
         assert_eq!(majority(&[Some("3"), Some("4")]), Some("3"));
         assert_eq!(majority(&[Some("3"), Some("4"), Some("4")]), Some("4"));
         assert_eq!(majority(&[None, None]), None);

@@ -182,7 +182,9 @@ mod tests {
     fn schedule_decays_linearly() {
         let p = params(Strategy::Schedule);
         let mut st = MixState::new(&p);
-        let got: Vec<f64> = (0..5).map(|t| st.next_alpha(&p, t, 5, sig(0.0, 0.0))).collect();
+        let got: Vec<f64> = (0..5)
+            .map(|t| st.next_alpha(&p, t, 5, sig(0.0, 0.0)))
+            .collect();
         for (g, w) in got.iter().zip([0.9, 0.7, 0.5, 0.3, 0.1]) {
             assert!(close(*g, w), "{got:?}");
         }

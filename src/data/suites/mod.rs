@@ -180,7 +180,11 @@ mod tests {
                 assert!(suite.train_steps().contains(&(ex.steps.len() as u32)));
             }
             let max_eval = ds.eval.iter().map(|e| e.difficulty.unwrap()).max().unwrap();
-            assert_eq!(max_eval, *suite.train_steps().end() + 1, "eval goes beyond training");
+            assert_eq!(
+                max_eval,
+                *suite.train_steps().end() + 1,
+                "eval goes beyond training"
+            );
             for e in ds.eval.iter().chain(&ds.dev) {
                 assert_eq!(chain_value(e.steps.as_ref().unwrap()).to_string(), e.answer);
             }
@@ -217,7 +221,10 @@ mod tests {
             .collect();
         let (mg, doses, weight) = (nums[0], nums[1], nums[2]);
         assert_eq!(ex.steps[0], format!("{weight}*{mg}={}", weight * mg));
-        assert_eq!(ex.steps[1], format!("{}/{doses}={}", weight * mg, weight * mg / doses));
+        assert_eq!(
+            ex.steps[1],
+            format!("{}/{doses}={}", weight * mg, weight * mg / doses)
+        );
     }
 
     #[test]
@@ -240,7 +247,10 @@ mod tests {
             labeled_fraction: 1.0,
             ..s.clone()
         });
-        assert_eq!(full.eval, a.eval, "eval does not depend on the labeled fraction");
+        assert_eq!(
+            full.eval, a.eval,
+            "eval does not depend on the labeled fraction"
+        );
         assert_eq!(full.labeled[..10], a.labeled[..]);
         let c = generate(&GenSpec { seed: 10, ..s });
         assert_ne!(a.labeled, c.labeled);
