@@ -5,17 +5,18 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
+use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use clap::Args;
 
 use crate::config::Config;
-use crate::data::suites::{GenSpec, Suite, corpus, generate};
-use crate::data::tokenizer::encode_prompt;
-use crate::data::{Labeled, jsonl};
-use crate::engine::losses::rd_loss;
+use crate::data::jsonl;
+use crate::data::suites::{GenSpec, Suite, generate};
+use crate::data::tokenizer::{VOCAB_SIZE, encode_prompt};
 use crate::engine::protocol::Event;
 use crate::engine::{DataSource, Job, backend, spawn};
 use crate::model::cached_bias;
+use crate::model::score::Packed;
 use crate::model::{Batch, Gpt, GptShape, to_vec};
 
 #[derive(Args, Debug, Clone)]
@@ -32,6 +33,24 @@ pub struct BenchArgs {
     /// Also time full HyTuning steps (rollouts, PRG scoring, update).
     #[arg(long)]
     pub hytuning: bool,
+    /// Rows of the training batch (random byte tokens, every position a target).
+    #[arg(long, default_value_t = 32)]
+    pub rows: usize,
+    /// Tokens per row of the training batch (at most model.max_len − 1).
+    #[arg(long, default_value_t = 64)]
+    pub cols: usize,
+    /// Print one JSON object on stdout (the figures `bench/compare` reads) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Worker threads of the CPU backend: `RAYON_NUM_THREADS`, else the cores available.
+fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 fn stats(mut v: Vec<f64>) -> (f64, f64) {
@@ -48,25 +67,46 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let device = selected.device.clone().autodiff();
     device.seed(config.run.seed);
     let mut model = shape.init(&device);
-    println!(
-        "backend {}  model d={} layers={} heads={} ctx={}  params {}",
+    if !args.json {
+        println!(
+        "backend {}  threads {}  model d={} layers={} heads={} ctx={}  params {}",
         selected.name,
+        threads(),
         shape.d_model,
         shape.n_layers,
         shape.n_heads,
         shape.max_len,
         burn::module::Module::num_params(&model)
     );
+    }
 
-    // Training: one RD step on a fixed batch.
-    let data: Vec<Labeled> = corpus(Suite::General, config.pretrain.batch_size, 7);
-    let batch: Vec<&Labeled> = data.iter().collect();
-    let mut optim = AdamWConfig::new().init();
+    if args.cols == 0 || args.cols >= shape.max_len || args.rows == 0 {
+        anyhow::bail!(
+            "--rows must be at least 1 and --cols between 1 and {} (model.max_len − 1)",
+            shape.max_len - 1
+        );
+    }
+    // Training: one full step (forward, backward, gradient clipping, AdamW) on a fixed batch of
+    // random tokens, the same shape and loss as the twin in bench/torch_twin.py.
+    let mut rng = crate::rng::Rng::new(7);
+    let seqs: Vec<Vec<u32>> = (0..args.rows)
+        .map(|_| {
+            (0..=args.cols)
+                .map(|_| rng.range(0, VOCAB_SIZE as i64 - 1) as u32)
+                .collect()
+        })
+        .collect();
+    let pairs: Vec<(&[u32], &[u32])> = seqs.iter().map(|s| (&s[..1], &s[1..])).collect();
+    let packed = Packed::new(&pairs, shape.max_len);
+    let mut optim = AdamWConfig::new()
+        .with_weight_decay(0.01)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
+        .init();
     let mut times = Vec::new();
-    let mut tokens = 0;
     for i in 0..args.warmup + args.repeats {
         let t = Instant::now();
-        let (loss, n) = rd_loss(&model, &batch);
+        let lp = packed.token_logprobs(&model) * packed.mask_tensor(&model);
+        let loss = lp.sum().neg().div_scalar((packed.rows * packed.cols) as f32);
         let _ = loss.clone().into_scalar::<f32>();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(1e-4, model, grads);
@@ -74,17 +114,19 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
         if i >= args.warmup {
             times.push(t.elapsed().as_secs_f64());
         }
-        tokens = n;
     }
-    let (min, med) = stats(times);
-    println!(
-        "train  batch {}×{} tokens: {:.1} ms/step min, {:.1} median → {:.0} tokens/s (median)",
-        config.pretrain.batch_size,
-        tokens / config.pretrain.batch_size,
-        min * 1e3,
-        med * 1e3,
-        tokens as f64 / med
-    );
+    let tokens = packed.rows * packed.cols;
+    let (train_min, train_med) = stats(times);
+    if !args.json {
+        println!(
+            "train  batch {}×{} tokens: {:.1} ms/step min, {:.1} median → {:.0} tokens/s (median)",
+            packed.rows,
+            packed.cols,
+            train_min * 1e3,
+            train_med * 1e3,
+            tokens as f64 / train_med
+        );
+    }
 
     // Generation with the KV cache: per-token time early and late in the sequence.
     let valid = burn::module::Module::valid(&model);
@@ -104,16 +146,32 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let (_, l) = stats(late);
     let (tmin, tmed) = stats(total);
     let gen_tokens = (args.gen_batch * new) as f64;
-    println!(
-        "decode batch {} × {} new tokens (KV cache): {:.0} tokens/s (median; best {:.0}); per step {:.2} ms at tokens 1-16, {:.2} ms at the last 16 (×{:.2})",
-        args.gen_batch,
-        new,
-        gen_tokens / tmed,
-        gen_tokens / tmin,
-        e * 1e3,
-        l * 1e3,
-        l / e
-    );
+    if args.json {
+        let out = serde_json::json!({
+            "impl": "hytune",
+            "backend": selected.name,
+            "threads": threads(),
+            "d_model": shape.d_model, "n_layers": shape.n_layers, "n_heads": shape.n_heads,
+            "max_len": shape.max_len, "mlp_ratio": shape.mlp_ratio, "vocab": shape.vocab,
+            "train_rows": packed.rows, "train_cols": packed.cols,
+            "train_ms_min": train_min * 1e3, "train_ms_median": train_med * 1e3,
+            "train_tok_s": tokens as f64 / train_med,
+            "decode_rows": args.gen_batch, "decode_prompt": prompt.len(), "decode_new": new,
+            "decode_tok_s": gen_tokens / tmed, "decode_tok_s_best": gen_tokens / tmin,
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "decode batch {} × {} new tokens (KV cache): {:.0} tokens/s (median; best {:.0}); per step {:.2} ms at tokens 1-16, {:.2} ms at the last 16 (×{:.2})",
+            args.gen_batch,
+            new,
+            gen_tokens / tmed,
+            gen_tokens / tmin,
+            e * 1e3,
+            l * 1e3,
+            l / e
+        );
+    }
 
     if args.hytuning {
         hytuning_split(config, &selected, &args)?;

@@ -1,9 +1,11 @@
-//! PRG traces of many (question, steps, answer) triples in one batched teacher-forced pass.
+//! PRG traces of many (question, steps, answer) triples: each trace's context is read once and
+//! its `K + 1` answer branches are scored against it (`model::branches`).
 
-use crate::data::text::{answer_continuation, prefix_before_answer};
+use crate::data::text::{answer_continuation, prefix_before_answer, prompt};
 use crate::data::tokenizer::{encode, encode_prompt};
 use crate::method::prg::{PrgScore, prg};
 use crate::model::Gpt;
+use crate::model::branches::{Branched, branch_logprobs};
 use crate::model::score::continuation_logprobs;
 
 pub struct Traced {
@@ -11,13 +13,92 @@ pub struct Traced {
     pub score: PrgScore,
 }
 
-/// `p_k = conf(answer | q, s_1..s_k)` for k = 0..K of each triple, and its PRG.
+/// The answer line's opening, `"A: "`: branch tokens before the scored answer.
+const ANSWER_OPENING: &str = "A: ";
+
+/// `p_k = conf(answer | q, s_1..s_k)` for k = 0..K of each triple, and its PRG. Returns the
+/// traces and the tokens the passes read.
 pub fn prg_traces(
     model: &Gpt,
     items: &[(&str, &[String], &str)],
     eps: f64,
     chunk: usize,
 ) -> (Vec<Traced>, usize) {
+    let mut contexts = Vec::with_capacity(items.len());
+    let mut branches = Vec::with_capacity(items.len());
+    let mut starts = Vec::with_capacity(items.len());
+    for (q, steps, a) in items {
+        let mut text = prompt(q);
+        let mut s = vec![encode_prompt(&text).len()];
+        for step in steps.iter() {
+            text.push_str("S: ");
+            text.push_str(step);
+            text.push('\n');
+            s.push(encode_prompt(&text).len());
+        }
+        contexts.push(encode_prompt(&text));
+        branches.push(encode(&format!(
+            "{ANSWER_OPENING}{}",
+            answer_continuation(a)
+        )));
+        starts.push(s);
+    }
+    let scored_from = encode(ANSWER_OPENING).len();
+    let all: Vec<Branched> = (0..items.len())
+        .map(|i| Branched {
+            context: &contexts[i],
+            starts: starts[i].clone(),
+            branch: &branches[i],
+            scored_from,
+        })
+        .collect();
+    // Items whose last branch would pass the context keep the whole-prefix form, which
+    // truncates exactly as training does.
+    let (fit, long): (Vec<usize>, Vec<usize>) =
+        (0..items.len()).partition(|&i| all[i].reach() <= model.max_len());
+    let fitting: Vec<Branched> = fit
+        .iter()
+        .map(|&i| Branched {
+            starts: all[i].starts.clone(),
+            ..all[i]
+        })
+        .collect();
+    let rows = (chunk / 4).max(1);
+    let mut logps = vec![Vec::new(); items.len()];
+    for (i, lp) in fit.iter().zip(branch_logprobs(model, &fitting, rows)) {
+        logps[*i] = lp;
+    }
+    let mut tokens: usize = fit
+        .iter()
+        .map(|&i| contexts[i].len() + starts[i].len() * branches[i].len())
+        .sum();
+    if !long.is_empty() {
+        let sub: Vec<(&str, &[String], &str)> = long.iter().map(|&i| items[i]).collect();
+        let (lps, t) = whole_prefix_logprobs(model, &sub, chunk);
+        tokens += t;
+        for (i, lp) in long.iter().zip(lps) {
+            logps[*i] = lp;
+        }
+    }
+    let out = logps
+        .into_iter()
+        .map(|lp| {
+            let trace: Vec<f64> = lp.into_iter().map(f64::exp).collect();
+            Traced {
+                score: prg(&trace, eps),
+                trace,
+            }
+        })
+        .collect();
+    (out, tokens)
+}
+
+/// The same log-probabilities with one pass per prefix (`K + 1` passes per trace).
+pub fn whole_prefix_logprobs(
+    model: &Gpt,
+    items: &[(&str, &[String], &str)],
+    chunk: usize,
+) -> (Vec<Vec<f64>>, usize) {
     let mut prefixes = Vec::new();
     let mut conts = Vec::new();
     let mut owner = Vec::new();
@@ -38,16 +119,54 @@ pub fn prg_traces(
         .collect();
     let tokens = pairs.iter().map(|(p, c)| p.len() + c.len()).sum();
     let logps = continuation_logprobs(model, &pairs, chunk);
-    let mut traces = vec![Vec::new(); items.len()];
+    let mut out = vec![Vec::new(); items.len()];
     for (lp, &i) in logps.iter().zip(&owner) {
-        traces[i].push(lp.exp());
+        out[i].push(*lp);
     }
-    let out = traces
-        .into_iter()
-        .map(|trace| Traced {
-            score: prg(&trace, eps),
-            trace,
-        })
-        .collect();
     (out, tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::GptShape;
+
+    #[test]
+    fn shared_prefix_scores_equal_whole_prefix_scores() {
+        let device = burn::tensor::Device::flex();
+        device.seed(3);
+        let shape = GptShape {
+            vocab: crate::data::tokenizer::VOCAB_SIZE,
+            d_model: 32,
+            n_layers: 2,
+            n_heads: 4,
+            max_len: 64,
+            mlp_ratio: 2,
+        };
+        let model = shape.init(&device);
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let (a, b, c, d) = (
+            s(&["17*3=51", "51/3=17"]),
+            s(&[]),
+            s(&["9*4=36"]),
+            // Too long for the context: scored the whole-prefix way.
+            s(&["12*3=36", "36/2=18", "18/3=6", "6*7=42"]),
+        );
+        let items: Vec<(&str, &[String], &str)> = vec![
+            ("17 times 3, over 3?", &a, "17"),
+            ("nothing?", &b, "0"),
+            ("9*4=?", &c, "36"),
+            ("a question long enough to overflow the context", &d, "42"),
+        ];
+        let (fast, _) = prg_traces(&model, &items, 1e-6, 8);
+        let (slow, _) = whole_prefix_logprobs(&model, &items, 8);
+        for (f, s) in fast.iter().zip(&slow) {
+            assert_eq!(f.trace.len(), s.len());
+            for (p, lp) in f.trace.iter().zip(s) {
+                assert!((p.ln() - lp).abs() < 1e-4, "{} vs {lp}", p.ln());
+            }
+        }
+        assert_eq!(fast[0].trace.len(), 3);
+        assert_eq!(fast[1].trace.len(), 1);
+    }
 }

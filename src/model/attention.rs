@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData, activation};
 
-const MASKED: f32 = -1.0e9;
+pub(super) const MASKED: f32 = -1.0e9;
 
 #[derive(Module, Debug)]
 pub struct SelfAttention {

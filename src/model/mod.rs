@@ -2,6 +2,7 @@
 //! uses: teacher-forced log-probs, a KV cache, batched sampling and greedy decoding.
 
 mod attention;
+pub mod branches;
 pub mod generate;
 pub mod score;
 
@@ -151,12 +152,18 @@ impl Gpt {
     }
 
     pub fn new_cache(&self, rows: usize) -> KvCache {
+        self.new_cache_with_capacity(rows, self.max_len)
+    }
+
+    /// A cache of `capacity` columns: more than the context when branches sit side by side
+    /// (their positions still stay within the context).
+    pub fn new_cache_with_capacity(&self, rows: usize, capacity: usize) -> KvCache {
         let a = &self.blocks[0].attn;
         KvCache::new(
             self.blocks.len(),
             rows,
             a.n_heads,
-            self.max_len,
+            capacity,
             a.d_head,
             &self.device(),
         )

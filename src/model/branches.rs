@@ -1,0 +1,129 @@
+//! Prefix-shared scoring: a context read once into the KV cache, then short branches that each
+//! continue it from an earlier point. PRG needs `log p(answer | q, s_1..s_k)` for every `k`;
+//! the contexts `q, s_1..s_k` are prefixes of one sequence, so one pass over `q, s_1..s_K` and
+//! one pass over the `K + 1` answer branches replace `K + 1` passes over whole prefixes.
+
+use burn::tensor::{Int, Tensor, activation};
+
+use super::attention::MASKED;
+use super::{Batch, Gpt, int_tensor, to_vec};
+use crate::data::tokenizer::PAD;
+
+/// One context and its branches.
+pub struct Branched<'a> {
+    /// The context tokens (BOS, prompt, steps).
+    pub context: &'a [u32],
+    /// Branch `k` continues `context[..starts[k]]` (each start at least 1).
+    pub starts: Vec<usize>,
+    /// The tokens of every branch (the same for all of this context's branches).
+    pub branch: &'a [u32],
+    /// Only the targets `branch[scored_from..]` count (at least 1).
+    pub scored_from: usize,
+}
+
+impl Branched<'_> {
+    /// Positions the longest branch reaches: it must stay within the model's context.
+    pub fn reach(&self) -> usize {
+        self.starts.iter().max().copied().unwrap_or(0) + self.branch.len()
+    }
+}
+
+/// `Σ log p(branch[scored_from..] | context[..start] ++ branch[..scored_from])` per branch of
+/// each item, `chunk` items per batch. Every item's `reach()` must be at most `model.max_len()`.
+pub fn branch_logprobs(model: &Gpt, items: &[Branched], chunk: usize) -> Vec<Vec<f64>> {
+    let mut out = Vec::with_capacity(items.len());
+    for part in items.chunks(chunk.max(1)) {
+        out.extend(score_chunk(model, part));
+    }
+    out
+}
+
+fn score_chunk(model: &Gpt, items: &[Branched]) -> Vec<Vec<f64>> {
+    let rows = items.len();
+    let device = model.device();
+    let ctx = items.iter().map(|it| it.context.len()).max().unwrap_or(1);
+    let pads: Vec<usize> = items.iter().map(|it| ctx - it.context.len()).collect();
+    let new = items
+        .iter()
+        .map(|it| it.starts.len() * it.branch.len())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let total = ctx + new;
+    let mut cache = model.new_cache_with_capacity(rows, total);
+
+    // The contexts, left-padded so every row ends at column `ctx`.
+    let mut tokens = vec![PAD; rows * ctx];
+    let mut positions = vec![0u32; rows * ctx];
+    for (r, it) in items.iter().enumerate() {
+        for (j, &t) in it.context.iter().enumerate() {
+            tokens[r * ctx + pads[r] + j] = t;
+            positions[r * ctx + pads[r] + j] = j as u32;
+        }
+    }
+    let prefill = Batch {
+        tokens,
+        positions,
+        rows,
+        cols: ctx,
+    };
+    let _ = model.forward_cached(
+        &prefill,
+        super::cached_bias(&pads, 0, ctx),
+        &mut cache,
+    );
+
+    // The branches side by side: branch `k` sees the context before its start and itself.
+    let mut tokens = vec![PAD; rows * new];
+    let mut positions = vec![0u32; rows * new];
+    let mut targets = vec![PAD; rows * new];
+    let mut bias = vec![MASKED; rows * new * total];
+    for (r, it) in items.iter().enumerate() {
+        let b = it.branch.len();
+        for (k, &start) in it.starts.iter().enumerate() {
+            for o in 0..b {
+                let i = k * b + o;
+                tokens[r * new + i] = it.branch[o];
+                positions[r * new + i] = (start + o) as u32;
+                if o + 1 < b {
+                    targets[r * new + i] = it.branch[o + 1];
+                }
+                let row = &mut bias[(r * new + i) * total..(r * new + i + 1) * total];
+                row[pads[r]..pads[r] + start].fill(0.0);
+                row[ctx + k * b..=ctx + i].fill(0.0);
+            }
+        }
+        // Unused columns attend to themselves only.
+        for i in it.starts.len() * b..new {
+            bias[(r * new + i) * total + ctx + i] = 0.0;
+        }
+    }
+    let batch = Batch {
+        tokens,
+        positions,
+        rows,
+        cols: new,
+    };
+    let logits = model.forward_cached(&batch, bias, &mut cache);
+    let target: Tensor<3, Int> = int_tensor(&targets, rows, new, &device).unsqueeze_dim(2);
+    let lp = to_vec(
+        activation::log_softmax(logits, 2)
+            .gather(2, target)
+            .squeeze_dim::<2>(2),
+    );
+    items
+        .iter()
+        .enumerate()
+        .map(|(r, it)| {
+            let b = it.branch.len();
+            (0..it.starts.len())
+                .map(|k| {
+                    // The logit at offset o predicts branch[o + 1].
+                    (it.scored_from.max(1) - 1..b - 1)
+                        .map(|o| lp[r * new + k * b + o] as f64)
+                        .sum()
+                })
+                .collect()
+        })
+        .collect()
+}
