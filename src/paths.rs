@@ -24,7 +24,7 @@ pub fn data_root() -> PathBuf {
 /// A generated built-in dataset is cached under a name made of its parameters, with its base model.
 pub fn suite_cache_dir(spec: &GenSpec) -> Option<PathBuf> {
     Some(data_root().join("suites").join(format!(
-        "{}-v2-n{}-e{}-d{}-f{}-s{}",
+        "{}-v3-n{}-e{}-d{}-f{}-s{}",
         spec.suite.name(),
         spec.size,
         spec.eval_size,

@@ -261,6 +261,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("experiment", "fractions", "Labeled fractions of the grid."),
     (
         "experiment",
+        "sweep",
+        "Strategies run at every fraction; the others only at the first. Empty: all at every fraction.",
+    ),
+    (
+        "experiment",
         "seeds",
         "Post-training seeds (run.seed) of each cell; means and spreads are over these.",
     ),

@@ -132,6 +132,9 @@ pub struct Experiment {
     pub suites: Vec<String>,
     pub strategies: Vec<String>,
     pub fractions: Vec<f64>,
+    /// Strategies run at every fraction; the others run at the first fraction only.
+    #[serde(default)]
+    pub sweep: Vec<String>,
     pub seeds: Vec<u64>,
     pub base_seed: u64,
 }
@@ -247,6 +250,7 @@ impl Default for Config {
                 suites: vec!["dosage".into()],
                 strategies: Strategy::NAMES.iter().map(|s| s.to_string()).collect(),
                 fractions: vec![0.05, 1.0],
+                sweep: vec!["rd".into(), "hytuning".into()],
                 seeds: vec![1, 2, 3],
                 base_seed: 42,
             },

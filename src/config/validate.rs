@@ -62,6 +62,10 @@ fn experiment(e: &super::Experiment) -> Check {
     for s in &e.strategies {
         one_of("experiment.strategies", s, Strategy::NAMES)?;
     }
+    let listed: Vec<&str> = e.strategies.iter().map(String::as_str).collect();
+    for s in &e.sweep {
+        one_of("experiment.sweep", s, &listed)?;
+    }
     for &f in &e.fractions {
         positive("experiment.fractions", f)?;
         unit("experiment.fractions", f)?;

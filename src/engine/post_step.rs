@@ -67,15 +67,12 @@ impl Trainer {
         // Rollouts (pure RD needs none).
         let mut rolls: Vec<Rollout> = Vec::new();
         let mut generated = 0usize;
-        if params.strategy.needs_rollouts() && !self.data.unlabeled.is_empty() {
+        if params.strategy.needs_rollouts() && self.data.rollout_pool() > 0 {
             let qi = self
                 .streams
                 .unlabeled
                 .take(&mut self.cursors.unlabeled, cfg.questions);
-            let questions: Vec<&str> = qi
-                .iter()
-                .map(|&i| self.data.unlabeled[i].question.as_str())
-                .collect();
+            let questions: Vec<&str> = qi.iter().map(|&i| self.data.rollout_question(i)).collect();
             let opts = SampleOpts {
                 temperature: Some(cfg.temperature),
                 top_k: cfg.top_k,

@@ -14,6 +14,46 @@ pub struct RunDir {
     pub path: PathBuf,
     metrics: BufWriter<File>,
     log: BufWriter<File>,
+    /// Held (an exclusive advisory lock on `.lock`) while the run is open.
+    _lock: File,
+}
+
+/// The name of the lock file in a run folder; it holds the owner's process id.
+pub const LOCK: &str = ".lock";
+
+/// Takes the run folder's lock, or says which process holds it.
+fn lock(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK);
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => {
+            f.set_len(0)?;
+            writeln!(f, "{}", std::process::id())?;
+            Ok(f)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let owner = std::fs::read_to_string(&path).unwrap_or_default();
+            let owner = owner.trim();
+            anyhow::bail!(
+                "run folder {} is in use by another hytune process{}; wait for it to finish or choose another --out",
+                dir.display(),
+                if owner.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {owner})")
+                }
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
 }
 
 fn append(path: &Path) -> Result<BufWriter<File>> {
@@ -30,11 +70,15 @@ impl RunDir {
     pub fn open(path: &Path, config: &Config) -> Result<Self> {
         std::fs::create_dir_all(path)
             .with_context(|| format!("cannot create run folder {}", path.display()))?;
-        std::fs::write(path.join("config.toml"), render(config))?;
+        let lock = lock(path)?;
+        let cfg = path.join("config.toml");
+        std::fs::write(&cfg, render(config))
+            .with_context(|| format!("cannot write {}", cfg.display()))?;
         Ok(Self {
             path: path.to_path_buf(),
             metrics: append(&path.join("metrics.jsonl"))?,
             log: append(&path.join("events.log"))?,
+            _lock: lock,
         })
     }
 
@@ -65,5 +109,22 @@ impl RunDir {
             &report.predictions,
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_open_of_the_same_run_folder_is_refused_until_the_first_closes() {
+        let tmp = crate::scratch::TempDir::new().unwrap();
+        let cfg = Config::default();
+        let first = RunDir::open(tmp.path(), &cfg).unwrap();
+        let err = RunDir::open(tmp.path(), &cfg).err().unwrap().to_string();
+        assert!(err.contains("in use by another hytune process"), "{err}");
+        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        drop(first);
+        RunDir::open(tmp.path(), &cfg).unwrap();
     }
 }

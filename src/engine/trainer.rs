@@ -132,7 +132,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     let streams = Streams {
         corpus: Stream::new(seed, 1, corpus_batches),
         labeled: Stream::new(seed, 2, data.labeled.len()),
-        unlabeled: Stream::new(seed, 3, data.unlabeled.len()),
+        unlabeled: Stream::new(seed, 3, data.rollout_pool()),
     };
     let dir = RunDir::open(&job.run_dir, &config)?;
     let model = shape.init(&device);
@@ -203,7 +203,7 @@ impl Trainer {
     pub(super) fn base_cache_name(&self) -> String {
         let (s, p) = (&self.shape, &self.config.pretrain);
         format!(
-            "base-v2-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
+            "base-v4-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
             s.d_model,
             s.n_layers,
             s.n_heads,

@@ -1,7 +1,7 @@
 //! `dosage`, the high-stakes domain: weight × mg/kg (1 step), split into doses (2), concentration
 //! → mL (3, evaluation only). Integer answers by construction; operands within the skill table.
 
-use super::skills::{div, mul, small_divisors};
+use super::skills::{MUL_A_MAX, div, mul, split};
 use crate::data::Labeled;
 use crate::rng::Rng;
 
@@ -11,13 +11,20 @@ const DRUGS: &[&str] = &[
     "paracetamol",
     "cefalexin",
     "azithromycin",
+    "clarithromycin",
+    "gentamicin",
+    "vancomycin",
+    "fluconazole",
+    "acyclovir",
+    "cefuroxime",
+    "clindamycin",
 ];
 
 pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
     let drug = rng.pick(DRUGS);
     let mg_per_kg = rng.range(2, 9);
     loop {
-        let weight = rng.range(10, 49);
+        let weight = rng.range(10, MUL_A_MAX);
         let (s1, total) = mul(weight, mg_per_kg);
         if steps <= 1 {
             return Labeled {
@@ -26,14 +33,9 @@ pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
                 answer: total.to_string(),
             };
         }
-        let doses: Vec<i64> = small_divisors(total)
-            .into_iter()
-            .filter(|d| (2..=4).contains(d))
-            .collect();
-        if doses.is_empty() {
+        let Some(n) = split(rng, total, 2..=4) else {
             continue;
-        }
-        let n = *rng.pick(&doses);
+        };
         let (s2, per_dose) = div(total, n);
         if steps == 2 {
             return Labeled {
@@ -44,14 +46,9 @@ pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
                 answer: per_dose.to_string(),
             };
         }
-        let concs: Vec<i64> = [2, 4, 5]
-            .into_iter()
-            .filter(|c| per_dose % c == 0)
-            .collect();
-        if concs.is_empty() {
+        let Some(conc) = split(rng, per_dose, 2..=5).filter(|c| *c != 3) else {
             continue;
-        }
-        let conc = *rng.pick(&concs);
+        };
         let (s3, ml) = div(per_dose, conc);
         return Labeled {
             question: format!(

@@ -1,11 +1,15 @@
-//! `finance`, the second domain: unit price × quantity (1 step), plus a fee (2), split among
-//! partners (3, evaluation only). Integer answers by construction; operands within the skills.
+//! `finance`, the second domain: unit price × quantity (1 step), split among partners (2), paid
+//! in monthly installments (3, evaluation only). Integer answers by construction; operands within
+//! the skill table. The same skills as `dosage` in another domain's words.
 
-use super::skills::{ADD_MAX, add, div, factors, mul};
+use super::skills::{div, factors, mul, split};
 use crate::data::Labeled;
 use crate::rng::Rng;
 
-const ITEMS: &[&str] = &["licenses", "shares", "bonds", "tickets", "units"];
+const ITEMS: &[&str] = &[
+    "licenses", "shares", "bonds", "tickets", "units", "seats", "options", "coupons", "permits",
+    "vouchers",
+];
 
 pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
     let item = rng.pick(ITEMS);
@@ -20,29 +24,27 @@ pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
                 answer: total.to_string(),
             };
         }
+        let Some(partners) = split(rng, total, 2..=5) else {
+            continue;
+        };
+        let (s2, each) = div(total, partners);
         if steps == 2 {
-            let fee = rng.range(2, ADD_MAX);
-            let (s2, due) = add(total, fee);
             return Labeled {
-                question: format!("{base}, plus a {fee} dollar fee. Amount due?"),
+                question: format!("{base}, split among {partners} partners. Dollars each?"),
                 steps: vec![s1, s2],
-                answer: due.to_string(),
+                answer: each.to_string(),
             };
         }
-        let partners = rng.range(2, 5);
-        // The fee that makes the amount due split evenly.
-        let fees: Vec<i64> = (2..=ADD_MAX)
-            .filter(|f| (total + f) % partners == 0)
-            .collect();
-        let fee = *rng.pick(&fees);
-        let (s2, due) = add(total, fee);
-        let (s3, each) = div(due, partners);
+        let Some(months) = split(rng, each, 2..=5) else {
+            continue;
+        };
+        let (s3, monthly) = div(each, months);
         return Labeled {
             question: format!(
-                "{base}, plus a {fee} dollar fee, split among {partners} partners. Dollars each?"
+                "{base}, split among {partners} partners, each paying in {months} monthly installments. Dollars per installment?"
             ),
             steps: vec![s1, s2, s3],
-            answer: each.to_string(),
+            answer: monthly.to_string(),
         };
     }
 }

@@ -4,7 +4,7 @@
 //! It is what gives the base model the arithmetic that its domain steps execute.
 
 use super::arith;
-use super::skills::{div, factors, mul, small_divisors};
+use super::skills::{div, factors, mul, split};
 use crate::data::Labeled;
 use crate::rng::Rng;
 
@@ -39,23 +39,20 @@ fn rate_phrase(rng: &mut Rng, rate: i64, qty: i64) -> (String, &'static str, &'s
 }
 
 /// A word problem with `steps` steps (1 or 2), a bare fact, or a bare chain (every 3-step item:
-/// long word problems would crowd the context).
+/// long word problems would crowd the context). Five in nine of the 1–2-step items are bare facts
+/// of the domains' skills (products, their inverses, splits 2..=5 ways): a small model learns the
+/// table from them far faster than from word problems, where the fact is a few tokens among many.
 pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
     if steps > 2 {
         return arith::example(rng, steps);
     }
-    match rng.range(0, 5) {
+    match rng.range(0, 9) {
         // The table and its divisions, asked bare.
-        0 => {
+        0 | 1 => {
             let (a, b) = factors(rng);
-            let (s, c) = mul(a, b);
-            Labeled {
-                question: format!("{a}*{b}=?"),
-                steps: vec![s],
-                answer: c.to_string(),
-            }
+            mul_fact(a, b)
         }
-        1 => {
+        2 => {
             let (a, b) = factors(rng);
             let (s, q) = div(a * b, b);
             Labeled {
@@ -64,10 +61,23 @@ pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
                 answer: q.to_string(),
             }
         }
-        2 => arith::example(rng, steps),
+        // The domains' second step: a product split 2..=5 ways.
+        3 | 4 => {
+            let (a, b) = factors(rng);
+            let Some(n) = split(rng, a * b, 2..=5) else {
+                return mul_fact(a, b);
+            };
+            let (s, q) = div(a * b, n);
+            Labeled {
+                question: format!("{}/{n}=?", a * b),
+                steps: vec![s],
+                answer: q.to_string(),
+            }
+        }
+        5 => arith::example(rng, steps),
         // Rate × quantity, then (two steps) an equal split.
         _ => loop {
-            let (rate, qty) = (rng.range(2, 9), rng.range(10, 49));
+            let (qty, rate) = factors(rng);
             let (s1, total) = mul(qty, rate);
             let (text, u, ask) = rate_phrase(rng, rate, qty);
             if steps <= 1 {
@@ -77,14 +87,9 @@ pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
                     answer: total.to_string(),
                 };
             }
-            let parts: Vec<i64> = small_divisors(total)
-                .into_iter()
-                .filter(|d| (2..=5).contains(d))
-                .collect();
-            if parts.is_empty() {
+            let Some(n) = split(rng, total, 2..=5) else {
                 continue;
-            }
-            let n = *rng.pick(&parts);
+            };
             let (s2, each) = div(total, n);
             return Labeled {
                 question: format!("{text}, in {n} equal parts. {u} per part?"),
@@ -92,5 +97,14 @@ pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
                 answer: each.to_string(),
             };
         },
+    }
+}
+
+fn mul_fact(a: i64, b: i64) -> Labeled {
+    let (s, c) = mul(a, b);
+    Labeled {
+        question: format!("{a}*{b}=?"),
+        steps: vec![s],
+        answer: c.to_string(),
     }
 }
