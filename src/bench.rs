@@ -69,15 +69,15 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let mut model = shape.init(&device);
     if !args.json {
         println!(
-        "backend {}  threads {}  model d={} layers={} heads={} ctx={}  params {}",
-        selected.name,
-        threads(),
-        shape.d_model,
-        shape.n_layers,
-        shape.n_heads,
-        shape.max_len,
-        burn::module::Module::num_params(&model)
-    );
+            "backend {}  threads {}  model d={} layers={} heads={} ctx={}  params {}",
+            selected.name,
+            threads(),
+            shape.d_model,
+            shape.n_layers,
+            shape.n_heads,
+            shape.max_len,
+            burn::module::Module::num_params(&model)
+        );
     }
 
     if args.cols == 0 || args.cols >= shape.max_len || args.rows == 0 {
@@ -106,7 +106,10 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     for i in 0..args.warmup + args.repeats {
         let t = Instant::now();
         let lp = packed.token_logprobs(&model) * packed.mask_tensor(&model);
-        let loss = lp.sum().neg().div_scalar((packed.rows * packed.cols) as f32);
+        let loss = lp
+            .sum()
+            .neg()
+            .div_scalar((packed.rows * packed.cols) as f32);
         let _ = loss.clone().into_scalar::<f32>();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(1e-4, model, grads);

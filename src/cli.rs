@@ -152,15 +152,24 @@ pub fn main_with(cli: Cli) -> Result<ExitCode> {
 /// Builds the job of `hytune train` (and of plain `hytune`).
 pub fn make_job(args: &ConfigArgs, t: &TrainArgs, interactive: bool) -> Result<Job> {
     let mut config = load_config(args)?;
+    let mut recorded = None;
     if let Some(ck) = &t.resume {
         // The checkpoint's config wins (it holds mid-run changes); --set still applies on top.
         let loaded = checkpoint::load(ck)?;
         config = loaded.meta.config.with_sets(&args.sets)?;
+        recorded = loaded.meta.data;
     }
-    let data = match (&t.data, &t.suite) {
-        (Some(d), _) => DataSource::Dir(d.clone()),
-        (None, Some(s)) => DataSource::Suite(s.parse().map_err(anyhow::Error::msg)?),
-        (None, None) => DataSource::Suite(config.data.suite.parse().map_err(anyhow::Error::msg)?),
+    let data = match (&t.data, &t.suite, recorded) {
+        (Some(d), _, _) => DataSource::Dir(d.clone()),
+        (None, Some(s), _) => DataSource::Suite(s.parse().map_err(anyhow::Error::msg)?),
+        // A resume without --data continues on the data the checkpoint recorded.
+        (None, None, Some(checkpoint::DataRecord { dir: Some(d), .. })) => DataSource::Dir(d),
+        (None, None, Some(checkpoint::DataRecord { suite: Some(s), .. })) => {
+            DataSource::Suite(s.parse().map_err(anyhow::Error::msg)?)
+        }
+        (None, None, _) => {
+            DataSource::Suite(config.data.suite.parse().map_err(anyhow::Error::msg)?)
+        }
     };
     if let DataSource::Dir(d) = &data {
         // Refuse bad data before a long run starts.

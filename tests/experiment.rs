@@ -38,9 +38,9 @@ fn tiny_grid_reports_and_resumes() {
     let o = hytune(&args, dir.path());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    // 0.2: two strategies × two seeds; 1.0: RD only (no unlabeled questions left).
-    assert!(err.contains("6 cells"), "{err}");
-    assert!(err.contains("6/6 cells done"), "{err}");
+    // Two fractions × two strategies × two seeds; at 1.0 HyTuning rolls out on labeled questions.
+    assert!(err.contains("8 cells"), "{err}");
+    assert!(err.contains("8/8 cells done"), "{err}");
     let csv = std::fs::read_to_string(exp.join("results.csv")).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(header.starts_with("suite,fraction,strategy,seed,done,split,phase,step,difficulty"));
@@ -49,6 +49,10 @@ fn tiny_grid_reports_and_resumes() {
         "{csv}"
     );
     assert!(csv.contains(",dev,post,"), "dev evaluations are rows too");
+    assert!(
+        csv.contains("dosage,1,hytuning,1,true,eval,post,8,all"),
+        "{csv}"
+    );
     let summary = std::fs::read_to_string(exp.join("summary.md")).unwrap();
     assert!(summary.contains("## dosage, 20% labeled"), "{summary}");
     assert!(summary.contains("| base (before post-training) |"));
@@ -80,9 +84,9 @@ fn tiny_grid_reports_and_resumes() {
     let o = hytune(&args, dir.path());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    assert!(err.contains("cell 4/6 dosage-f0.2-hytuning-s2"), "{err}");
+    assert!(err.contains("cell 4/8 dosage-f0.2-hytuning-s2"), "{err}");
     assert!(
-        !err.contains("cell 1/6"),
+        !err.contains("cell 1/8"),
         "finished cells are skipped: {err}"
     );
     assert!(cell.join("done.json").exists() && cell.join("final.hyt").exists());

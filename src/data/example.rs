@@ -36,6 +36,34 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// A 64-bit FNV-1a digest of every item of every file, in order: what a checkpoint records
+    /// so a resume on other data is refused.
+    pub fn fingerprint(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |s: &str| {
+            for b in s.bytes().chain([0xff]) {
+                h ^= b as u64;
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        for x in &self.labeled {
+            eat(&serde_json::to_string(x).unwrap_or_default());
+        }
+        eat("|unlabeled");
+        for x in &self.unlabeled {
+            eat(&x.question);
+        }
+        eat("|eval");
+        for x in &self.eval {
+            eat(&serde_json::to_string(x).unwrap_or_default());
+        }
+        eat("|dev");
+        for x in &self.dev {
+            eat(&serde_json::to_string(x).unwrap_or_default());
+        }
+        format!("{h:016x}")
+    }
+
     /// Questions rollouts draw from: the unlabeled ones, or, when every question is labeled, the
     /// labeled questions without their traces (so RLIF and HyTuning still run at 100% labels).
     pub fn rollout_pool(&self) -> usize {
@@ -76,5 +104,47 @@ mod tests {
             question: "u".into(),
         });
         assert_eq!((d.rollout_pool(), d.rollout_question(0)), (1, "u"));
+    }
+
+    #[test]
+    fn fingerprint_changes_with_any_item_and_nothing_else() {
+        let d = Dataset {
+            labeled: vec![Labeled {
+                question: "q".into(),
+                steps: vec!["1+1=2".into()],
+                answer: "2".into(),
+            }],
+            ..Dataset::default()
+        };
+        assert_eq!(d.fingerprint(), d.clone().fingerprint());
+        // FNV-1a of the one labeled item's JSON and the three section markers, by hand.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for part in [
+            r#"{"question":"q","steps":["1+1=2"],"answer":"2"}"#,
+            "|unlabeled",
+            "|eval",
+            "|dev",
+        ] {
+            for b in part.bytes().chain([0xff]) {
+                h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+            }
+        }
+        assert_eq!(d.fingerprint(), format!("{h:016x}"));
+        let mut e = d.clone();
+        e.labeled[0].answer = "3".into();
+        assert_ne!(d.fingerprint(), e.fingerprint());
+        // An unlabeled question differs from the same text moved to eval.
+        let mut u = d.clone();
+        u.unlabeled.push(Unlabeled {
+            question: "x".into(),
+        });
+        let mut v = d.clone();
+        v.eval.push(EvalItem {
+            question: "x".into(),
+            answer: "1".into(),
+            steps: None,
+            difficulty: None,
+        });
+        assert_ne!(u.fingerprint(), v.fingerprint());
     }
 }

@@ -20,6 +20,26 @@ use crate::rng::Rng;
 
 const MAGIC: &[u8; 8] = b"HYTUNE01";
 
+/// The data a run trains on: its directory (or built-in suite) and a fingerprint of its items.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataRecord {
+    /// The dataset directory; `None` for a built-in suite generated from `[data]`.
+    pub dir: Option<PathBuf>,
+    /// The built-in suite, when there is no directory.
+    pub suite: Option<String>,
+    pub fingerprint: String,
+}
+
+impl DataRecord {
+    pub fn describe(&self) -> String {
+        match (&self.dir, &self.suite) {
+            (Some(d), _) => d.display().to_string(),
+            (None, Some(s)) => format!("the built-in suite `{s}`"),
+            (None, None) => "unknown data".into(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Meta {
     pub phase: Phase,
@@ -34,6 +54,9 @@ pub struct Meta {
     pub mix: Option<MixState>,
     pub best_brier: Option<f64>,
     pub elapsed_seconds: f64,
+    /// The post-training data (absent in checkpoints of earlier versions).
+    #[serde(default)]
+    pub data: Option<DataRecord>,
 }
 
 /// A checkpoint read from disk; records are applied to a fresh model with [`Loaded::model`].

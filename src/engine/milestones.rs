@@ -24,6 +24,7 @@ impl Trainer {
             mix: (self.phase == Phase::Post).then(|| self.mix.clone()),
             best_brier: self.best_brier,
             elapsed_seconds: self.elapsed_before + self.started.elapsed().as_secs_f64(),
+            data: Some(self.data_record.clone()),
         }
     }
 

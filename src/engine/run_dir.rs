@@ -88,6 +88,37 @@ impl RunDir {
         let _ = self.metrics.flush();
     }
 
+    /// On resume into this folder: drops the metrics of steps after the checkpoint (`phase`,
+    /// `step`), which the resumed run writes again, so every step appears once.
+    pub fn forget_after(&mut self, phase: &str, step: usize) -> Result<()> {
+        let path = self.path.join("metrics.jsonl");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let order = |p: &str| if p == "pretrain" { 0 } else { 1 };
+        let keep: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+                let (p, s) = (
+                    v["phase"].as_str().unwrap_or(""),
+                    v["step"].as_u64().unwrap_or(0) as usize,
+                );
+                (order(p), s) <= (order(phase), step)
+            })
+            .collect();
+        if keep.len() == text.lines().count() {
+            return Ok(());
+        }
+        let tmp = self.path.join("metrics.jsonl.tmp");
+        std::fs::write(
+            &tmp,
+            keep.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .with_context(|| format!("cannot rewrite {}", path.display()))?;
+        self.metrics = append(&path)?;
+        Ok(())
+    }
+
     pub fn log(&mut self, line: &str) {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -123,8 +154,32 @@ mod tests {
         let first = RunDir::open(tmp.path(), &cfg).unwrap();
         let err = RunDir::open(tmp.path(), &cfg).err().unwrap().to_string();
         assert!(err.contains("in use by another hytune process"), "{err}");
-        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(first);
-        RunDir::open(tmp.path(), &cfg).unwrap();
+        let mut again = RunDir::open(tmp.path(), &cfg).unwrap();
+        let line = |p: &str, s: usize| format!("{{\"phase\":\"{p}\",\"step\":{s}}}\n");
+        let all: String = [
+            ("pretrain", 1),
+            ("pretrain", 2),
+            ("post", 1),
+            ("post", 2),
+            ("post", 3),
+        ]
+        .iter()
+        .map(|&(p, s)| line(p, s))
+        .collect();
+        std::fs::write(tmp.path().join("metrics.jsonl"), &all).unwrap();
+        again.forget_after("post", 1).unwrap();
+        let kept = std::fs::read_to_string(tmp.path().join("metrics.jsonl")).unwrap();
+        assert_eq!(
+            kept,
+            line("pretrain", 1) + &line("pretrain", 2) + &line("post", 1)
+        );
+        again.forget_after("pretrain", 1).unwrap();
+        let kept = std::fs::read_to_string(tmp.path().join("metrics.jsonl")).unwrap();
+        assert_eq!(kept, line("pretrain", 1));
     }
 }

@@ -36,6 +36,8 @@ pub(super) struct Trainer {
     pub model: Gpt,
     pub optim: ModuleOptimizer,
     pub reference: Option<Gpt>,
+    /// What the run trains on, recorded in every checkpoint.
+    pub data_record: checkpoint::DataRecord,
     pub rng: Rng,
     pub cursors: Cursors,
     pub streams: Streams,
@@ -114,6 +116,38 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     // On resume the job's config is the checkpoint's (with any --set on top): see cli::make_job.
     let config = job.config.clone();
     let (mut data, data_dir) = load_data(&job.data, &config)?;
+    let data_record = checkpoint::DataRecord {
+        dir: match &job.data {
+            super::DataSource::Dir(d) => {
+                Some(std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()))
+            }
+            super::DataSource::Suite(_) => None,
+        },
+        suite: match &job.data {
+            super::DataSource::Dir(_) => None,
+            super::DataSource::Suite(s) => Some(s.name().to_string()),
+        },
+        fingerprint: data.fingerprint(),
+    };
+    if let Some((path, ck)) = &resumed {
+        let base_only = ck.meta.phase == Phase::Pretrain && ck.meta.complete;
+        if let Some(rec) = ck.meta.data.as_ref().filter(|_| !base_only)
+            && rec.fingerprint != data_record.fingerprint
+        {
+            anyhow::bail!(
+                "{}: trained on {} (data fingerprint {}), but this run's data, {}, differs ({}); resume with the same data{}",
+                path.display(),
+                rec.describe(),
+                rec.fingerprint,
+                data_record.describe(),
+                data_record.fingerprint,
+                rec.dir
+                    .as_ref()
+                    .map(|d| format!(" (--data {})", d.display()))
+                    .unwrap_or_default()
+            );
+        }
+    }
     let held_out = super::hold_out_dev(&mut data, config.eval.dev_fraction);
     let shape = GptShape::from_config(&config.model);
     let device = job.backend.device.clone().autodiff();
@@ -138,6 +172,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     let model = shape.init(&device);
     let params = model.num_params();
     let mut t = Trainer {
+        data_record,
         optim: optimizer(config.post.grad_clip),
         mix: MixState::new(&config.mix_params()),
         rng: Rng::new(seed),
@@ -203,7 +238,7 @@ impl Trainer {
     pub(super) fn base_cache_name(&self) -> String {
         let (s, p) = (&self.shape, &self.config.pretrain);
         format!(
-            "base-v4-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
+            "base-v5-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
             s.d_model,
             s.n_layers,
             s.n_heads,
@@ -251,6 +286,7 @@ impl Trainer {
             self.cursors = ck.meta.cursors.clone();
             self.best_brier = ck.meta.best_brier;
             self.elapsed_before = ck.meta.elapsed_seconds;
+            self.dir.forget_after(ck.meta.phase.name(), ck.meta.step)?;
             if let Some(bytes) = ck.optimizer_bytes() {
                 self.optim = optimizer(self.config.post.grad_clip)
                     .from_bytes(bytes)

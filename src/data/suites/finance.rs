@@ -1,5 +1,5 @@
 //! `finance`, the second domain: unit price × quantity (1 step), split among partners (2), paid
-//! in monthly installments (3, evaluation only). Integer answers by construction; operands within
+//! over months (3, evaluation only). Integer answers by construction; operands within
 //! the skill table. The same skills as `dosage` in another domain's words.
 
 use super::skills::{div, factors, mul, split};
@@ -41,7 +41,7 @@ pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
         let (s3, monthly) = div(each, months);
         return Labeled {
             question: format!(
-                "{base}, split among {partners} partners, each paying in {months} monthly installments. Dollars per installment?"
+                "{base}, split among {partners} partners, each over {months} months. Dollars per month?"
             ),
             steps: vec![s1, s2, s3],
             answer: monthly.to_string(),

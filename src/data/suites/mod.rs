@@ -192,6 +192,32 @@ mod tests {
     }
 
     #[test]
+    fn every_item_of_every_suite_fits_the_default_context() {
+        let max_len = crate::config::Config::default().model.max_len;
+        for &suite in &[Suite::Dosage, Suite::Finance, Suite::Arith, Suite::General] {
+            let ds = generate(&GenSpec {
+                size: 3000,
+                eval_size: 300,
+                ..spec(suite)
+            });
+            let longest = ds
+                .labeled
+                .iter()
+                .cloned()
+                .chain(ds.eval.iter().map(|e| Labeled {
+                    question: e.question.clone(),
+                    steps: e.steps.clone().unwrap(),
+                    answer: e.answer.clone(),
+                }))
+                .chain(corpus(suite, 3000, 5))
+                .map(|ex| (crate::engine::losses::example_len(&ex), ex.question))
+                .max()
+                .unwrap();
+            assert!(longest.0 <= max_len, "{suite:?}: {longest:?}");
+        }
+    }
+
+    #[test]
     fn held_out_questions_are_never_training_questions() {
         for &suite in &[Suite::Dosage, Suite::Finance] {
             let ds = generate(&spec(suite));

@@ -1,0 +1,180 @@
+//! Exact resume as a user does it: the binary, a dataset directory, periodic checkpoints of both
+//! phases, resumed into a new `--out` and into the run's own folder. Every step after the resume
+//! matches the uninterrupted run bit for bit on the CPU backend.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn hytune(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hytune"))
+        .args(args)
+        .current_dir(cwd)
+        .env("HOME", cwd)
+        .env("XDG_DATA_HOME", cwd.join("xdg"))
+        .env("XDG_CONFIG_HOME", cwd.join("xdg"))
+        .output()
+        .unwrap()
+}
+
+fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// (phase, step) → the step's training figures (timings left out).
+fn metrics(run: &Path) -> Vec<((String, u64), Vec<Value>)> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let key = (
+                v["phase"].as_str().unwrap().to_string(),
+                v["step"].as_u64().unwrap(),
+            );
+            let figures = [
+                "loss_total",
+                "loss_rd",
+                "loss_rlif",
+                "alpha",
+                "prg_anchor",
+                "kl_ref",
+            ]
+            .iter()
+            .map(|k| v[*k].clone())
+            .collect();
+            (key, figures)
+        })
+        .collect()
+}
+
+fn assert_continues(full: &Path, resumed: &Path, from: (&str, u64)) {
+    let whole: BTreeMap<_, _> = metrics(full).into_iter().collect();
+    let order = |p: &str| (p == "post") as u8;
+    let mut after: Vec<_> = whole
+        .keys()
+        .filter(|(p, s)| (order(p), *s) > (order(from.0), from.1))
+        .cloned()
+        .collect();
+    after.sort_by_key(|(p, s)| (order(p), *s));
+    let got = metrics(resumed);
+    let got_keys: Vec<_> = got
+        .iter()
+        .map(|(k, _)| k.clone())
+        .filter(|(p, s)| (order(p), *s) > (order(from.0), from.1))
+        .collect();
+    assert_eq!(got_keys, after, "every later step once, in order");
+    for (k, figures) in got {
+        assert_eq!(whole[&k], figures, "step {k:?} after resuming at {from:?}");
+    }
+}
+
+#[test]
+fn resume_from_the_cli_is_exact() {
+    let dir = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let cwd = dir.path();
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
+    let common = ["--headless", "--backend", "cpu"];
+    ok(hytune(
+        &[
+            "data",
+            "gen",
+            "--config",
+            cfg,
+            "--suite",
+            "dosage",
+            "--out",
+            "D",
+            "--labeled-fraction",
+            "0.05",
+            "--seed",
+            "7",
+        ],
+        cwd,
+    ));
+    let mut args = vec!["train", "--config", cfg, "--data", "D", "--out", "R"];
+    args.extend(common);
+    args.extend([
+        "--set",
+        "post.steps=12",
+        "--set",
+        "checkpoint.every=4",
+        "--set",
+        "checkpoint.keep_last=30",
+        "--set",
+        "eval.every=0",
+    ]);
+    ok(hytune(&args, cwd));
+    let run = cwd.join("R");
+    for ck in ["ckpt-0pretrain-0000008.hyt", "ckpt-1post-0000004.hyt"] {
+        assert!(run.join(ck).exists(), "{ck}");
+    }
+
+    // A post-training checkpoint into a new folder, without --data: the recorded data is used.
+    let resume = |ck: &str, out: Option<&str>| {
+        let mut a = vec!["train", "--resume", ck];
+        if let Some(o) = out {
+            a.extend(["--out", o]);
+        }
+        a.extend(common);
+        ok(hytune(&a, cwd))
+    };
+    resume("R/ckpt-1post-0000004.hyt", Some("R2"));
+    assert_continues(&run, &cwd.join("R2"), ("post", 4));
+
+    // A pretraining checkpoint (the cached base removed, so pretraining really resumes).
+    for e in std::fs::read_dir(cwd.join("D")).unwrap().flatten() {
+        if e.file_name().to_string_lossy().ends_with(".hyt") {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    resume("R/ckpt-0pretrain-0000008.hyt", Some("R3"));
+    assert_continues(&run, &cwd.join("R3"), ("pretrain", 8));
+
+    // Into the run's own folder: the later steps are written once, the same as before.
+    let own = cwd.join("R4");
+    std::fs::create_dir(&own).unwrap();
+    for e in std::fs::read_dir(&run).unwrap().flatten() {
+        std::fs::copy(e.path(), own.join(e.file_name())).unwrap();
+    }
+    resume("R4/ckpt-1post-0000008.hyt", None);
+    assert_continues(&run, &own, ("post", 8));
+    assert_eq!(metrics(&own), metrics(&run));
+
+    // Other data is refused, naming both.
+    ok(hytune(
+        &[
+            "data",
+            "gen",
+            "--config",
+            cfg,
+            "--suite",
+            "dosage",
+            "--out",
+            "D2",
+            "--labeled-fraction",
+            "0.05",
+            "--seed",
+            "8",
+        ],
+        cwd,
+    ));
+    let mut a = vec![
+        "train",
+        "--resume",
+        "R/ckpt-1post-0000004.hyt",
+        "--data",
+        "D2",
+        "--out",
+        "R5",
+    ];
+    a.extend(common);
+    let o = hytune(&a, cwd);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("differs") && err.contains("D2"), "{err}");
+}
