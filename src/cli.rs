@@ -116,7 +116,8 @@ pub enum DataCmd {
         #[arg(long)]
         force: bool,
     },
-    /// Validate a dataset directory: counts, or every error with its file and line.
+    /// Validate a dataset directory: counts, or every error with its file and line, and every
+    /// item that does not fit the configured context (model.max_len, post.max_new_tokens).
     Check { dir: PathBuf },
 }
 
@@ -139,7 +140,7 @@ pub fn main_with(cli: Cli) -> Result<ExitCode> {
         None => train(&cli.config, TrainArgs::default()),
         Some(Cmd::Train(t)) => train(&cli.config, t),
         Some(Cmd::Eval(e)) => eval(&cli.config, e),
-        Some(Cmd::Data(d)) => data(d),
+        Some(Cmd::Data(d)) => data(&cli.config, d),
         Some(Cmd::Experiment(e)) => crate::experiment::run(&cli.config, e),
         Some(Cmd::Bench(b)) => crate::bench::run(&load_config(&cli.config)?, b),
         Some(Cmd::PrintConfig) => {
@@ -261,7 +262,7 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
     if e.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{}", report.overall.summary_line());
+        println!("{}", report.summary_line());
         for (d, c) in &report.by_difficulty {
             println!(
                 "  difficulty {d}: n {}  accuracy {:.3}  ECE {:.3}  Brier {:.3}",
@@ -272,7 +273,7 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn data(cmd: DataCmd) -> Result<ExitCode> {
+fn data(args: &ConfigArgs, cmd: DataCmd) -> Result<ExitCode> {
     match cmd {
         DataCmd::Gen {
             suite,
@@ -322,15 +323,57 @@ fn data(cmd: DataCmd) -> Result<ExitCode> {
         }
         DataCmd::Check { dir } => match jsonl::load_dataset(&dir) {
             Ok(ds) => {
-                println!(
-                    "{}: ok — {} labeled, {} unlabeled, {} eval, {} dev",
+                let config = load_config(args)?;
+                let (max_len, max_new) = (config.model.max_len, config.post.max_new_tokens);
+                let bad = crate::data::fit::misfits(&ds, max_len, max_new);
+                let mut lines = std::collections::HashMap::new();
+                for m in &bad {
+                    let numbers = lines
+                        .entry(m.file)
+                        .or_insert_with(|| jsonl::record_lines(&dir.join(m.file)));
+                    let line = numbers.get(m.index).copied().unwrap_or(m.index + 1);
+                    let what = match m.file {
+                        jsonl::UNLABELED => format!("question + {max_new} rollout tokens"),
+                        jsonl::LABELED => "trace".to_string(),
+                        _ => "question + gold response, within the generation cap".to_string(),
+                    };
+                    println!(
+                        "{}:{line}: needs {} tokens ({what}), context {max_len}",
+                        dir.join(m.file).display(),
+                        m.needs
+                    );
+                }
+                let totals = [
+                    (jsonl::LABELED, ds.labeled.len()),
+                    (jsonl::UNLABELED, ds.unlabeled.len()),
+                    (jsonl::EVAL, ds.eval.len()),
+                    (jsonl::DEV, ds.dev.len()),
+                ];
+                if bad.is_empty() {
+                    println!(
+                        "{}: ok — {} labeled, {} unlabeled, {} eval, {} dev; all fit model.max_len {max_len} (rollouts {max_new} tokens)",
+                        dir.display(),
+                        ds.labeled.len(),
+                        ds.unlabeled.len(),
+                        ds.eval.len(),
+                        ds.dev.len()
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                let per_file: Vec<String> = totals
+                    .iter()
+                    .map(|(f, n)| (f, n, bad.iter().filter(|m| m.file == *f).count()))
+                    .filter(|(_, _, k)| *k > 0)
+                    .map(|(f, n, k)| format!("{k} of {n} in {f}"))
+                    .collect();
+                let longest = bad.iter().map(|m| m.needs).max().unwrap_or(0);
+                eprintln!(
+                    "{}: {} items do not fit model.max_len {max_len}: {}; the longest needs {longest} (--set model.max_len={longest})",
                     dir.display(),
-                    ds.labeled.len(),
-                    ds.unlabeled.len(),
-                    ds.eval.len(),
-                    ds.dev.len()
+                    bad.len(),
+                    per_file.join(", ")
                 );
-                Ok(ExitCode::SUCCESS)
+                Ok(ExitCode::from(1))
             }
             Err(e) => {
                 eprintln!("{e}");

@@ -26,6 +26,9 @@ pub fn status_line(m: &StepMetrics, p: &Progress) -> String {
     if let (Some(pa), Some(pp)) = (m.prg_anchor, m.prg_policy) {
         s.push_str(&format!("  PRG {pa:+.3}/{pp:+.3}"));
     }
+    if let Some(t) = m.truncation_rate.filter(|t| *t > 0.0) {
+        s.push_str(&format!("  cut {:.0}%", 100.0 * t));
+    }
     match p.tokens_per_second() {
         Some(t) => s.push_str(&format!("  {t:.0} tok/s")),
         None => s.push_str("  warming up"),
@@ -108,7 +111,7 @@ pub fn run(job: Job) -> Result<ExitCode> {
                     r.split,
                     r.phase,
                     r.step,
-                    r.overall.summary_line()
+                    r.summary_line()
                 );
             }
             Event::Checkpoint { path, .. } => {

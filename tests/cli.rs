@@ -259,3 +259,78 @@ fn tiny_headless_run_then_eval() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("holds a run already"));
 }
+
+#[test]
+fn items_longer_than_the_context_are_listed_refused_or_skipped_never_cut() {
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
+    let d = dir.path().join("long");
+    std::fs::create_dir(&d).unwrap();
+    let long = "x".repeat(307);
+    let trace = |q: &str| format!("{{\"question\":\"{q}\",\"steps\":[\"6*7=42\"],\"answer\":\"42\"}}\n");
+    // Line 2 of labeled.jsonl and line 3 of unlabeled.jsonl (after a blank line) are too long.
+    let mut labeled = trace("6 times 7?") + &trace(&long);
+    for i in 0..6 {
+        labeled += &trace(&format!("{i} and 6 times 7?"));
+    }
+    std::fs::write(d.join("labeled.jsonl"), labeled).unwrap();
+    std::fs::write(
+        d.join("unlabeled.jsonl"),
+        format!("{{\"question\":\"7 times 6?\"}}\n\n{{\"question\":\"{long}\"}}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("eval.jsonl"),
+        format!(
+            "{{\"question\":\"{long}\",\"answer\":\"42\"}}\n{{\"question\":\"6*7=?\",\"answer\":\"42\"}}\n"
+        ),
+    )
+    .unwrap();
+    let dp = d.to_str().unwrap();
+
+    let o = hytune(&["data", "check", dp, "--config", cfg], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("labeled.jsonl:2: needs 329 tokens (trace), context 160"), "{out}");
+    assert!(out.contains("unlabeled.jsonl:3: needs 336 tokens"), "{out}");
+    assert!(out.contains("eval.jsonl:1: needs"), "{out}");
+    let e = stderr(&o);
+    assert!(e.contains("3 items do not fit model.max_len 160"), "{e}");
+    assert!(e.contains("1 of 8 in labeled.jsonl"), "{e}");
+
+    // Training refuses by default, with the fix, before anything trains.
+    let train = |extra: &[&str]| {
+        let mut a = vec![
+            "train", "--headless", "--backend", "cpu", "--config", cfg, "--data", dp,
+            "--set", "eval.dev_fraction=0",
+        ];
+        a.extend(extra);
+        hytune(&a, dir.path())
+    };
+    let run = dir.path().join("r1");
+    let o = train(&["--out", run.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("1 of 8 labeled traces and 1 of 2 unlabeled questions"), "{e}");
+    assert!(e.contains("--set model.max_len=336"), "{e}");
+    assert!(!run.join("metrics.jsonl").exists(), "nothing trained");
+
+    // Skipping leaves them out, says so, and eval reports the unfit item without scoring it.
+    let run = dir.path().join("r2");
+    let o = train(&["--out", run.to_str().unwrap(), "--set", "data.too_long=\"skip\""]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("left out 1 labeled traces and 1 unlabeled questions"),
+        "{e}"
+    );
+    assert!(e.contains("(1 more do not fit the context: not scored)"), "{e}");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("eval-post-0000008.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!((report["n"].as_u64(), report["unfit"].as_u64()), (Some(1), Some(1)));
+    let preds = std::fs::read_to_string(run.join("predictions-eval-post-0000008.jsonl")).unwrap();
+    assert_eq!(preds.matches("\"unfit\":true").count(), 1, "{preds}");
+}

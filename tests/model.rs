@@ -9,7 +9,7 @@ use hytune::engine::losses::{PolicyRow, rlif_loss};
 use hytune::method::grpo;
 use hytune::model::generate::{SampleOpts, generate};
 use hytune::model::score::Packed;
-use hytune::model::{GptShape, int_tensor, to_vec};
+use hytune::model::{GptShape, Positions, int_tensor, to_vec};
 use hytune::rng::Rng;
 
 fn shape() -> GptShape {
@@ -20,14 +20,24 @@ fn shape() -> GptShape {
         n_heads: 4,
         max_len: 64,
         mlp_ratio: 2,
+        positions: Positions::Rope,
     }
 }
 
 #[test]
 fn cached_decoding_matches_the_full_forward_pass() {
+    for positions in [Positions::Rope, Positions::Learned] {
+        cached_decoding_matches(GptShape {
+            positions,
+            ..shape()
+        });
+    }
+}
+
+fn cached_decoding_matches(shape: GptShape) {
     let device = Device::flex();
     device.seed(1);
-    let model = shape().init(&device);
+    let model = shape.init(&device);
     // Two prompts of different lengths: the shorter is left-padded in the cached decode.
     let prompts = vec![encode_prompt("Q: 2+3=?\n"), encode_prompt("Q: 12*4-7=?\n")];
     let g = generate(
@@ -44,13 +54,14 @@ fn cached_decoding_matches_the_full_forward_pass() {
         let seq: Vec<u32> = p.iter().chain(&out.tokens).copied().collect();
         let logits = model.forward(int_tensor(&seq, 1, seq.len(), &device));
         let logp = to_vec(burn::tensor::activation::log_softmax(logits, 2));
-        let v = shape().vocab;
+        let v = shape.vocab;
         for (j, (&tok, &lp)) in out.tokens.iter().zip(&out.logprobs).enumerate() {
             let pos = p.len() - 1 + j;
             let full = logp[pos * v + tok as usize];
             assert!(
                 (full - lp).abs() < 1e-4,
-                "token {j}: cached {lp} vs full {full}"
+                "{:?} token {j}: cached {lp} vs full {full}",
+                shape.positions
             );
             // Greedy: the chosen token is the argmax of the full pass too.
             let row = &logp[pos * v..(pos + 1) * v];

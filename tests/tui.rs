@@ -79,6 +79,7 @@ fn prediction(i: usize) -> Prediction {
         steps: vec![format!("20*{}={}", 5 + i, (5 + i) * 20)],
         difficulty: Some(1 + (i % 3) as u32),
         trace: vec![0.3, 0.5 + 0.04 * i as f64],
+        unfit: false,
     }
 }
 

@@ -71,6 +71,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "Hidden width of the MLP as a multiple of d_model.",
     ),
     (
+        "model",
+        "positions",
+        "rope (rotary, relative: a fact learned at one offset is recalled at any) | learned (absolute embeddings, the first models).",
+    ),
+    (
         "data",
         "suite",
         "dosage | finance (the domains) | arith | general (the general suites).",
@@ -92,6 +97,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "Items of dev.jsonl, the split that chooses checkpoints and defaults (eval.jsonl is only reported).",
     ),
     ("data", "seed", "Seed of the generator."),
+    (
+        "data",
+        "too_long",
+        "Items that do not fit model.max_len (a trace, or a question plus post.max_new_tokens): refuse (stop with the fix) | skip (leave them out; counted in the log and the TUI).",
+    ),
     (
         "pretrain",
         "suite",

@@ -44,6 +44,13 @@ pub struct Model {
     pub n_heads: usize,
     pub max_len: usize,
     pub mlp_ratio: usize,
+    /// How tokens know their position: rope | learned.
+    #[serde(default = "learned")]
+    pub positions: String,
+}
+
+fn learned() -> String {
+    "learned".into()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -55,6 +62,13 @@ pub struct Data {
     pub labeled_fraction: f64,
     pub dev_size: usize,
     pub seed: u64,
+    /// What training does with items that do not fit the context: refuse | skip.
+    #[serde(default = "refuse")]
+    pub too_long: String,
+}
+
+fn refuse() -> String {
+    "refuse".into()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -171,6 +185,7 @@ impl Default for Config {
                 n_heads: 4,
                 max_len: 160,
                 mlp_ratio: 4,
+                positions: "rope".into(),
             },
             data: Data {
                 suite: "dosage".into(),
@@ -179,6 +194,7 @@ impl Default for Config {
                 labeled_fraction: 0.05,
                 dev_size: 200,
                 seed: 1,
+                too_long: refuse(),
             },
             pretrain: Pretrain {
                 suite: "general".into(),

@@ -79,6 +79,7 @@ pub fn check(c: &Config) -> Check {
         &c.run.backend,
         &["auto", "wgpu", "cpu", "ndarray"],
     )?;
+    one_of("data.too_long", &c.data.too_long, &["refuse", "skip"])?;
     at_least("model.d_model", c.model.d_model, 8)?;
     at_least("model.n_layers", c.model.n_layers, 1)?;
     at_least("model.n_heads", c.model.n_heads, 1)?;
@@ -90,6 +91,13 @@ pub fn check(c: &Config) -> Check {
     }
     at_least("model.max_len", c.model.max_len, 16)?;
     at_least("model.mlp_ratio", c.model.mlp_ratio, 1)?;
+    one_of("model.positions", &c.model.positions, &["rope", "learned"])?;
+    if c.model.positions == "rope" && (c.model.d_model / c.model.n_heads) % 2 != 0 {
+        return fail(
+            "model.positions",
+            "rope needs an even head width (d_model / n_heads)".into(),
+        );
+    }
     one_of("data.suite", &c.data.suite, Suite::NAMES)?;
     at_least("data.size", c.data.size, 1)?;
     at_least("data.eval_size", c.data.eval_size, 1)?;

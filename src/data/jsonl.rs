@@ -85,6 +85,17 @@ impl Validate for EvalItem {
     }
 }
 
+/// The 1-based line numbers of a JSONL file's records (its non-blank lines), in order.
+pub fn record_lines(path: &Path) -> Vec<usize> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
 /// Parses JSONL text; blank lines are skipped. Collects every bad line.
 pub fn parse<T: DeserializeOwned + Validate>(text: &str, file: &Path) -> (Vec<T>, Vec<LineError>) {
     let (mut items, mut errors) = (Vec::new(), Vec::new());

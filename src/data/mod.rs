@@ -2,6 +2,7 @@
 //! padded batches (DESIGN §1.1–1.2).
 
 pub mod example;
+pub mod fit;
 pub mod jsonl;
 pub mod suites;
 pub mod text;

@@ -105,3 +105,56 @@ mod tests {
         assert_eq!(hold_out_dev(&mut few, 0.01), 1);
     }
 }
+
+/// Applies `data.too_long` to the training items that do not fit the context (eval and dev items
+/// are kept and reported as unfit by the evaluation). `refuse`: one error with the counts, the
+/// longest need and the fixes. `skip`: the items are dropped; returns how many labeled and
+/// unlabeled ones, for the log and the TUI.
+pub fn fit_to_context(
+    ds: &mut Dataset,
+    config: &Config,
+    dir: Option<&std::path::Path>,
+) -> Result<(usize, usize)> {
+    use crate::data::fit::misfits;
+    let (max_len, max_new) = (config.model.max_len, config.post.max_new_tokens);
+    let bad: Vec<_> = misfits(ds, max_len, max_new)
+        .into_iter()
+        .filter(|m| m.file == jsonl::LABELED || m.file == jsonl::UNLABELED)
+        .collect();
+    if bad.is_empty() {
+        return Ok((0, 0));
+    }
+    let count = |f: &str| bad.iter().filter(|m| m.file == f).count();
+    let (labeled, unlabeled) = (count(jsonl::LABELED), count(jsonl::UNLABELED));
+    if config.data.too_long == "skip" {
+        let drop = |f: &str| -> std::collections::HashSet<usize> {
+            bad.iter().filter(|m| m.file == f).map(|m| m.index).collect()
+        };
+        let (dl, du) = (drop(jsonl::LABELED), drop(jsonl::UNLABELED));
+        fn keep<T>(v: &mut Vec<T>, drop: &std::collections::HashSet<usize>) {
+            *v = std::mem::take(v)
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !drop.contains(i))
+                .map(|(_, x)| x)
+                .collect();
+        }
+        keep(&mut ds.labeled, &dl);
+        keep(&mut ds.unlabeled, &du);
+        if ds.labeled.is_empty() {
+            anyhow::bail!(
+                "no labeled trace fits model.max_len {max_len}; the longest needs {} (--set model.max_len=N)",
+                bad.iter().map(|m| m.needs).max().unwrap_or(0)
+            );
+        }
+        return Ok((labeled, unlabeled));
+    }
+    let longest = bad.iter().map(|m| m.needs).max().unwrap_or(0);
+    anyhow::bail!(
+        "{labeled} of {} labeled traces and {unlabeled} of {} unlabeled questions (a question plus post.max_new_tokens {max_new}) do not fit model.max_len {max_len}; the longest needs {longest}. Fix: --set model.max_len={longest}, or --set data.too_long=\"skip\" to leave them out{}",
+        ds.labeled.len(),
+        ds.unlabeled.len(),
+        dir.map(|d| format!(" (hytune data check {} lists them)", d.display()))
+            .unwrap_or_default()
+    )
+}

@@ -7,6 +7,7 @@ use super::answer_span::{answer_span, span_confidence};
 use super::prg_scoring::prg_traces;
 use super::protocol::{EvalReport, Prediction};
 use crate::data::EvalItem;
+use crate::data::fit::eval_misfit;
 use crate::data::text::{answers_equal, parse_response, prompt};
 use crate::data::tokenizer::{decode, encode_prompt};
 use crate::method::calibration::Calibration;
@@ -39,7 +40,12 @@ pub fn evaluate(
     };
     let mut rng = Rng::new(0);
     let mut predictions = Vec::with_capacity(items.len());
-    for chunk in items.chunks(opts.batch_size.max(1)) {
+    let max_len = model.max_len();
+    let (fit, unfit): (Vec<&EvalItem>, Vec<&EvalItem>) = items
+        .iter()
+        .partition(|it| eval_misfit(it, max_len, opts.max_new).is_none());
+    let fit: Vec<EvalItem> = fit.into_iter().cloned().collect();
+    for chunk in fit.chunks(opts.batch_size.max(1)) {
         let prompts: Vec<Vec<u32>> = chunk
             .iter()
             .map(|it| encode_prompt(&prompt(&it.question)))
@@ -68,6 +74,7 @@ pub fn evaluate(
                     steps: parsed.steps,
                     difficulty: item.difficulty,
                     trace: Vec::new(),
+                    unfit: false,
                 }
             })
             .collect();
@@ -92,6 +99,20 @@ pub fn evaluate(
         predictions.extend(batch);
         progress(predictions.len());
     }
+    predictions.extend(unfit.into_iter().map(|item| Prediction {
+        question: item.question.clone(),
+        gold: item.answer.clone(),
+        answer: None,
+        correct: false,
+        confidence: 0.0,
+        prg: None,
+        self_certainty: 0.0,
+        steps: Vec::new(),
+        difficulty: item.difficulty,
+        trace: Vec::new(),
+        unfit: true,
+    }));
+    progress(predictions.len());
     summarize(predictions, opts.confident_threshold, phase, step)
 }
 
@@ -106,9 +127,9 @@ pub fn summarize(
         let ok: Vec<bool> = ps.iter().map(|p| p.correct).collect();
         Calibration::of(&conf, &ok, threshold)
     };
-    let all: Vec<&Prediction> = predictions.iter().collect();
+    let all: Vec<&Prediction> = predictions.iter().filter(|p| !p.unfit).collect();
     let mut groups: BTreeMap<u32, Vec<&Prediction>> = BTreeMap::new();
-    for p in &predictions {
+    for p in all.iter().copied() {
         if let Some(d) = p.difficulty {
             groups.entry(d).or_default().push(p);
         }
@@ -119,6 +140,7 @@ pub fn summarize(
         step,
         overall: calib(&all),
         by_difficulty: groups.iter().map(|(d, ps)| (*d, calib(ps))).collect(),
+        unfit: predictions.iter().filter(|p| p.unfit).count(),
         predictions,
     }
 }

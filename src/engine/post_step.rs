@@ -7,6 +7,7 @@ use burn::module::Module;
 
 use super::losses::{PolicyRow, rd_loss, rlif_loss};
 use super::prg_scoring::prg_traces;
+use crate::data::tokenizer::EOS;
 use super::protocol::{Event, PrgTrace, StepMetrics};
 use super::rollouts::{Rollout, rollouts};
 use super::trainer::Trainer;
@@ -219,6 +220,13 @@ impl Trainer {
                     .map(|r| super::answer_span::repetition_rate(&r.generated.tokens)),
             );
             m.extraction_rate = Some(answered.len() as f64 / n);
+            m.truncation_rate = Some(
+                rolls
+                    .iter()
+                    .filter(|r| r.generated.tokens.last() != Some(&EOS))
+                    .count() as f64
+                    / n,
+            );
             m.rollout_confidences = rolls.iter().filter_map(|r| r.confidence).collect();
             m.rollout_confidence_mean = mean(m.rollout_confidences.iter().copied());
             m.tok_s_rollout = Some(generated as f64 / m.time_rollout.max(1e-9));

@@ -142,6 +142,7 @@ mod tests {
             n_heads: 4,
             max_len: 64,
             mlp_ratio: 2,
+            positions: crate::model::Positions::Rope,
         };
         let model = shape.init(&device);
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();

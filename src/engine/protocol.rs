@@ -113,6 +113,9 @@ pub struct StepMetrics {
     pub mean_response_len: Option<f64>,
     pub repetition_rate: Option<f64>,
     pub extraction_rate: Option<f64>,
+    /// Share of rollouts the length cap (`post.max_new_tokens`, or the context) cut before EOS.
+    #[serde(default)]
+    pub truncation_rate: Option<f64>,
     pub rollout_confidence_mean: Option<f64>,
     pub time_rollout: f64,
     pub time_prg: f64,
@@ -157,6 +160,10 @@ pub struct Prediction {
     pub steps: Vec<String>,
     pub difficulty: Option<u32>,
     pub trace: Vec<f64>,
+    /// The item cannot fit the context (its gold response with its prompt): not generated,
+    /// not scored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unfit: bool,
 }
 
 /// The summary JSON of one evaluation.
@@ -170,8 +177,25 @@ pub struct EvalReport {
     #[serde(flatten)]
     pub overall: Calibration,
     pub by_difficulty: std::collections::BTreeMap<u32, Calibration>,
+    /// Items left out of the figures because they cannot fit the context.
+    #[serde(default)]
+    pub unfit: usize,
     #[serde(skip)]
     pub predictions: Vec<Prediction>,
+}
+
+impl EvalReport {
+    /// The calibration line, and the items left out for not fitting the context.
+    pub fn summary_line(&self) -> String {
+        let mut line = self.overall.summary_line();
+        if self.unfit > 0 {
+            line.push_str(&format!(
+                " ({} more do not fit the context: not scored)",
+                self.unfit
+            ));
+        }
+        line
+    }
 }
 
 /// A rollout or eval item to inspect step by step.

@@ -149,6 +149,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         }
     }
     let held_out = super::hold_out_dev(&mut data, config.eval.dev_fraction);
+    let skipped = super::data_source::fit_to_context(&mut data, &config, data_dir.as_deref())?;
     let shape = GptShape::from_config(&config.model);
     let device = job.backend.device.clone().autodiff();
     device.seed(config.run.seed);
@@ -216,6 +217,12 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     if let Some(notice) = &job.backend.notice {
         t.warn(notice.clone());
     }
+    if skipped != (0, 0) {
+        t.warn(format!(
+            "left out {} labeled traces and {} unlabeled questions that do not fit model.max_len {} (data.too_long = skip)",
+            skipped.0, skipped.1, t.config.model.max_len
+        ));
+    }
     if held_out > 0 {
         t.dir.log(&format!(
             "no dev.jsonl: {held_out} labeled traces held out as the dev split (eval.dev_fraction)"
@@ -238,7 +245,8 @@ impl Trainer {
     pub(super) fn base_cache_name(&self) -> String {
         let (s, p) = (&self.shape, &self.config.pretrain);
         format!(
-            "base-v5-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
+            "base-v6-{}-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
+            self.config.model.positions,
             s.d_model,
             s.n_layers,
             s.n_heads,

@@ -250,6 +250,9 @@ fn drive(
                     if let Some(a) = m.alpha {
                         line.push_str(&format!("  α {a:.2}"));
                     }
+                    if let Some(t) = m.truncation_rate.filter(|t| *t > 0.0) {
+                        line.push_str(&format!("  cut {:.0}%", 100.0 * t));
+                    }
                     let _ = writeln!(err, "{line}{tail}");
                     last = Instant::now();
                 }
@@ -261,7 +264,7 @@ fn drive(
                     r.split,
                     r.phase,
                     r.step,
-                    r.overall.summary_line()
+                    r.summary_line()
                 );
             }
             Event::Warning(w) => {

@@ -24,18 +24,24 @@ impl SelfAttention {
         }
     }
 
-    /// `x`: `[B, T, D]`; `bias`: additive mask broadcast to `[B, H, T, T_keys]`.
+    /// `x`: `[B, T, D]`; `bias`: additive mask broadcast to `[B, H, T, T_keys]`; `rope`: the
+    /// rotary tables of these tokens' positions (rotary models only).
     pub fn forward(
         &self,
         x: Tensor<3>,
         bias: Tensor<4>,
+        rope: Option<&Rope>,
         cache: Option<(&mut KvCache, usize)>,
     ) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let heads = |z: Tensor<3>| z.reshape([b, t, self.n_heads, self.d_head]).swap_dims(1, 2); // [B, H, T, dh]
         let qkv = self.qkv.forward(x);
-        let q = heads(qkv.clone().narrow(2, 0, d));
+        let mut q = heads(qkv.clone().narrow(2, 0, d));
         let mut k = heads(qkv.clone().narrow(2, d, d));
+        if let Some(r) = rope {
+            q = r.apply(q);
+            k = r.apply(k);
+        }
         let mut v = heads(qkv.narrow(2, 2 * d, d));
         if let Some((cache, layer)) = cache {
             (k, v) = cache.append(layer, k, v);
@@ -47,6 +53,54 @@ impl SelfAttention {
         let scores = scores + bias.expand([b, self.n_heads, t, keys]);
         let out = activation::softmax(scores, 3).matmul(v); // [B, H, T, dh]
         self.proj.forward(out.swap_dims(1, 2).reshape([b, t, d]))
+    }
+}
+
+/// Rotary position tables for one batch: `cos` and `sin` of `position · θ^(−2i/d_head)`,
+/// each frequency twice (`[B, 1, T, d_head]`), as in the rotate-half form of Llama.
+pub struct Rope {
+    cos: Tensor<4>,
+    sin: Tensor<4>,
+}
+
+/// The rotary base θ.
+pub const ROPE_THETA: f64 = 10_000.0;
+
+impl Rope {
+    /// Tables for `positions` (`[B, T]` row-major).
+    pub fn new(positions: &[u32], b: usize, t: usize, d_head: usize, device: &Device) -> Self {
+        let half = d_head / 2;
+        let inv: Vec<f64> = (0..half)
+            .map(|i| ROPE_THETA.powf(-(2.0 * i as f64) / d_head as f64))
+            .collect();
+        let mut cos = Vec::with_capacity(b * t * d_head);
+        let mut sin = Vec::with_capacity(b * t * d_head);
+        for &p in positions {
+            for _ in 0..2 {
+                for f in &inv {
+                    let a = p as f64 * f;
+                    cos.push(a.cos() as f32);
+                    sin.push(a.sin() as f32);
+                }
+            }
+        }
+        let table = |v| Tensor::<4>::from_data(TensorData::new(v, [b, 1, t, d_head]), device);
+        Self {
+            cos: table(cos),
+            sin: table(sin),
+        }
+    }
+
+    /// `x · cos + rotate_half(x) · sin` for `x` of `[B, H, T, d_head]`, where
+    /// `rotate_half([x1, x2]) = [−x2, x1]`.
+    pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+        let [b, h, t, dh] = x.dims();
+        let half = dh / 2;
+        let rotated = Tensor::cat(
+            vec![x.clone().narrow(3, half, half).neg(), x.clone().narrow(3, 0, half)],
+            3,
+        );
+        x * self.cos.clone().expand([b, h, t, dh]) + rotated * self.sin.clone().expand([b, h, t, dh])
     }
 }
 
@@ -150,6 +204,24 @@ impl KvCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rope_rotates_pairs_by_position_times_frequency() {
+        let device = Device::flex();
+        // d_head 4: frequencies 1 and 10000^(-1/2) = 0.01; pairs (x0, x2) and (x1, x3).
+        let x = Tensor::<4>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 1, 4]), &device);
+        let r = Rope::new(&[2], 1, 1, 4, &device);
+        let got = r.apply(x).into_data().to_vec::<f32>().unwrap();
+        let (c1, s1, c2, s2) = (2f32.cos(), 2f32.sin(), 0.02f32.cos(), 0.02f32.sin());
+        let want = [1.0 * c1 - 3.0 * s1, 2.0 * c2 - 4.0 * s2, 3.0 * c1 + 1.0 * s1, 4.0 * c2 + 2.0 * s2];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-5, "{got:?} vs {want:?}");
+        }
+        // Position 0 leaves x as it is.
+        let x0 = Tensor::<4>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 1, 4]), &device);
+        let same = Rope::new(&[0], 1, 1, 4, &device).apply(x0).into_data().to_vec::<f32>().unwrap();
+        assert_eq!(same, vec![1.0, 2.0, 3.0, 4.0]);
+    }
 
     #[test]
     fn cached_bias_hides_pads_and_future() {

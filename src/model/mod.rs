@@ -17,6 +17,18 @@ pub use attention::cached_bias;
 
 use crate::data::tokenizer::VOCAB_SIZE;
 
+/// How tokens know their position.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Positions {
+    /// Rotary embeddings on queries and keys (rotate-half, θ = 10000): attention sees only
+    /// relative offsets, so what is learned at one offset is recalled at any.
+    Rope,
+    /// A learned embedding per absolute position, added to the token embedding.
+    #[default]
+    Learned,
+}
+
 /// The model's shape; a checkpoint loads only into the same shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GptShape {
@@ -26,6 +38,9 @@ pub struct GptShape {
     pub n_heads: usize,
     pub max_len: usize,
     pub mlp_ratio: usize,
+    /// Absent in checkpoints of earlier versions, which all had learned positions.
+    #[serde(default)]
+    pub positions: Positions,
 }
 
 impl GptShape {
@@ -37,6 +52,11 @@ impl GptShape {
             n_heads: m.n_heads,
             max_len: m.max_len,
             mlp_ratio: m.mlp_ratio,
+            positions: if m.positions == "rope" {
+                Positions::Rope
+            } else {
+                Positions::Learned
+            },
         }
     }
 
@@ -44,7 +64,8 @@ impl GptShape {
         let d = self.d_model;
         Gpt {
             tok: EmbeddingConfig::new(self.vocab, d).init(device),
-            pos: EmbeddingConfig::new(self.max_len, d).init(device),
+            pos: (self.positions == Positions::Learned)
+                .then(|| EmbeddingConfig::new(self.max_len, d).init(device)),
             blocks: (0..self.n_layers)
                 .map(|_| Block {
                     ln1: LayerNormConfig::new(d).init(device),
@@ -75,7 +96,8 @@ pub struct Block {
 #[derive(Module, Debug)]
 pub struct Gpt {
     tok: Embedding,
-    pos: Embedding,
+    /// Learned absolute positions; `None` with rotary positions.
+    pos: Option<Embedding>,
     blocks: Vec<Block>,
     ln_f: LayerNorm,
     head: Linear,
@@ -105,38 +127,46 @@ impl Gpt {
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
         let [b, t] = tokens.dims();
         let device = tokens.device();
-        let positions = Tensor::<1, Int>::arange(0..t as i64, &device)
-            .unsqueeze_dim::<2>(0)
-            .expand([b, t]);
+        let positions: Vec<u32> = (0..b).flat_map(|_| 0..t as u32).collect();
         let bias = attention::causal_bias(t, &device);
-        self.run(tokens, positions, bias, None)
+        self.run(tokens, &positions, bias, None)
     }
 
     /// Logits `[B, T_new, V]` for new tokens with a KV cache; `bias` is `[B, 1, T_new, T_total]`.
     pub fn forward_cached(&self, batch: &Batch, bias: Vec<f32>, cache: &mut KvCache) -> Tensor<3> {
         let device = self.device();
         let tokens = int_tensor(&batch.tokens, batch.rows, batch.cols, &device);
-        let positions = int_tensor(&batch.positions, batch.rows, batch.cols, &device);
         let total = cache.len() + batch.cols;
         let bias = Tensor::<4>::from_data(
             TensorData::new(bias, [batch.rows, 1, batch.cols, total]),
             &device,
         );
-        self.run(tokens, positions, bias, Some(cache))
+        self.run(tokens, &batch.positions, bias, Some(cache))
     }
 
+    /// `positions`: `[B, T]` row-major, the position of each token.
     fn run(
         &self,
         tokens: Tensor<2, Int>,
-        positions: Tensor<2, Int>,
+        positions: &[u32],
         bias: Tensor<4>,
         mut cache: Option<&mut KvCache>,
     ) -> Tensor<3> {
-        let mut x = self.tok.forward(tokens) + self.pos.forward(positions); // [B, T, D]
+        let [b, t] = tokens.dims();
+        let device = tokens.device();
+        let mut x = self.tok.forward(tokens); // [B, T, D]
+        let rope = match &self.pos {
+            Some(pos) => {
+                x = x + pos.forward(int_tensor(positions, b, t, &device));
+                None
+            }
+            None => Some(attention::Rope::new(positions, b, t, self.blocks[0].attn.d_head, &device)),
+        };
         for (i, block) in self.blocks.iter().enumerate() {
             let h = block.attn.forward(
                 block.ln1.forward(x.clone()),
                 bias.clone(),
+                rope.as_ref(),
                 cache.as_deref_mut().map(|c| (c, i)),
             );
             x = x + h;

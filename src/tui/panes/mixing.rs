@@ -56,13 +56,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 .data(&marks),
         );
     }
-    let title = match (d.alpha.last(), d.prg_anchor.last(), d.prg_policy.last()) {
+    let mut title = match (d.alpha.last(), d.prg_anchor.last(), d.prg_policy.last()) {
         (Some(a), Some(pa), Some(pp)) => {
             format!("Mixing · α {a:.2} · PRG anchor {pa:+.3} policy {pp:+.3}")
         }
         (Some(a), Some(pa), None) => format!("Mixing · α {a:.2} · PRG anchor {pa:+.3}"),
         _ => "Mixing · (post-training)".to_string(),
     };
+    // Rollouts the length cap cut before their end: never silent.
+    if let Some(t) = d.last_step.as_ref().and_then(|m| m.truncation_rate)
+        && t > 0.0
+    {
+        title.push_str(&format!(" · cut {:.0}%", 100.0 * t));
+    }
     let (x_axis, y_axis) = step_axes(xb, yb, 2);
     let chart = Chart::new(datasets)
         .block(pane_block(&title, app, Pane::Mixing))

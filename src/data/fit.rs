@@ -1,0 +1,135 @@
+//! Whether items fit the model's context. A trace that does not fit would be trained on cut
+//! short, an eval item could not be answered, a rollout would be cut before its answer: each is
+//! found before anything trains, listed by `data check`, and refused (or skipped) by training.
+
+use super::text::{prompt, response};
+use super::tokenizer::{encode, encode_prompt};
+use super::{Dataset, EvalItem, Labeled};
+
+/// Tokens of a question's prompt (BOS included).
+pub fn prompt_tokens(question: &str) -> usize {
+    encode_prompt(&prompt(question)).len()
+}
+
+/// Tokens a labeled trace needs: prompt, steps, answer line and EOS.
+pub fn trace_tokens(ex: &Labeled) -> usize {
+    prompt_tokens(&ex.question) + encode(&response(&ex.steps, &ex.answer)).len() + 1
+}
+
+/// Tokens the gold response of an eval item needs after its prompt (its steps when known).
+pub fn eval_response_tokens(item: &EvalItem) -> usize {
+    let steps = item.steps.clone().unwrap_or_default();
+    encode(&response(&steps, &item.answer)).len() + 1
+}
+
+/// One item that does not fit: its file, its position among the file's records (0-based) and
+/// the context it needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Misfit {
+    pub file: &'static str,
+    pub index: usize,
+    pub needs: usize,
+}
+
+/// Every item of `ds` that does not fit a context of `max_len` tokens with `max_new` tokens of
+/// generation: labeled traces longer than the context, eval and dev items whose gold response
+/// cannot be generated, unlabeled questions that leave fewer than `max_new` tokens to a rollout.
+pub fn misfits(ds: &Dataset, max_len: usize, max_new: usize) -> Vec<Misfit> {
+    let mut out = Vec::new();
+    for (i, ex) in ds.labeled.iter().enumerate() {
+        let needs = trace_tokens(ex);
+        if needs > max_len {
+            out.push(Misfit {
+                file: super::jsonl::LABELED,
+                index: i,
+                needs,
+            });
+        }
+    }
+    for (i, q) in ds.unlabeled.iter().enumerate() {
+        let needs = prompt_tokens(&q.question) + max_new;
+        if needs > max_len {
+            out.push(Misfit {
+                file: super::jsonl::UNLABELED,
+                index: i,
+                needs,
+            });
+        }
+    }
+    for (file, items) in [(super::jsonl::EVAL, &ds.eval), (super::jsonl::DEV, &ds.dev)] {
+        for (i, it) in items.iter().enumerate() {
+            if let Some(needs) = eval_misfit(it, max_len, max_new) {
+                out.push(Misfit {
+                    file,
+                    index: i,
+                    needs,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The context an eval item needs when it does not fit (`None` when it does). Its gold response
+/// must fit both the generation cap and the context.
+pub fn eval_misfit(item: &EvalItem, max_len: usize, max_new: usize) -> Option<usize> {
+    let (p, r) = (prompt_tokens(&item.question), eval_response_tokens(item));
+    // A response longer than the cap needs a context that holds it whole (and a larger cap).
+    (p + r > max_len || r > max_new).then_some(p + r.max(max_new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Unlabeled;
+
+    #[test]
+    fn token_counts_and_misfits_by_hand() {
+        // "Q: ab\n" = 6 bytes + BOS; "S: 1+1=2\nA: 2\n" = 9 + 5 bytes, + EOS.
+        let ex = Labeled {
+            question: "ab".into(),
+            steps: vec!["1+1=2".into()],
+            answer: "2".into(),
+        };
+        assert_eq!(prompt_tokens("ab"), 7);
+        assert_eq!(trace_tokens(&ex), 7 + 14 + 1);
+        let item = EvalItem {
+            question: "ab".into(),
+            answer: "2".into(),
+            steps: None,
+            difficulty: None,
+        };
+        // "A: 2\n" + EOS.
+        assert_eq!(eval_response_tokens(&item), 6);
+        let ds = Dataset {
+            labeled: vec![ex.clone(), ex],
+            unlabeled: vec![Unlabeled {
+                question: "abcdef".into(),
+            }],
+            eval: vec![item.clone()],
+            dev: vec![],
+        };
+        // Context 22 fits the traces; the unlabeled prompt (11 tokens) leaves 11 < 12 new tokens.
+        assert_eq!(
+            misfits(&ds, 22, 12),
+            vec![Misfit {
+                file: "unlabeled.jsonl",
+                index: 0,
+                needs: 23
+            }]
+        );
+        // Context 21: both traces (22) too; a cap of 5 is short of the eval answer's 6 tokens.
+        let m = misfits(&ds, 21, 5);
+        assert_eq!(m.iter().filter(|m| m.file == "labeled.jsonl").count(), 2);
+        assert_eq!(
+            m.last(),
+            Some(&Misfit {
+                file: "eval.jsonl",
+                index: 0,
+                needs: 13
+            })
+        );
+        assert_eq!(eval_misfit(&item, 13, 6), None);
+        assert_eq!(eval_misfit(&item, 12, 6), Some(13));
+    }
+}
