@@ -221,7 +221,7 @@ fn train(args: &ConfigArgs, t: TrainArgs) -> Result<ExitCode> {
 
 fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
     let ck = checkpoint::load(&e.checkpoint)?;
-    let config = ck.meta.config.clone();
+    let config = ck.meta.config.with_sets(&args.sets)?;
     let eval_items = jsonl::load_eval(&e.data)?;
     if let Some(p) = &e.predictions {
         if p.exists() {
@@ -243,6 +243,7 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
     )?;
     let opts = evaluate::EvalOpts {
         max_new: config.post.max_new_tokens,
+        confidence: evaluate::Confidence::parse(&config.eval.confidence),
         batch_size: config.eval.batch_size,
         prg_eps: config.mix.prg_eps,
         confident_threshold: config.eval.confident_threshold,

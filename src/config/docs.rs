@@ -230,6 +230,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "A dataset without dev.jsonl holds out this share of its labeled traces as the dev split; 0: none (no best.hyt).",
     ),
     (
+        "eval",
+        "confidence",
+        "A prediction's confidence: response (the probability of its steps and answer) | answer (of the answer after its own steps, which copies the last step and stays near 1).",
+    ),
+    (
         "checkpoint",
         "every",
         "Write a checkpoint every N steps of each phase; 0: only at the end.",

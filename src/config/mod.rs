@@ -49,6 +49,10 @@ pub struct Model {
     pub positions: String,
 }
 
+fn answer_conf() -> String {
+    "answer".into()
+}
+
 fn learned() -> String {
     "learned".into()
 }
@@ -124,6 +128,9 @@ pub struct Eval {
     pub batch_size: usize,
     pub dev_items: usize,
     pub dev_fraction: f64,
+    /// What a prediction's confidence is: response | answer.
+    #[serde(default = "answer_conf")]
+    pub confidence: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -238,6 +245,7 @@ impl Default for Config {
                 batch_size: 64,
                 dev_items: 100,
                 dev_fraction: 0.1,
+                confidence: "response".into(),
             },
             checkpoint: Checkpoint {
                 every: 100,

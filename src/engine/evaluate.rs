@@ -16,8 +16,28 @@ use crate::model::Gpt;
 use crate::model::generate::{SampleOpts, generate};
 use crate::rng::Rng;
 
+/// Which probability a prediction's confidence is (`eval.confidence`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confidence {
+    Answer,
+    Response,
+}
+
+impl Confidence {
+    pub fn parse(s: &str) -> Self {
+        if s == "answer" {
+            Confidence::Answer
+        } else {
+            Confidence::Response
+        }
+    }
+}
+
 pub struct EvalOpts {
     pub max_new: usize,
+    /// The confidence the figures use: the answer's (after the model's own steps) or the whole
+    /// response's.
+    pub confidence: Confidence,
     pub batch_size: usize,
     pub prg_eps: f64,
     pub confident_threshold: f64,
@@ -56,9 +76,17 @@ pub fn evaluate(
             .zip(&generated)
             .map(|(item, g)| {
                 let parsed = parse_response(&decode(&g.tokens));
-                let confidence = match (&parsed.answer, answer_span(&g.tokens)) {
-                    (Some(_), Some(span)) => span_confidence(&g.logprobs, span),
-                    _ => 0.0,
+                let (answer_confidence, response_confidence) =
+                    match (&parsed.answer, answer_span(&g.tokens)) {
+                        (Some(_), Some(span)) => (
+                            span_confidence(&g.logprobs, span.clone()),
+                            span_confidence(&g.logprobs, 0..span.end),
+                        ),
+                        _ => (0.0, 0.0),
+                    };
+                let confidence = match opts.confidence {
+                    Confidence::Answer => answer_confidence,
+                    Confidence::Response => response_confidence,
                 };
                 Prediction {
                     question: item.question.clone(),
@@ -69,6 +97,8 @@ pub fn evaluate(
                         .is_some_and(|a| answers_equal(a, &item.answer)),
                     answer: parsed.answer,
                     confidence,
+                    answer_confidence,
+                    response_confidence,
                     prg: None,
                     self_certainty: mean_self_certainty(&g.self_certainty),
                     steps: parsed.steps,
@@ -105,6 +135,8 @@ pub fn evaluate(
         answer: None,
         correct: false,
         confidence: 0.0,
+        answer_confidence: 0.0,
+        response_confidence: 0.0,
         prg: None,
         self_certainty: 0.0,
         steps: Vec::new(),

@@ -78,6 +78,7 @@ impl Trainer {
         let n = items.len();
         let opts = EvalOpts {
             max_new: self.config.post.max_new_tokens,
+            confidence: super::evaluate::Confidence::parse(&self.config.eval.confidence),
             batch_size: self.config.eval.batch_size,
             prg_eps: self.config.mix.prg_eps,
             confident_threshold: self.config.eval.confident_threshold,

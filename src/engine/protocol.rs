@@ -154,7 +154,14 @@ pub struct Prediction {
     pub gold: String,
     pub answer: Option<String>,
     pub correct: bool,
+    /// The confidence the figures use (`eval.confidence`): one of the two below.
     pub confidence: f64,
+    /// `Π p(token)` over the answer and its newline, after the model's own steps.
+    #[serde(default)]
+    pub answer_confidence: f64,
+    /// `Π p(token)` over the whole response through the answer line: steps and answer.
+    #[serde(default)]
+    pub response_confidence: f64,
     pub prg: Option<f64>,
     pub self_certainty: f64,
     pub steps: Vec<String>,

@@ -30,6 +30,10 @@ pub struct ExperimentArgs {
     /// Only rewrite results.csv, summary.md and the plots from the cells on disk.
     #[arg(long)]
     pub report: bool,
+    /// A base model to share instead of pretraining one (e.g. another experiment's base.hyt);
+    /// copied into the folder once.
+    #[arg(long)]
+    pub base: Option<PathBuf>,
 }
 
 /// The experiment's effective config: preset, then the config file and `--set`.
@@ -97,5 +101,16 @@ pub fn run(args: &ConfigArgs, e: ExperimentArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     open_folder(&dir, &config)?;
+    if let Some(b) = &e.base {
+        let into = dir.join("base.hyt");
+        if !into.exists() {
+            crate::engine::checkpoint::load(b)?
+                .check_shape(&crate::model::GptShape::from_config(&config.model), b)?;
+            let tmp = dir.join("base.hyt.tmp");
+            std::fs::copy(b, &tmp)
+                .and_then(|_| std::fs::rename(&tmp, &into))
+                .with_context(|| format!("cannot copy {} into {}", b.display(), dir.display()))?;
+        }
+    }
     runner::run(&dir, &config)
 }
