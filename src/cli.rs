@@ -333,13 +333,17 @@ fn data(args: &ConfigArgs, cmd: DataCmd) -> Result<ExitCode> {
                         .entry(m.file)
                         .or_insert_with(|| jsonl::record_lines(&dir.join(m.file)));
                     let line = numbers.get(m.index).copied().unwrap_or(m.index + 1);
-                    let what = match m.file {
-                        jsonl::UNLABELED => format!("question + {max_new} rollout tokens"),
-                        jsonl::LABELED => "trace".to_string(),
-                        _ => "question + gold response, within the generation cap".to_string(),
+                    let what = match (m.file, m.needs_new) {
+                        (jsonl::UNLABELED, _) => {
+                            format!("question + {max_new} rollout tokens), context {max_len}")
+                        }
+                        (_, Some(new)) => format!(
+                            "question + gold response of {new}), context {max_len}, generation cap {max_new}"
+                        ),
+                        _ => format!("trace), context {max_len}"),
                     };
                     println!(
-                        "{}:{line}: needs {} tokens ({what}), context {max_len}",
+                        "{}:{line}: needs {} tokens ({what}",
                         dir.join(m.file).display(),
                         m.needs
                     );
@@ -368,11 +372,24 @@ fn data(args: &ConfigArgs, cmd: DataCmd) -> Result<ExitCode> {
                     .map(|(f, n, k)| format!("{k} of {n} in {f}"))
                     .collect();
                 let longest = bad.iter().map(|m| m.needs).max().unwrap_or(0);
+                let longest_new = bad.iter().filter_map(|m| m.needs_new).max().unwrap_or(0);
+                let mut fixes = Vec::new();
+                if longest > max_len {
+                    fixes.push(format!("--set model.max_len={longest}"));
+                }
+                if longest_new > max_new {
+                    fixes.push(format!("--set post.max_new_tokens={longest_new}"));
+                }
                 eprintln!(
-                    "{}: {} items do not fit model.max_len {max_len}: {}; the longest needs {longest} (--set model.max_len={longest})",
+                    "{}: {} items do not fit model.max_len {max_len} with post.max_new_tokens {max_new}: {}; fix: {}",
                     dir.display(),
                     bad.len(),
-                    per_file.join(", ")
+                    per_file.join(", "),
+                    if fixes.is_empty() {
+                        "--set model.max_len=N".to_string()
+                    } else {
+                        fixes.join(" ")
+                    }
                 );
                 Ok(ExitCode::from(1))
             }

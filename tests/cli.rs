@@ -268,7 +268,8 @@ fn items_longer_than_the_context_are_listed_refused_or_skipped_never_cut() {
     let d = dir.path().join("long");
     std::fs::create_dir(&d).unwrap();
     let long = "x".repeat(307);
-    let trace = |q: &str| format!("{{\"question\":\"{q}\",\"steps\":[\"6*7=42\"],\"answer\":\"42\"}}\n");
+    let trace =
+        |q: &str| format!("{{\"question\":\"{q}\",\"steps\":[\"6*7=42\"],\"answer\":\"42\"}}\n");
     // Line 2 of labeled.jsonl and line 3 of unlabeled.jsonl (after a blank line) are too long.
     let mut labeled = trace("6 times 7?") + &trace(&long);
     for i in 0..6 {
@@ -292,18 +293,30 @@ fn items_longer_than_the_context_are_listed_refused_or_skipped_never_cut() {
     let o = hytune(&["data", "check", dp, "--config", cfg], dir.path());
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("labeled.jsonl:2: needs 329 tokens (trace), context 160"), "{out}");
-    assert!(out.contains("unlabeled.jsonl:3: needs 336 tokens"), "{out}");
+    assert!(
+        out.contains("labeled.jsonl:2: needs 329 tokens (trace), context 160"),
+        "{out}"
+    );
+    assert!(out.contains("unlabeled.jsonl:3: needs 360 tokens"), "{out}");
     assert!(out.contains("eval.jsonl:1: needs"), "{out}");
     let e = stderr(&o);
     assert!(e.contains("3 items do not fit model.max_len 160"), "{e}");
+    assert!(e.contains("fix: --set model.max_len=360"), "{e}");
     assert!(e.contains("1 of 8 in labeled.jsonl"), "{e}");
 
     // Training refuses by default, with the fix, before anything trains.
     let train = |extra: &[&str]| {
         let mut a = vec![
-            "train", "--headless", "--backend", "cpu", "--config", cfg, "--data", dp,
-            "--set", "eval.dev_fraction=0",
+            "train",
+            "--headless",
+            "--backend",
+            "cpu",
+            "--config",
+            cfg,
+            "--data",
+            dp,
+            "--set",
+            "eval.dev_fraction=0",
         ];
         a.extend(extra);
         hytune(&a, dir.path())
@@ -312,25 +325,38 @@ fn items_longer_than_the_context_are_listed_refused_or_skipped_never_cut() {
     let o = train(&["--out", run.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("1 of 8 labeled traces and 1 of 2 unlabeled questions"), "{e}");
-    assert!(e.contains("--set model.max_len=336"), "{e}");
+    assert!(
+        e.contains("1 of 8 labeled traces and 1 of 2 unlabeled questions"),
+        "{e}"
+    );
+    assert!(e.contains("--set model.max_len=360"), "{e}");
     assert!(!run.join("metrics.jsonl").exists(), "nothing trained");
 
     // Skipping leaves them out, says so, and eval reports the unfit item without scoring it.
     let run = dir.path().join("r2");
-    let o = train(&["--out", run.to_str().unwrap(), "--set", "data.too_long=\"skip\""]);
+    let o = train(&[
+        "--out",
+        run.to_str().unwrap(),
+        "--set",
+        "data.too_long=\"skip\"",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
     assert!(
         e.contains("left out 1 labeled traces and 1 unlabeled questions"),
         "{e}"
     );
-    assert!(e.contains("(1 more do not fit the context: not scored)"), "{e}");
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(run.join("eval-post-0000008.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!((report["n"].as_u64(), report["unfit"].as_u64()), (Some(1), Some(1)));
+    assert!(
+        e.contains("(1 more do not fit the context: not scored)"),
+        "{e}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval-post-0000008.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (report["n"].as_u64(), report["unfit"].as_u64()),
+        (Some(1), Some(1))
+    );
     let preds = std::fs::read_to_string(run.join("predictions-eval-post-0000008.jsonl")).unwrap();
     assert_eq!(preds.matches("\"unfit\":true").count(), 1, "{preds}");
 }

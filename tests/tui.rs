@@ -74,6 +74,12 @@ fn prediction(i: usize) -> Prediction {
         } else {
             0.35 + 0.05 * i as f64
         },
+        answer_confidence: 0.99,
+        response_confidence: if correct {
+            0.6 + 0.04 * i as f64
+        } else {
+            0.35 + 0.05 * i as f64
+        },
         prg: Some(0.2),
         self_certainty: 2.5,
         steps: vec![format!("20*{}={}", 5 + i, (5 + i) * 20)],

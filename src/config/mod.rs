@@ -219,7 +219,7 @@ impl Default for Config {
                 group_size: 4,
                 temperature: 1.0,
                 top_k: 0,
-                max_new_tokens: 48,
+                max_new_tokens: 64,
                 clip_eps: 0.2,
                 kl_beta: 0.02,
                 policy_updates: 1,

@@ -80,7 +80,11 @@ pub fn check(c: &Config) -> Check {
         &["auto", "wgpu", "cpu", "ndarray"],
     )?;
     one_of("data.too_long", &c.data.too_long, &["refuse", "skip"])?;
-    one_of("eval.confidence", &c.eval.confidence, &["response", "answer"])?;
+    one_of(
+        "eval.confidence",
+        &c.eval.confidence,
+        &["response", "answer"],
+    )?;
     at_least("model.d_model", c.model.d_model, 8)?;
     at_least("model.n_layers", c.model.n_layers, 1)?;
     at_least("model.n_heads", c.model.n_heads, 1)?;

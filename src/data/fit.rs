@@ -22,13 +22,14 @@ pub fn eval_response_tokens(item: &EvalItem) -> usize {
     encode(&response(&steps, &item.answer)).len() + 1
 }
 
-/// One item that does not fit: its file, its position among the file's records (0-based) and
-/// the context it needs.
+/// One item that does not fit: its file, its position among the file's records (0-based), the
+/// context it needs and, for eval and dev items, the new tokens its gold response needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Misfit {
     pub file: &'static str,
     pub index: usize,
     pub needs: usize,
+    pub needs_new: Option<usize>,
 }
 
 /// Every item of `ds` that does not fit a context of `max_len` tokens with `max_new` tokens of
@@ -43,6 +44,7 @@ pub fn misfits(ds: &Dataset, max_len: usize, max_new: usize) -> Vec<Misfit> {
                 file: super::jsonl::LABELED,
                 index: i,
                 needs,
+                needs_new: None,
             });
         }
     }
@@ -53,6 +55,7 @@ pub fn misfits(ds: &Dataset, max_len: usize, max_new: usize) -> Vec<Misfit> {
                 file: super::jsonl::UNLABELED,
                 index: i,
                 needs,
+                needs_new: None,
             });
         }
     }
@@ -63,6 +66,7 @@ pub fn misfits(ds: &Dataset, max_len: usize, max_new: usize) -> Vec<Misfit> {
                     file,
                     index: i,
                     needs,
+                    needs_new: Some(eval_response_tokens(it)),
                 });
             }
         }
@@ -115,7 +119,8 @@ mod tests {
             vec![Misfit {
                 file: "unlabeled.jsonl",
                 index: 0,
-                needs: 23
+                needs: 23,
+                needs_new: None,
             }]
         );
         // Context 21: both traces (22) too; a cap of 5 is short of the eval answer's 6 tokens.
@@ -126,7 +131,8 @@ mod tests {
             Some(&Misfit {
                 file: "eval.jsonl",
                 index: 0,
-                needs: 13
+                needs: 13,
+                needs_new: Some(6),
             })
         );
         assert_eq!(eval_misfit(&item, 13, 6), None);

@@ -128,7 +128,10 @@ pub fn fit_to_context(
     let (labeled, unlabeled) = (count(jsonl::LABELED), count(jsonl::UNLABELED));
     if config.data.too_long == "skip" {
         let drop = |f: &str| -> std::collections::HashSet<usize> {
-            bad.iter().filter(|m| m.file == f).map(|m| m.index).collect()
+            bad.iter()
+                .filter(|m| m.file == f)
+                .map(|m| m.index)
+                .collect()
         };
         let (dl, du) = (drop(jsonl::LABELED), drop(jsonl::UNLABELED));
         fn keep<T>(v: &mut Vec<T>, drop: &std::collections::HashSet<usize>) {

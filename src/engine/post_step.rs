@@ -7,11 +7,11 @@ use burn::module::Module;
 
 use super::losses::{PolicyRow, rd_loss, rlif_loss};
 use super::prg_scoring::prg_traces;
-use crate::data::tokenizer::EOS;
 use super::protocol::{Event, PrgTrace, StepMetrics};
 use super::rollouts::{Rollout, rollouts};
 use super::trainer::Trainer;
 use crate::data::Labeled;
+use crate::data::tokenizer::EOS;
 use crate::method::consensus::majority;
 use crate::method::grpo::{group_advantages, has_spread};
 use crate::method::mixing::{PrgSignals, RolloutPrg, gate};

@@ -97,10 +97,14 @@ impl Rope {
         let [b, h, t, dh] = x.dims();
         let half = dh / 2;
         let rotated = Tensor::cat(
-            vec![x.clone().narrow(3, half, half).neg(), x.clone().narrow(3, 0, half)],
+            vec![
+                x.clone().narrow(3, half, half).neg(),
+                x.clone().narrow(3, 0, half),
+            ],
             3,
         );
-        x * self.cos.clone().expand([b, h, t, dh]) + rotated * self.sin.clone().expand([b, h, t, dh])
+        x * self.cos.clone().expand([b, h, t, dh])
+            + rotated * self.sin.clone().expand([b, h, t, dh])
     }
 }
 
@@ -209,17 +213,32 @@ mod tests {
     fn rope_rotates_pairs_by_position_times_frequency() {
         let device = Device::flex();
         // d_head 4: frequencies 1 and 10000^(-1/2) = 0.01; pairs (x0, x2) and (x1, x3).
-        let x = Tensor::<4>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 1, 4]), &device);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 1, 4]),
+            &device,
+        );
         let r = Rope::new(&[2], 1, 1, 4, &device);
-        let got = r.apply(x).into_data().to_vec::<f32>().unwrap();
+        let got = r.apply(x).into_data().try_to_vec::<f32>().unwrap();
         let (c1, s1, c2, s2) = (2f32.cos(), 2f32.sin(), 0.02f32.cos(), 0.02f32.sin());
-        let want = [1.0 * c1 - 3.0 * s1, 2.0 * c2 - 4.0 * s2, 3.0 * c1 + 1.0 * s1, 4.0 * c2 + 2.0 * s2];
+        let want = [
+            1.0 * c1 - 3.0 * s1,
+            2.0 * c2 - 4.0 * s2,
+            3.0 * c1 + 1.0 * s1,
+            4.0 * c2 + 2.0 * s2,
+        ];
         for (g, w) in got.iter().zip(want) {
             assert!((g - w).abs() < 1e-5, "{got:?} vs {want:?}");
         }
         // Position 0 leaves x as it is.
-        let x0 = Tensor::<4>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 1, 4]), &device);
-        let same = Rope::new(&[0], 1, 1, 4, &device).apply(x0).into_data().to_vec::<f32>().unwrap();
+        let x0 = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 1, 4]),
+            &device,
+        );
+        let same = Rope::new(&[0], 1, 1, 4, &device)
+            .apply(x0)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert_eq!(same, vec![1.0, 2.0, 3.0, 4.0]);
     }
 

@@ -160,7 +160,13 @@ impl Gpt {
                 x = x + pos.forward(int_tensor(positions, b, t, &device));
                 None
             }
-            None => Some(attention::Rope::new(positions, b, t, self.blocks[0].attn.d_head, &device)),
+            None => Some(attention::Rope::new(
+                positions,
+                b,
+                t,
+                self.blocks[0].attn.d_head,
+                &device,
+            )),
         };
         for (i, block) in self.blocks.iter().enumerate() {
             let h = block.attn.forward(

@@ -118,9 +118,19 @@ pub fn generate(spec: &GenSpec) -> Dataset {
     let n_labeled = ((spec.size as f64) * spec.labeled_fraction).round() as usize;
     let mut ds = Dataset::default();
     let mut seen = HashSet::new();
+    // Every training item fits the default model: its trace, and its question with a rollout.
+    let defaults = crate::config::Config::default();
+    let (max_len, max_new) = (defaults.model.max_len, defaults.post.max_new_tokens);
+    let fits = |ex: &Labeled| {
+        crate::data::fit::trace_tokens(ex) <= max_len
+            && crate::data::fit::prompt_tokens(&ex.question) + max_new <= max_len
+    };
     for i in 0..spec.size {
         let steps = rng.range(*train.start() as i64, *train.end() as i64) as u32;
-        let ex = spec.suite.example(&mut rng, steps);
+        let mut ex = spec.suite.example(&mut rng, steps);
+        while !fits(&ex) {
+            ex = spec.suite.example(&mut rng, steps);
+        }
         seen.insert(ex.question.clone());
         if i < n_labeled {
             ds.labeled.push(ex);
@@ -193,27 +203,25 @@ mod tests {
 
     #[test]
     fn every_item_of_every_suite_fits_the_default_context() {
-        let max_len = crate::config::Config::default().model.max_len;
+        let c = crate::config::Config::default();
+        let (max_len, max_new) = (c.model.max_len, c.post.max_new_tokens);
         for &suite in &[Suite::Dosage, Suite::Finance, Suite::Arith, Suite::General] {
-            let ds = generate(&GenSpec {
+            let mut ds = generate(&GenSpec {
                 size: 3000,
                 eval_size: 300,
+                dev_size: 300,
                 ..spec(suite)
             });
-            let longest = ds
-                .labeled
+            ds.unlabeled.truncate(2000);
+            let bad = crate::data::fit::misfits(&ds, max_len, max_new);
+            assert!(bad.is_empty(), "{suite:?}: {:?}", &bad[..bad.len().min(3)]);
+            // The pretraining corpus is never cut either.
+            let longest = corpus(suite, 3000, 5)
                 .iter()
-                .cloned()
-                .chain(ds.eval.iter().map(|e| Labeled {
-                    question: e.question.clone(),
-                    steps: e.steps.clone().unwrap(),
-                    answer: e.answer.clone(),
-                }))
-                .chain(corpus(suite, 3000, 5))
-                .map(|ex| (crate::engine::losses::example_len(&ex), ex.question))
+                .map(crate::data::fit::trace_tokens)
                 .max()
                 .unwrap();
-            assert!(longest.0 <= max_len, "{suite:?}: {longest:?}");
+            assert!(longest <= max_len, "{suite:?} corpus: {longest}");
         }
     }
 
