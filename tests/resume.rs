@@ -178,3 +178,48 @@ fn resume_from_the_cli_is_exact() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("differs") && err.contains("D2"), "{err}");
 }
+
+#[test]
+fn a_checkpoint_write_that_fails_stops_headless_and_keeps_the_last_good_one() {
+    let dir = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let cwd = dir.path();
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
+    let run = cwd.join("R");
+    std::fs::create_dir(&run).unwrap();
+    // The fourth post-training checkpoint goes to a full disk.
+    std::os::unix::fs::symlink("/dev/full", run.join("ckpt-1post-0000004.tmp")).unwrap();
+    let o = hytune(
+        &[
+            "train",
+            "--headless",
+            "--backend",
+            "cpu",
+            "--config",
+            cfg,
+            "--out",
+            "R",
+            "--set",
+            "post.steps=8",
+            "--set",
+            "checkpoint.every=2",
+            "--set",
+            "eval.every=0",
+        ],
+        cwd,
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let last = err.trim().lines().last().unwrap();
+    assert!(
+        last.starts_with("error: cannot write checkpoint")
+            && last.contains("ckpt-1post-0000004.hyt"),
+        "{err}"
+    );
+    assert!(last.contains("last good checkpoint") && last.contains("ckpt-1post-0000002.hyt"));
+    assert!(!run.join("ckpt-1post-0000004.hyt").exists());
+    assert!(
+        !run.join("ckpt-1post-0000004.tmp").exists(),
+        "no partial file left"
+    );
+    hytune::engine::checkpoint::load(&run.join("ckpt-1post-0000002.hyt")).unwrap();
+}

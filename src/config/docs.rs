@@ -190,6 +190,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ),
     (
         "mix",
+        "unanswered",
+        "Reward of a rollout with no answer line: keep (its self-certainty) | lowest (one below the group's lowest answered reward).",
+    ),
+    (
+        "mix",
         "tau",
         "tau: temperature of sigmoid((PRG_anchor - PRG_policy) / tau).",
     ),

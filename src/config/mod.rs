@@ -117,6 +117,14 @@ pub struct Mix {
     pub prg_eps: f64,
     pub hold_until_conf: f64,
     pub rollout_prg: String,
+    /// The reward of a rollout without an answer: keep (its self-certainty) | lowest (below
+    /// every answered rollout of its group).
+    #[serde(default = "keep")]
+    pub unanswered: String,
+}
+
+fn keep() -> String {
+    "keep".into()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -237,6 +245,7 @@ impl Default for Config {
                 prg_eps: 0.01,
                 hold_until_conf: 0.5,
                 rollout_prg: "consensus".into(),
+                unanswered: keep(),
             },
             eval: Eval {
                 every: 50,

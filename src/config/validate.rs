@@ -62,9 +62,10 @@ fn experiment(e: &super::Experiment) -> Check {
     for s in &e.strategies {
         one_of("experiment.strategies", s, Strategy::NAMES)?;
     }
-    let listed: Vec<&str> = e.strategies.iter().map(String::as_str).collect();
+    // A swept strategy outside the grid is simply not run (a preset's sweep stays valid when
+    // --set narrows the strategies).
     for s in &e.sweep {
-        one_of("experiment.sweep", s, &listed)?;
+        one_of("experiment.sweep", s, Strategy::NAMES)?;
     }
     for &f in &e.fractions {
         positive("experiment.fractions", f)?;
@@ -155,6 +156,7 @@ pub fn check(c: &Config) -> Check {
     unit("mix.prg_eps", c.mix.prg_eps)?;
     unit("mix.hold_until_conf", c.mix.hold_until_conf)?;
     one_of("mix.rollout_prg", &c.mix.rollout_prg, RolloutPrg::NAMES)?;
+    one_of("mix.unanswered", &c.mix.unanswered, &["keep", "lowest"])?;
     at_least("eval.max_items", c.eval.max_items, 1)?;
     unit("eval.confident_threshold", c.eval.confident_threshold)?;
     at_least("eval.batch_size", c.eval.batch_size, 1)?;

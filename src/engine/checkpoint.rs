@@ -94,18 +94,22 @@ pub fn save(
             .unwrap_or_default(),
     ];
     let tmp = path.with_extension("tmp");
-    {
-        let mut f =
-            File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let write = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
         f.write_all(MAGIC)?;
         for s in &sections {
             f.write_all(&(s.len() as u64).to_le_bytes())?;
             f.write_all(s)?;
         }
         f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    if let Err(e) = write() {
+        // A failed write (disk full, folder gone) leaves nothing behind; earlier checkpoints
+        // are untouched.
+        let _ = fs::remove_file(&tmp);
+        bail!("cannot write checkpoint {}: {e}", path.display());
     }
-    fs::rename(&tmp, path)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
     if let Some(dir) = path.parent().and_then(|d| File::open(d).ok()) {
         let _ = dir.sync_all();
     }

@@ -13,7 +13,7 @@ use super::trainer::Trainer;
 use crate::data::Labeled;
 use crate::data::tokenizer::EOS;
 use crate::method::consensus::majority;
-use crate::method::grpo::{group_advantages, has_spread};
+use crate::method::grpo::{floor_unanswered, group_advantages, has_spread};
 use crate::method::mixing::{PrgSignals, RolloutPrg, gate};
 use crate::model::generate::SampleOpts;
 
@@ -134,7 +134,14 @@ impl Trainer {
         let n_groups = rolls.len() / cfg.group_size.max(1);
         for g in 0..n_groups {
             let range = g * cfg.group_size..(g + 1) * cfg.group_size;
-            let rewards: Vec<f64> = rolls[range.clone()].iter().map(|r| r.reward).collect();
+            let mut rewards: Vec<f64> = rolls[range.clone()].iter().map(|r| r.reward).collect();
+            if self.config.mix.unanswered == "lowest" {
+                let answered: Vec<bool> = rolls[range.clone()]
+                    .iter()
+                    .map(|r| r.parsed.answer.is_some())
+                    .collect();
+                floor_unanswered(&mut rewards, &answered);
+            }
             groups_without_spread += !has_spread(&rewards) as usize;
             for (k, a) in group_advantages(&rewards).into_iter().enumerate() {
                 let i = range.start + k;

@@ -82,10 +82,14 @@ impl RunDir {
         })
     }
 
-    pub fn metrics(&mut self, m: &StepMetrics) {
-        let _ = serde_json::to_writer(&mut self.metrics, m);
-        let _ = self.metrics.write_all(b"\n");
-        let _ = self.metrics.flush();
+    /// Appends one step's metrics; an error (disk full, folder gone) is the caller's to report.
+    pub fn metrics(&mut self, m: &StepMetrics) -> Result<()> {
+        let path = self.path.join("metrics.jsonl");
+        let line = serde_json::to_string(m)? + "\n";
+        self.metrics
+            .write_all(line.as_bytes())
+            .and_then(|_| self.metrics.flush())
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 
     /// On resume into this folder: drops the metrics of steps after the checkpoint (`phase`,

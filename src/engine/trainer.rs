@@ -38,6 +38,8 @@ pub(super) struct Trainer {
     pub reference: Option<Gpt>,
     /// What the run trains on, recorded in every checkpoint.
     pub data_record: checkpoint::DataRecord,
+    /// The first failed write (metrics or checkpoint) since the last step was handled.
+    pub io_error: Option<String>,
     pub rng: Rng,
     pub cursors: Cursors,
     pub streams: Streams,
@@ -174,6 +176,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     let params = model.num_params();
     let mut t = Trainer {
         data_record,
+        io_error: None,
         optim: optimizer(config.post.grad_clip),
         mix: MixState::new(&config.mix_params()),
         rng: Rng::new(seed),
@@ -376,15 +379,35 @@ impl Trainer {
     pub(super) fn record_step(&mut self, mut m: StepMetrics) {
         m.changed = std::mem::take(&mut self.pending_changes);
         self.steps_since_start += 1;
-        self.dir.metrics(&m);
+        if let Err(e) = self.dir.metrics(&m) {
+            self.io_error.get_or_insert(format!("{e:#}"));
+        }
         self.emit(Event::Step(Box::new(m)));
     }
 
-    /// Periodic checkpoint and the non-finite-loss guard.
+    /// Periodic checkpoint, write faults and the non-finite-loss guard.
     pub(super) fn after_step(&mut self, total: usize) -> Result<Option<Halt>> {
         let every = self.config.checkpoint.every;
         if every > 0 && self.step % every == 0 && self.step < total {
-            self.checkpoint_now()?;
+            if let Err(e) = self.checkpoint_now() {
+                self.io_error.get_or_insert(format!("{e:#}"));
+            }
+        }
+        // A write that failed: the TUI pauses with the error (fix the disk, then resume; the
+        // next write tries again); headless stops with it. The last good checkpoint stays.
+        if let Some(e) = self.io_error.take() {
+            let last = self
+                .last_checkpoint
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "none".into());
+            if self.interactive {
+                self.warn(format!("{e}; paused (last good checkpoint: {last})"));
+                self.paused = true;
+                self.emit(Event::Paused);
+            } else {
+                anyhow::bail!("{e} (last good checkpoint: {last})");
+            }
         }
         if self.bad_steps >= self.config.post.max_bad_steps {
             let msg = format!(

@@ -8,6 +8,25 @@ pub fn group_advantages(rewards: &[f64]) -> Vec<f64> {
     rewards.iter().map(|r| (r - mean) / (std + 1e-6)).collect()
 }
 
+/// `mix.unanswered = lowest`: a rollout without an answer gets one less than the lowest reward
+/// of its group's answered rollouts, so self-certainty earned without committing to an answer
+/// is never reinforced. A group with no answered rollout is left as it is.
+pub fn floor_unanswered(rewards: &mut [f64], answered: &[bool]) {
+    let lowest = rewards
+        .iter()
+        .zip(answered)
+        .filter(|(_, a)| **a)
+        .map(|(r, _)| *r)
+        .fold(f64::INFINITY, f64::min);
+    if lowest.is_finite() {
+        for (r, a) in rewards.iter_mut().zip(answered) {
+            if !a {
+                *r = lowest - 1.0;
+            }
+        }
+    }
+}
+
 /// A group whose rewards are all equal teaches nothing (all advantages 0).
 pub fn has_spread(rewards: &[f64]) -> bool {
     rewards.iter().any(|r| (r - rewards[0]).abs() > 1e-9)
@@ -45,6 +64,17 @@ pub fn rlif_loss(responses: &[(f64, Vec<(f64, f64, f64)>)], eps: f64, beta: f64)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unanswered_rollouts_fall_below_every_answered_one() {
+        let mut r = [9.0, 7.5, 12.0, 8.0];
+        floor_unanswered(&mut r, &[true, true, false, true]);
+        assert_eq!(r, [9.0, 7.5, 6.5, 8.0]);
+        // No answered rollout: nothing to compare with, rewards unchanged.
+        let mut r = [9.0, 7.5];
+        floor_unanswered(&mut r, &[false, false]);
+        assert_eq!(r, [9.0, 7.5]);
+    }
 
     #[test]
     fn advantages_by_hand() {
