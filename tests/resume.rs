@@ -223,3 +223,55 @@ fn a_checkpoint_write_that_fails_stops_headless_and_keeps_the_last_good_one() {
     );
     hytune::engine::checkpoint::load(&run.join("ckpt-1post-0000002.hyt")).unwrap();
 }
+
+#[test]
+fn every_checkpoint_left_by_a_killed_writer_loads() {
+    let dir = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let cwd = dir.path();
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
+    // A base first, so every kill lands in post-training with a checkpoint each step.
+    ok(hytune(
+        &["data", "gen", "--config", cfg, "--suite", "dosage", "--out", "D"],
+        cwd,
+    ));
+    let mut checked = 0;
+    for (k, wait_ms) in [0u64, 37, 91, 150, 230].into_iter().enumerate() {
+        let out = format!("R{k}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hytune"))
+            .args([
+                "train", "--headless", "--backend", "cpu", "--config", cfg, "--data", "D",
+                "--out", &out, "--set", "post.steps=400", "--set", "checkpoint.every=1",
+                "--set", "checkpoint.keep_last=3", "--set", "eval.every=0",
+            ])
+            .current_dir(cwd)
+            .env("HOME", cwd)
+            .env("XDG_DATA_HOME", cwd.join("xdg"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Once post-training writes a checkpoint every step, kill it at a varied moment.
+        let started = std::time::Instant::now();
+        let writing = || {
+            std::fs::read_dir(cwd.join(&out)).is_ok_and(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with("ckpt-1post"))
+            })
+        };
+        while !writing() && started.elapsed().as_secs() < 60 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        for e in std::fs::read_dir(cwd.join(&out)).unwrap().flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "hyt") {
+                hytune::engine::checkpoint::load(&p)
+                    .unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 5, "the writer got to checkpoints before the kills ({checked})");
+}

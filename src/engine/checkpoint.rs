@@ -154,7 +154,10 @@ pub fn load(path: &Path) -> Result<Loaded> {
 fn apply(bytes: &[u8], shape: &GptShape, device: &Device) -> Result<Gpt> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(shape.init(device).load_record(record))
+    shape
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 impl Loaded {
@@ -169,18 +172,20 @@ impl Loaded {
         if &self.meta.shape != expected {
             let s = &self.meta.shape;
             bail!(
-                "{}: checkpoint is of another model shape (d_model {}, n_layers {}, n_heads {}, max_len {}, mlp_ratio {}) than the config's (d_model {}, n_layers {}, n_heads {}, max_len {}, mlp_ratio {})",
+                "{}: checkpoint is of another model shape (d_model {}, n_layers {}, n_heads {}, max_len {}, mlp_ratio {}, positions {:?}) than the config's (d_model {}, n_layers {}, n_heads {}, max_len {}, mlp_ratio {}, positions {:?})",
                 path.display(),
                 s.d_model,
                 s.n_layers,
                 s.n_heads,
                 s.max_len,
                 s.mlp_ratio,
+                s.positions,
                 expected.d_model,
                 expected.n_layers,
                 expected.n_heads,
                 expected.max_len,
-                expected.mlp_ratio
+                expected.mlp_ratio,
+                expected.positions
             );
         }
         Ok(())
