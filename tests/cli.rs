@@ -359,4 +359,23 @@ fn items_longer_than_the_context_are_listed_refused_or_skipped_never_cut() {
     );
     let preds = std::fs::read_to_string(run.join("predictions-eval-post-0000008.jsonl")).unwrap();
     assert_eq!(preds.matches("\"unfit\":true").count(), 1, "{preds}");
+
+    // A model from scratch may take the context the data needs, and says so.
+    let run = dir.path().join("r3");
+    let o = train(&[
+        "--out",
+        run.to_str().unwrap(),
+        "--set",
+        "data.too_long=\"fit\"",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("model.max_len set to 360"), "{e}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval-post-0000008.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (report["n"].as_u64(), report["unfit"].as_u64()),
+        (Some(2), Some(0))
+    );
 }

@@ -231,7 +231,9 @@ fn every_checkpoint_left_by_a_killed_writer_loads() {
     let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
     // A base first, so every kill lands in post-training with a checkpoint each step.
     ok(hytune(
-        &["data", "gen", "--config", cfg, "--suite", "dosage", "--out", "D"],
+        &[
+            "data", "gen", "--config", cfg, "--suite", "dosage", "--out", "D",
+        ],
         cwd,
     ));
     let mut checked = 0;
@@ -239,9 +241,24 @@ fn every_checkpoint_left_by_a_killed_writer_loads() {
         let out = format!("R{k}");
         let mut child = Command::new(env!("CARGO_BIN_EXE_hytune"))
             .args([
-                "train", "--headless", "--backend", "cpu", "--config", cfg, "--data", "D",
-                "--out", &out, "--set", "post.steps=400", "--set", "checkpoint.every=1",
-                "--set", "checkpoint.keep_last=3", "--set", "eval.every=0",
+                "train",
+                "--headless",
+                "--backend",
+                "cpu",
+                "--config",
+                cfg,
+                "--data",
+                "D",
+                "--out",
+                &out,
+                "--set",
+                "post.steps=400",
+                "--set",
+                "checkpoint.every=1",
+                "--set",
+                "checkpoint.keep_last=3",
+                "--set",
+                "eval.every=0",
             ])
             .current_dir(cwd)
             .env("HOME", cwd)
@@ -273,5 +290,8 @@ fn every_checkpoint_left_by_a_killed_writer_loads() {
             }
         }
     }
-    assert!(checked >= 5, "the writer got to checkpoints before the kills ({checked})");
+    assert!(
+        checked >= 5,
+        "the writer got to checkpoints before the kills ({checked})"
+    );
 }

@@ -33,7 +33,13 @@ fn mutate(rng: &mut Rng, bytes: &[u8]) -> Vec<u8> {
         1 => b.truncate(at(rng, &b)),
         2 => {
             let i = at(rng, &b);
-            let huge: &[&[u8]] = &[b"99999999999999999999999", b"1e400", b"-1", b"nan", b"18446744073709551616"];
+            let huge: &[&[u8]] = &[
+                b"99999999999999999999999",
+                b"1e400",
+                b"-1",
+                b"nan",
+                b"18446744073709551616",
+            ];
             b.splice(i..i, huge[rng.below(huge.len())].iter().copied());
         }
         3 => {
@@ -48,8 +54,14 @@ fn mutate(rng: &mut Rng, bytes: &[u8]) -> Vec<u8> {
         5 => {
             // A line repeated (duplicate keys or records).
             let i = at(rng, &b);
-            let start = b[..i].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
-            let end = b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p + 1);
+            let start = b[..i]
+                .iter()
+                .rposition(|&c| c == b'\n')
+                .map_or(0, |p| p + 1);
+            let end = b[i..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(b.len(), |p| i + p + 1);
             let line = b[start..end].to_vec();
             b.splice(end..end, line);
         }
@@ -83,7 +95,10 @@ fn mutated_configs_datasets_and_checkpoints_never_panic() {
     let bad_cfg = cwd.join("bad.toml");
     for k in 0..200 {
         std::fs::write(&bad_cfg, mutate(&mut rng, &cfg)).unwrap();
-        let o = hytune(&["print-config", "--config", bad_cfg.to_str().unwrap()], cwd);
+        let o = hytune(
+            &["print-config", "--config", bad_cfg.to_str().unwrap()],
+            cwd,
+        );
         let err = no_panic(&o, &format!("config mutation {k}"));
         total += 1;
         if !o.status.success() {
@@ -97,11 +112,18 @@ fn mutated_configs_datasets_and_checkpoints_never_panic() {
     // Datasets.
     let good = cwd.join("D");
     let o = hytune(
-        &["data", "gen", "--config", cfg_path, "--suite", "dosage", "--out", "D", "--size", "40"],
+        &[
+            "data", "gen", "--config", cfg_path, "--suite", "dosage", "--out", "D", "--size", "40",
+        ],
         cwd,
     );
     assert!(o.status.success());
-    let files = ["labeled.jsonl", "unlabeled.jsonl", "eval.jsonl", "dev.jsonl"];
+    let files = [
+        "labeled.jsonl",
+        "unlabeled.jsonl",
+        "eval.jsonl",
+        "dev.jsonl",
+    ];
     let bad = cwd.join("B");
     for k in 0..200 {
         std::fs::create_dir_all(&bad).unwrap();
@@ -118,7 +140,10 @@ fn mutated_configs_datasets_and_checkpoints_never_panic() {
             refused += 1;
             assert_eq!(o.status.code(), Some(1), "dataset mutation {k}: {err}");
             for line in err.trim().lines() {
-                assert!(line.contains(".jsonl") || line.starts_with("B:"), "dataset mutation {k}: {line}");
+                assert!(
+                    line.contains(".jsonl") || line.starts_with("B:"),
+                    "dataset mutation {k}: {line}"
+                );
             }
         }
     }
@@ -126,8 +151,20 @@ fn mutated_configs_datasets_and_checkpoints_never_panic() {
     // Checkpoints.
     let o = hytune(
         &[
-            "train", "--headless", "--backend", "cpu", "--config", cfg_path, "--data", "D",
-            "--out", "R", "--set", "post.steps=2", "--set", "eval.every=0",
+            "train",
+            "--headless",
+            "--backend",
+            "cpu",
+            "--config",
+            cfg_path,
+            "--data",
+            "D",
+            "--out",
+            "R",
+            "--set",
+            "post.steps=2",
+            "--set",
+            "eval.every=0",
         ],
         cwd,
     );
@@ -152,7 +189,17 @@ fn mutated_configs_datasets_and_checkpoints_never_panic() {
         }
         std::fs::write(&bad_ck, &b).unwrap();
         let o = hytune(
-            &["eval", "--checkpoint", "bad.hyt", "--data", "D", "--set", "eval.max_items=2", "--backend", "cpu"],
+            &[
+                "eval",
+                "--checkpoint",
+                "bad.hyt",
+                "--data",
+                "D",
+                "--set",
+                "eval.max_items=2",
+                "--backend",
+                "cpu",
+            ],
             cwd,
         );
         let err = no_panic(&o, &format!("checkpoint mutation {k}"));
@@ -160,10 +207,17 @@ fn mutated_configs_datasets_and_checkpoints_never_panic() {
         if !o.status.success() {
             refused += 1;
             assert_eq!(o.status.code(), Some(1), "checkpoint mutation {k}: {err}");
-            assert_eq!(err.trim().lines().count(), 1, "checkpoint mutation {k}: {err}");
+            assert_eq!(
+                err.trim().lines().count(),
+                1,
+                "checkpoint mutation {k}: {err}"
+            );
             assert!(err.contains("bad.hyt"), "checkpoint mutation {k}: {err}");
         }
     }
     assert_eq!(total, 520);
-    assert!(refused > total / 2, "most mutations are refused ({refused} of {total})");
+    assert!(
+        refused > total / 2,
+        "most mutations are refused ({refused} of {total})"
+    );
 }

@@ -100,7 +100,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     (
         "data",
         "too_long",
-        "Items that do not fit model.max_len (a trace, or a question plus post.max_new_tokens): refuse (stop with the fix) | skip (leave them out; counted in the log and the TUI).",
+        "Items that do not fit model.max_len (a trace, or a question plus post.max_new_tokens): refuse (stop with the fix) | skip (leave them out; counted in the log and the TUI) | fit (a model trained from scratch gets the context the data needs; said in the log).",
     ),
     (
         "pretrain",

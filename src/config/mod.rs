@@ -66,7 +66,7 @@ pub struct Data {
     pub labeled_fraction: f64,
     pub dev_size: usize,
     pub seed: u64,
-    /// What training does with items that do not fit the context: refuse | skip.
+    /// What training does with items that do not fit the context: refuse | skip | fit.
     #[serde(default = "refuse")]
     pub too_long: String,
 }

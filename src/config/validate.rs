@@ -80,7 +80,11 @@ pub fn check(c: &Config) -> Check {
         &c.run.backend,
         &["auto", "wgpu", "cpu", "ndarray"],
     )?;
-    one_of("data.too_long", &c.data.too_long, &["refuse", "skip"])?;
+    one_of(
+        "data.too_long",
+        &c.data.too_long,
+        &["refuse", "skip", "fit"],
+    )?;
     one_of(
         "eval.confidence",
         &c.eval.confidence,

@@ -106,6 +106,29 @@ mod tests {
     }
 }
 
+/// `data.too_long = fit`: the context a model trained from scratch needs for every item (a
+/// multiple of 8), when the configured one is too short; `None` when it fits or the setting is
+/// another. A model that is not from scratch cannot change its context: refused with the fix.
+pub fn context_for(ds: &Dataset, config: &Config, from_scratch: bool) -> Result<Option<usize>> {
+    if config.data.too_long != "fit" {
+        return Ok(None);
+    }
+    let (max_len, max_new) = (config.model.max_len, config.post.max_new_tokens);
+    let Some(needs) = crate::data::fit::misfits(ds, max_len, max_new)
+        .iter()
+        .map(|m| m.needs)
+        .max()
+    else {
+        return Ok(None);
+    };
+    if !from_scratch {
+        anyhow::bail!(
+            "the data needs a context of {needs} tokens but the model (a resumed run or a base) has {max_len}: data.too_long = fit only sizes a model trained from scratch; use --set data.too_long=\"skip\" or a base of that context"
+        );
+    }
+    Ok(Some(needs.div_ceil(8) * 8))
+}
+
 /// Applies `data.too_long` to the training items that do not fit the context (eval and dev items
 /// are kept and reported as unfit by the evaluation). `refuse`: one error with the counts, the
 /// longest need and the fixes. `skip`: the items are dropped; returns how many labeled and

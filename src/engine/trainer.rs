@@ -116,7 +116,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         .map(|p| checkpoint::load(p).map(|c| (p.clone(), c)))
         .transpose()?;
     // On resume the job's config is the checkpoint's (with any --set on top): see cli::make_job.
-    let config = job.config.clone();
+    let mut config = job.config.clone();
     let (mut data, data_dir) = load_data(&job.data, &config)?;
     let data_record = checkpoint::DataRecord {
         dir: match &job.data {
@@ -151,6 +151,17 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         }
     }
     let held_out = super::hold_out_dev(&mut data, config.eval.dev_fraction);
+    // `data.too_long = fit` sizes the context of a model trained from scratch (no resume, no
+    // base given or cached next to the data) to the data.
+    let from_scratch = resumed.is_none()
+        && job.base.is_none()
+        && !data_dir
+            .as_ref()
+            .is_some_and(|d| d.join("base.hyt").exists());
+    let sized = super::data_source::context_for(&data, &config, from_scratch)?;
+    if let Some(n) = sized {
+        config.model.max_len = n;
+    }
     let skipped = super::data_source::fit_to_context(&mut data, &config, data_dir.as_deref())?;
     let shape = GptShape::from_config(&config.model);
     let device = job.backend.device.clone().autodiff();
@@ -219,6 +230,11 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     }));
     if let Some(notice) = &job.backend.notice {
         t.warn(notice.clone());
+    }
+    if let Some(n) = sized {
+        t.warn(format!(
+            "model.max_len set to {n}, the longest the data needs (data.too_long = fit)"
+        ));
     }
     if skipped != (0, 0) {
         t.warn(format!(
