@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch twin of `hytune bench`: the same model (byte vocabulary, learned positions, pre-norm
-blocks, exact GELU, bias-free head), the same random-token training batch and loss, AdamW with
+"""PyTorch twin of `hytune bench`: the same model (byte vocabulary, rotary or learned positions,
+pre-norm blocks, exact GELU, bias-free head), the same random-token training batch and loss, AdamW with
 weight decay 0.01 and gradient-norm clipping at 1.0, and the same KV-cached greedy decode.
 
 Optional, never needed by the build or the tests. Prints one JSON object with the keys of
@@ -21,6 +21,19 @@ PROMPT = "Q: amoxicillin 12 mg/kg, patient 20 kg. Dose in mg?\n"
 BOS = 256  # hytune's byte tokenizer: bytes 0..255, then BOS, EOS, PAD
 
 
+def rope_tables(positions, dh, theta=10000.0):
+    """cos/sin of position · θ^(−2i/dh), each frequency twice: [B, 1, T, dh] (hytune's Rope)."""
+    inv = theta ** (-torch.arange(0, dh, 2, dtype=torch.float64) / dh)
+    a = positions.to(torch.float64).unsqueeze(-1) * inv  # [B, T, dh/2]
+    a = torch.cat([a, a], dim=-1).unsqueeze(1)
+    return a.cos().float(), a.sin().float()
+
+
+def rotate(x, cos, sin):
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * sin
+
+
 class Attention(nn.Module):
     def __init__(self, d, h, sdpa):
         super().__init__()
@@ -28,11 +41,13 @@ class Attention(nn.Module):
         self.proj = nn.Linear(d, d)
         self.h, self.dh, self.sdpa = h, d // h, sdpa
 
-    def forward(self, x, bias, cache=None, layer=0, past=0):
+    def forward(self, x, bias, cache=None, layer=0, past=0, rope=None):
         b, t, d = x.shape
         q, k, v = self.qkv(x).split(d, dim=2)
         heads = lambda z: z.view(b, t, self.h, self.dh).transpose(1, 2)
         q, k, v = heads(q), heads(k), heads(v)
+        if rope is not None:
+            q, k = rotate(q, *rope), rotate(k, *rope)
         if cache is not None:
             kc, vc = cache
             kc[layer, :, :, past:past + t] = k
@@ -53,23 +68,30 @@ class Block(nn.Module):
         self.attn = Attention(d, h, sdpa)
         self.fc, self.out = nn.Linear(d, m * d), nn.Linear(m * d, d)
 
-    def forward(self, x, bias, cache=None, layer=0, past=0):
-        x = x + self.attn(self.ln1(x), bias, cache, layer, past)
+    def forward(self, x, bias, cache=None, layer=0, past=0, rope=None):
+        x = x + self.attn(self.ln1(x), bias, cache, layer, past, rope)
         return x + self.out(F.gelu(self.fc(self.ln2(x))))
 
 
 class Gpt(nn.Module):
-    def __init__(self, vocab, d, layers, h, ctx, m, sdpa):
+    def __init__(self, vocab, d, layers, h, ctx, m, sdpa, rope):
         super().__init__()
-        self.tok, self.pos = nn.Embedding(vocab, d), nn.Embedding(ctx, d)
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = None if rope else nn.Embedding(ctx, d)
         self.blocks = nn.ModuleList(Block(d, h, m, sdpa) for _ in range(layers))
         self.ln_f = nn.LayerNorm(d)
         self.head = nn.Linear(d, vocab, bias=False)
+        self.dh = d // h
 
     def forward(self, tokens, positions, bias, cache=None, past=0):
-        x = self.tok(tokens) + self.pos(positions)
+        x = self.tok(tokens)
+        rope = None
+        if self.pos is None:
+            rope = rope_tables(positions, self.dh)
+        else:
+            x = x + self.pos(positions)
         for i, blk in enumerate(self.blocks):
-            x = blk(x, bias, cache, i, past)
+            x = blk(x, bias, cache, i, past, rope)
         return self.head(self.ln_f(x))
 
 
@@ -99,6 +121,7 @@ def main():
     ap.add_argument("--max-len", type=int, default=160)
     ap.add_argument("--mlp-ratio", type=int, default=4)
     ap.add_argument("--vocab", type=int, default=259)
+    ap.add_argument("--positions", choices=["rope", "learned"], default="rope")
     ap.add_argument("--sdpa", action="store_true", help="fused scaled_dot_product_attention")
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
@@ -106,7 +129,8 @@ def main():
     torch.manual_seed(7)
     dev = torch.device(a.device)
     sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
-    model = Gpt(a.vocab, a.d_model, a.n_layers, a.n_heads, a.max_len, a.mlp_ratio, a.sdpa).to(dev)
+    model = Gpt(a.vocab, a.d_model, a.n_layers, a.n_heads, a.max_len, a.mlp_ratio, a.sdpa,
+                a.positions == "rope").to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
 
     seq = torch.randint(0, a.vocab, (a.rows, a.cols + 1), device=dev)
@@ -160,7 +184,7 @@ def main():
         "impl": "pytorch", "backend": f"torch {torch.__version__} {dev.type}" + (" sdpa" if a.sdpa else ""),
         "threads": a.threads, "d_model": a.d_model, "n_layers": a.n_layers, "n_heads": a.n_heads,
         "max_len": a.max_len, "mlp_ratio": a.mlp_ratio, "vocab": a.vocab,
-        "train_rows": a.rows, "train_cols": a.cols,
+        "positions": a.positions, "train_rows": a.rows, "train_cols": a.cols,
         "train_ms_min": tmin * 1e3, "train_ms_median": tmed * 1e3, "train_tok_s": tokens / tmed,
         "train_first_ms": first * 1e3,
         "decode_rows": a.gen_batch, "decode_prompt": len(prompt), "decode_new": new,
