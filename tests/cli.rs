@@ -1,19 +1,10 @@
 //! The binary on bad input: one clear line naming the file, line or key; a non-zero exit; no
 //! panic; nothing overwritten.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+use common::hytune;
 
-fn hytune(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hytune"))
-        .args(args)
-        .current_dir(cwd)
-        .env("HOME", cwd)
-        .env("XDG_DATA_HOME", cwd.join("xdg"))
-        .env("XDG_CONFIG_HOME", cwd.join("xdg"))
-        .output()
-        .unwrap()
-}
+use std::process::Output;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -1,19 +1,10 @@
 //! `hytune experiment` through the binary: a tiny grid runs, writes its reports and plots, and a
 //! rerun resumes a half-done cell and skips the finished ones.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+use common::hytune;
 
-fn hytune(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hytune"))
-        .args(args)
-        .current_dir(cwd)
-        .env("HOME", cwd)
-        .env("XDG_DATA_HOME", cwd.join("xdg"))
-        .env("XDG_CONFIG_HOME", cwd.join("xdg"))
-        .output()
-        .unwrap()
-}
+use std::path::Path;
 
 #[test]
 fn tiny_grid_reports_and_resumes() {

@@ -2,22 +2,14 @@
 //! phases, resumed into a new `--out` and into the run's own folder. Every step after the resume
 //! matches the uninterrupted run bit for bit on the CPU backend.
 
+mod common;
+use common::hytune;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-
-fn hytune(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hytune"))
-        .args(args)
-        .current_dir(cwd)
-        .env("HOME", cwd)
-        .env("XDG_DATA_HOME", cwd.join("xdg"))
-        .env("XDG_CONFIG_HOME", cwd.join("xdg"))
-        .output()
-        .unwrap()
-}
 
 fn ok(o: Output) -> Output {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -239,7 +231,7 @@ fn every_checkpoint_left_by_a_killed_writer_loads() {
     let mut checked = 0;
     for (k, wait_ms) in [0u64, 37, 91, 150, 230].into_iter().enumerate() {
         let out = format!("R{k}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hytune"))
+        let mut child = common::hytune_command(cwd)
             .args([
                 "train",
                 "--headless",
@@ -260,9 +252,6 @@ fn every_checkpoint_left_by_a_killed_writer_loads() {
                 "--set",
                 "eval.every=0",
             ])
-            .current_dir(cwd)
-            .env("HOME", cwd)
-            .env("XDG_DATA_HOME", cwd.join("xdg"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

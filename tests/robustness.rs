@@ -3,21 +3,13 @@
 //! no panic; a refused input exits non-zero with one line naming the file (a dataset: one line per
 //! bad record); an input the mutation left valid is accepted.
 
+mod common;
+use common::hytune;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use hytune::rng::Rng;
-
-fn hytune(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hytune"))
-        .args(args)
-        .current_dir(cwd)
-        .env("HOME", cwd)
-        .env("XDG_DATA_HOME", cwd.join("xdg"))
-        .env("XDG_CONFIG_HOME", cwd.join("xdg"))
-        .output()
-        .unwrap()
-}
 
 /// One random mutation of `bytes`.
 fn mutate(rng: &mut Rng, bytes: &[u8]) -> Vec<u8> {

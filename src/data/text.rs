@@ -5,13 +5,16 @@ pub fn prompt(question: &str) -> String {
     format!("Q: {question}\n")
 }
 
+/// One reasoning step's line: `"S: <step>\n"`.
+pub fn step_line(step: &str) -> String {
+    format!("S: {step}\n")
+}
+
 /// The response text (EOS is added by the tokenizer): steps then the answer line.
 pub fn response(steps: &[String], answer: &str) -> String {
     let mut out = String::new();
     for s in steps {
-        out.push_str("S: ");
-        out.push_str(s);
-        out.push('\n');
+        out.push_str(&step_line(s));
     }
     out.push_str("A: ");
     out.push_str(answer);
@@ -23,9 +26,7 @@ pub fn response(steps: &[String], answer: &str) -> String {
 pub fn prefix_before_answer(question: &str, steps: &[String]) -> String {
     let mut out = prompt(question);
     for s in steps {
-        out.push_str("S: ");
-        out.push_str(s);
-        out.push('\n');
+        out.push_str(&step_line(s));
     }
     out.push_str("A: ");
     out

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use super::checkpoint::{DataRecord, Loaded};
+use super::protocol::Phase;
 use crate::config::Config;
 use crate::data::suites::{GenSpec, Suite, generate};
 use crate::data::{Dataset, jsonl};
@@ -65,45 +67,6 @@ pub fn hold_out_dev(ds: &mut crate::data::Dataset, fraction: f64) -> usize {
         })
         .collect();
     n
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::data::Labeled;
-
-    #[test]
-    fn dev_is_held_out_of_labeled_only_without_dev_file() {
-        let ex = |i: usize| Labeled {
-            question: format!("q{i}"),
-            steps: vec!["1+1=2".into()],
-            answer: "2".into(),
-        };
-        let mut ds = Dataset {
-            labeled: (0..20).map(ex).collect(),
-            ..Dataset::default()
-        };
-        assert_eq!(hold_out_dev(&mut ds, 0.1), 2);
-        assert_eq!(ds.labeled.len(), 18);
-        assert_eq!(ds.dev[0].question, "q18");
-        assert_eq!(ds.dev[1].difficulty, Some(1));
-        // A dev split exists now: nothing more is taken.
-        assert_eq!(hold_out_dev(&mut ds, 0.5), 0);
-        let mut tiny = Dataset {
-            labeled: vec![ex(0)],
-            ..Dataset::default()
-        };
-        assert_eq!(
-            hold_out_dev(&mut tiny, 0.5),
-            0,
-            "the anchor is never emptied"
-        );
-        let mut few = Dataset {
-            labeled: (0..3).map(ex).collect(),
-            ..Dataset::default()
-        };
-        assert_eq!(hold_out_dev(&mut few, 0.01), 1);
-    }
 }
 
 /// `data.too_long = fit`: the context a model trained from scratch needs for every item (a
@@ -183,4 +146,82 @@ pub fn fit_to_context(
         dir.map(|d| format!(" (hytune data check {} lists them)", d.display()))
             .unwrap_or_default()
     )
+}
+
+/// What a run trains on, as its checkpoints record it.
+pub fn record(source: &DataSource, data: &Dataset) -> DataRecord {
+    let (dir, suite) = match source {
+        DataSource::Dir(d) => (
+            Some(std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())),
+            None,
+        ),
+        DataSource::Suite(s) => (None, Some(s.name().to_string())),
+    };
+    DataRecord {
+        dir,
+        suite,
+        fingerprint: data.fingerprint(),
+    }
+}
+
+/// A resume continues on the data its checkpoint was trained on (a base checkpoint, which
+/// post-training has not seen data with, may go on to any).
+pub fn check_same_data(path: &std::path::Path, ck: &Loaded, ours: &DataRecord) -> Result<()> {
+    let base_only = ck.meta.phase == Phase::Pretrain && ck.meta.complete;
+    if let Some(rec) = ck.meta.data.as_ref().filter(|_| !base_only)
+        && rec.fingerprint != ours.fingerprint
+    {
+        anyhow::bail!(
+            "{}: trained on {} (data fingerprint {}), but this run's data, {}, differs ({}); resume with the same data{}",
+            path.display(),
+            rec.describe(),
+            rec.fingerprint,
+            ours.describe(),
+            ours.fingerprint,
+            rec.dir
+                .as_ref()
+                .map(|d| format!(" (--data {})", d.display()))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Labeled;
+
+    #[test]
+    fn dev_is_held_out_of_labeled_only_without_dev_file() {
+        let ex = |i: usize| Labeled {
+            question: format!("q{i}"),
+            steps: vec!["1+1=2".into()],
+            answer: "2".into(),
+        };
+        let mut ds = Dataset {
+            labeled: (0..20).map(ex).collect(),
+            ..Dataset::default()
+        };
+        assert_eq!(hold_out_dev(&mut ds, 0.1), 2);
+        assert_eq!(ds.labeled.len(), 18);
+        assert_eq!(ds.dev[0].question, "q18");
+        assert_eq!(ds.dev[1].difficulty, Some(1));
+        // A dev split exists now: nothing more is taken.
+        assert_eq!(hold_out_dev(&mut ds, 0.5), 0);
+        let mut tiny = Dataset {
+            labeled: vec![ex(0)],
+            ..Dataset::default()
+        };
+        assert_eq!(
+            hold_out_dev(&mut tiny, 0.5),
+            0,
+            "the anchor is never emptied"
+        );
+        let mut few = Dataset {
+            labeled: (0..3).map(ex).collect(),
+            ..Dataset::default()
+        };
+        assert_eq!(hold_out_dev(&mut few, 0.01), 1);
+    }
 }

@@ -1,7 +1,7 @@
 //! PRG traces of many (question, steps, answer) triples: each trace's context is read once and
 //! its `K + 1` answer branches are scored against it (`model::branches`).
 
-use crate::data::text::{answer_continuation, prefix_before_answer, prompt};
+use crate::data::text::{answer_continuation, prefix_before_answer, prompt, step_line};
 use crate::data::tokenizer::{encode, encode_prompt};
 use crate::method::prg::{PrgScore, prg};
 use crate::model::Gpt;
@@ -24,45 +24,41 @@ pub fn prg_traces(
     eps: f64,
     chunk: usize,
 ) -> (Vec<Traced>, usize) {
+    // Each context is the prompt and all steps; branch k starts after the prompt and k steps.
     let mut contexts = Vec::with_capacity(items.len());
-    let mut branches = Vec::with_capacity(items.len());
     let mut starts = Vec::with_capacity(items.len());
-    for (q, steps, a) in items {
-        let mut text = prompt(q);
-        let mut s = vec![encode_prompt(&text).len()];
+    for (q, steps, _) in items {
+        let mut context = encode_prompt(&prompt(q));
+        let mut s = vec![context.len()];
         for step in steps.iter() {
-            text.push_str("S: ");
-            text.push_str(step);
-            text.push('\n');
-            s.push(encode_prompt(&text).len());
+            context.extend(encode(&step_line(step)));
+            s.push(context.len());
         }
-        contexts.push(encode_prompt(&text));
-        branches.push(encode(&format!(
-            "{ANSWER_OPENING}{}",
-            answer_continuation(a)
-        )));
+        contexts.push(context);
         starts.push(s);
     }
-    let scored_from = encode(ANSWER_OPENING).len();
-    let all: Vec<Branched> = (0..items.len())
-        .map(|i| Branched {
-            context: &contexts[i],
-            starts: starts[i].clone(),
-            branch: &branches[i],
-            scored_from,
-        })
+    let branches: Vec<Vec<u32>> = items
+        .iter()
+        .map(|(_, _, a)| encode(&format!("{ANSWER_OPENING}{}", answer_continuation(a))))
         .collect();
+    let scored_from = encode(ANSWER_OPENING).len();
     // Items whose last branch would pass the context keep the whole-prefix form, which
     // truncates exactly as training does.
-    let (fit, long): (Vec<usize>, Vec<usize>) =
-        (0..items.len()).partition(|&i| all[i].reach() <= model.max_len());
-    let fitting: Vec<Branched> = fit
-        .iter()
-        .map(|&i| Branched {
-            starts: all[i].starts.clone(),
-            ..all[i]
-        })
-        .collect();
+    let (mut fit, mut long, mut fitting) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, s) in starts.iter().enumerate() {
+        let b = Branched {
+            context: &contexts[i],
+            starts: s.clone(),
+            branch: &branches[i],
+            scored_from,
+        };
+        if b.reach() <= model.max_len() {
+            fit.push(i);
+            fitting.push(b);
+        } else {
+            long.push(i);
+        }
+    }
     let rows = (chunk / 4).max(1);
     let mut logps = vec![Vec::new(); items.len()];
     for (i, lp) in fit.iter().zip(branch_logprobs(model, &fitting, rows)) {

@@ -118,37 +118,9 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     // On resume the job's config is the checkpoint's (with any --set on top): see cli::make_job.
     let mut config = job.config.clone();
     let (mut data, data_dir) = load_data(&job.data, &config)?;
-    let data_record = checkpoint::DataRecord {
-        dir: match &job.data {
-            super::DataSource::Dir(d) => {
-                Some(std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()))
-            }
-            super::DataSource::Suite(_) => None,
-        },
-        suite: match &job.data {
-            super::DataSource::Dir(_) => None,
-            super::DataSource::Suite(s) => Some(s.name().to_string()),
-        },
-        fingerprint: data.fingerprint(),
-    };
+    let data_record = super::data_source::record(&job.data, &data);
     if let Some((path, ck)) = &resumed {
-        let base_only = ck.meta.phase == Phase::Pretrain && ck.meta.complete;
-        if let Some(rec) = ck.meta.data.as_ref().filter(|_| !base_only)
-            && rec.fingerprint != data_record.fingerprint
-        {
-            anyhow::bail!(
-                "{}: trained on {} (data fingerprint {}), but this run's data, {}, differs ({}); resume with the same data{}",
-                path.display(),
-                rec.describe(),
-                rec.fingerprint,
-                data_record.describe(),
-                data_record.fingerprint,
-                rec.dir
-                    .as_ref()
-                    .map(|d| format!(" (--data {})", d.display()))
-                    .unwrap_or_default()
-            );
-        }
+        super::data_source::check_same_data(path, ck, &data_record)?;
     }
     let held_out = super::hold_out_dev(&mut data, config.eval.dev_fraction);
     // `data.too_long = fit` sizes the context of a model trained from scratch (no resume, no

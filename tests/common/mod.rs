@@ -89,3 +89,18 @@ pub fn run(config: Config, data: &Path, run_dir: &Path, resume: Option<PathBuf>)
     handle.thread.join().unwrap();
     out
 }
+
+/// The binary, run in `cwd` with its home, data and config folders inside `cwd`.
+pub fn hytune_command(cwd: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_hytune"));
+    c.current_dir(cwd)
+        .env("HOME", cwd)
+        .env("XDG_DATA_HOME", cwd.join("xdg"))
+        .env("XDG_CONFIG_HOME", cwd.join("xdg"));
+    c
+}
+
+/// Runs the binary with `args` in `cwd` and waits for it.
+pub fn hytune(args: &[&str], cwd: &Path) -> std::process::Output {
+    hytune_command(cwd).args(args).output().unwrap()
+}
