@@ -12,12 +12,11 @@ use clap::Args;
 use crate::config::Config;
 use crate::data::jsonl;
 use crate::data::suites::{GenSpec, Suite, generate};
-use crate::data::tokenizer::{VOCAB_SIZE, encode_prompt};
 use crate::engine::protocol::Event;
 use crate::engine::{DataSource, Job, backend, spawn};
 use crate::model::cached_bias;
 use crate::model::score::Packed;
-use crate::model::{Batch, Gpt, GptShape, to_vec};
+use crate::model::{Batch, GptShape, Lm, to_vec};
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
@@ -66,24 +65,43 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let shape = GptShape::from_config(&config.model);
     let device = selected.device.clone().autodiff();
     device.seed(config.run.seed);
-    let mut model = shape.init(&device);
+    let loading = Instant::now();
+    let mut model = match config.model.source.as_str() {
+        "builtin" => shape.init(&device),
+        dir => Lm::Hf(crate::model::hf::load(
+            std::path::Path::new(dir),
+            config.model.max_len,
+            &device,
+        )?),
+    };
+    let load_s = loading.elapsed().as_secs_f64();
+    let max_len = model.max_len();
+    let vocab = model.vocab();
+    let estimate = crate::model::memory::Estimate::new(
+        model.dims(),
+        crate::model::memory::RunDims {
+            train_rows: args.rows,
+            decode_rows: args.gen_batch,
+            max_len,
+        },
+    );
     if !args.json {
         println!(
-            "backend {}  threads {}  model d={} layers={} heads={} ctx={}  params {}",
+            "backend {}  threads {}  model {}  ctx {}  params {}  (loaded in {:.1} s)\n{}",
             selected.name,
             threads(),
-            shape.d_model,
-            shape.n_layers,
-            shape.n_heads,
-            shape.max_len,
-            burn::module::Module::num_params(&model)
+            model.describe(),
+            max_len,
+            burn::module::Module::num_params(&model),
+            load_s,
+            estimate.describe()
         );
     }
 
-    if args.cols == 0 || args.cols >= shape.max_len || args.rows == 0 {
+    if args.cols == 0 || args.cols >= max_len || args.rows == 0 {
         anyhow::bail!(
             "--rows must be at least 1 and --cols between 1 and {} (model.max_len − 1)",
-            shape.max_len - 1
+            max_len - 1
         );
     }
     // Training: one full step (forward, backward, gradient clipping, AdamW) on a fixed batch of
@@ -92,12 +110,12 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let seqs: Vec<Vec<u32>> = (0..args.rows)
         .map(|_| {
             (0..=args.cols)
-                .map(|_| rng.range(0, VOCAB_SIZE as i64 - 1) as u32)
+                .map(|_| rng.range(0, vocab as i64 - 1) as u32)
                 .collect()
         })
         .collect();
     let pairs: Vec<(&[u32], &[u32])> = seqs.iter().map(|s| (&s[..1], &s[1..])).collect();
-    let packed = Packed::new(&pairs, shape.max_len);
+    let packed = Packed::new(&pairs, max_len);
     let mut optim = AdamWConfig::new()
         .with_weight_decay(0.01)
         .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
@@ -133,8 +151,10 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
 
     // Generation with the KV cache: per-token time early and late in the sequence.
     let valid = burn::module::Module::valid(&model);
-    let prompt = encode_prompt("Q: amoxicillin 12 mg/kg, patient 20 kg. Dose in mg?\n");
-    let new = shape.max_len - prompt.len();
+    let prompt = model
+        .codec()
+        .encode_prompt("Q: amoxicillin 12 mg/kg, patient 20 kg. Dose in mg?\n");
+    let new = max_len - prompt.len();
     let (mut early, mut late, mut total) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..args.warmup + args.repeats {
         let per_token = decode_timed(&valid, &prompt, args.gen_batch, new);
@@ -154,8 +174,10 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
             "impl": "hytune",
             "backend": selected.name,
             "threads": threads(),
+            "model": model.describe(), "params": burn::module::Module::num_params(&model),
+            "memory_estimate_bytes": estimate.total(),
             "d_model": shape.d_model, "n_layers": shape.n_layers, "n_heads": shape.n_heads,
-            "max_len": shape.max_len, "mlp_ratio": shape.mlp_ratio, "vocab": shape.vocab,
+            "max_len": max_len, "mlp_ratio": shape.mlp_ratio, "vocab": vocab,
             "positions": if shape.positions == crate::model::Positions::Rope { "rope" } else { "learned" },
             "train_rows": packed.rows, "train_cols": packed.cols,
             "train_ms_min": train_min * 1e3, "train_ms_median": train_med * 1e3,
@@ -184,7 +206,7 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
 }
 
 /// Seconds of each decode step (index 0: the prefill), feeding the argmax back regardless of EOS.
-fn decode_timed(model: &Gpt, prompt: &[u32], rows: usize, new: usize) -> Vec<f64> {
+fn decode_timed(model: &Lm, prompt: &[u32], rows: usize, new: usize) -> Vec<f64> {
     let mut cache = model.new_cache(rows);
     let pads = vec![0; rows];
     let mut batch = Batch {

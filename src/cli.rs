@@ -37,6 +37,9 @@ pub struct ConfigArgs {
     /// auto | wgpu | cpu | ndarray (overrides run.backend).
     #[arg(long, global = true)]
     pub backend: Option<String>,
+    /// A local Hugging Face model directory to post-train (overrides model.source).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -53,8 +56,20 @@ pub enum Cmd {
     Experiment(crate::experiment::ExperimentArgs),
     /// Training and generation throughput of the configured model and backend.
     Bench(crate::bench::BenchArgs),
+    /// Write a post-trained pretrained model in the Hugging Face layout (safetensors, config,
+    /// tokenizer) for transformers or vLLM.
+    Export(ExportArgs),
     /// Print the effective configuration, commented.
     PrintConfig,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[arg(long, value_name = "CKPT")]
+    pub checkpoint: PathBuf,
+    /// A new (or empty) folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -132,7 +147,24 @@ pub fn load_config(args: &ConfigArgs) -> Result<Config> {
                 ..e
             })?;
     }
+    if let Some(dir) = &args.model {
+        config.model.source = model_dir(dir)?;
+    }
     Ok(config)
+}
+
+/// `--model DIR` as an absolute path, so checkpoints name it from anywhere.
+fn model_dir(dir: &Path) -> Result<String> {
+    if !dir.join("config.json").is_file() {
+        bail!(
+            "--model {}: no config.json there (a Hugging Face model directory is needed: config.json, model.safetensors, tokenizer.json)",
+            dir.display()
+        );
+    }
+    Ok(std::fs::canonicalize(dir)
+        .unwrap_or_else(|_| dir.to_path_buf())
+        .display()
+        .to_string())
 }
 
 pub fn main_with(cli: Cli) -> Result<ExitCode> {
@@ -143,11 +175,35 @@ pub fn main_with(cli: Cli) -> Result<ExitCode> {
         Some(Cmd::Data(d)) => data(&cli.config, d),
         Some(Cmd::Experiment(e)) => crate::experiment::run(&cli.config, e),
         Some(Cmd::Bench(b)) => crate::bench::run(&load_config(&cli.config)?, b),
+        Some(Cmd::Export(e)) => export(e),
         Some(Cmd::PrintConfig) => {
             print!("{}", config::render(&load_config(&cli.config)?));
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn export(e: ExportArgs) -> Result<ExitCode> {
+    let ck = checkpoint::load(&e.checkpoint)?;
+    let Some(base) = ck.meta.base_model.clone() else {
+        bail!(
+            "{}: a checkpoint of the built-in byte GPT; export writes models that started from a Hugging Face directory (--model DIR)",
+            e.checkpoint.display()
+        );
+    };
+    let model = ck.standalone_model(&e.checkpoint, &backend::cpu().device)?;
+    let crate::model::Lm::Hf(h) = model else {
+        bail!("{}: holds no pretrained model", e.checkpoint.display());
+    };
+    crate::model::hf::export::export(&h, &base.dir, &e.out)?;
+    println!(
+        "exported {} ({} step {}) to {}",
+        e.checkpoint.display(),
+        ck.meta.phase.name(),
+        ck.meta.step,
+        e.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Builds the job of `hytune train` (and of plain `hytune`).
@@ -158,6 +214,9 @@ pub fn make_job(args: &ConfigArgs, t: &TrainArgs, interactive: bool) -> Result<J
         // The checkpoint's config wins (it holds mid-run changes); --set still applies on top.
         let loaded = checkpoint::load(ck)?;
         config = loaded.meta.config.with_sets(&args.sets)?;
+        if let Some(dir) = &args.model {
+            config.model.source = model_dir(dir)?;
+        }
         recorded = loaded.meta.data;
     }
     let data = match (&t.data, &t.suite, recorded) {
@@ -176,7 +235,9 @@ pub fn make_job(args: &ConfigArgs, t: &TrainArgs, interactive: bool) -> Result<J
         // Refuse bad data before a long run starts.
         jsonl::load_dataset(d)?;
     }
-    if let Some(b) = &t.base {
+    if let Some(b) = &t.base
+        && config.model.source == "builtin"
+    {
         checkpoint::load(b)?.check_shape(&crate::model::GptShape::from_config(&config.model), b)?;
     }
     let run_dir = match (&t.out, &t.resume) {
@@ -236,11 +297,7 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
     if let Some(n) = &selected.notice {
         eprintln!("note: {n}");
     }
-    let model = ck.model(
-        &crate::model::GptShape::from_config(&config.model),
-        &selected.device,
-        &e.checkpoint,
-    )?;
+    let model = ck.standalone_model(&e.checkpoint, &selected.device)?;
     let opts = evaluate::EvalOpts {
         max_new: config.post.max_new_tokens,
         confidence: evaluate::Confidence::parse(&config.eval.confidence),
@@ -326,7 +383,11 @@ fn data(args: &ConfigArgs, cmd: DataCmd) -> Result<ExitCode> {
             Ok(ds) => {
                 let config = load_config(args)?;
                 let (max_len, max_new) = (config.model.max_len, config.post.max_new_tokens);
-                let bad = crate::data::fit::misfits(&ds, max_len, max_new);
+                let codec = match config.model.source.as_str() {
+                    "builtin" => crate::data::codec::Codec::Bytes,
+                    dir => crate::model::hf::load::read_codec(Path::new(dir))?,
+                };
+                let bad = crate::data::fit::misfits(&codec, &ds, max_len, max_new);
                 let mut lines = std::collections::HashMap::new();
                 for m in &bad {
                     let numbers = lines

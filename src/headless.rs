@@ -71,12 +71,14 @@ pub fn run(job: Job) -> Result<ExitCode> {
             Event::Started(info) => {
                 let _ = writeln!(
                     err,
-                    "hytune: run folder {}\n  backend {}, strategy {}, {} parameters, data {}",
+                    "hytune: run folder {}\n  backend {}, strategy {}, {} parameters, data {}\n  model {}\n  {}",
                     info.run_dir.display(),
                     info.backend,
                     info.strategy,
                     info.params,
-                    info.data
+                    info.data,
+                    info.model,
+                    info.memory
                 );
             }
             Event::PhaseStarted {

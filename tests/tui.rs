@@ -100,6 +100,8 @@ fn synthetic() -> App {
             strategy: "hytuning".into(),
             params: 830_000,
             data: "dosage".into(),
+            model: "byte GPT (d 128, 4 layers)".into(),
+            memory: "memory estimate 1.0 GiB".into(),
         }),
     );
     ev(

@@ -7,7 +7,7 @@ pub(super) const SECTIONS: &[(&str, &str)] = &[
     ("run", "What runs where."),
     (
         "model",
-        "The decoder-only transformer (byte tokens). A checkpoint only loads into the same shape.",
+        "The language model: hytune's byte GPT (shaped here) or a pretrained Hugging Face model. A checkpoint only loads into the same model.",
     ),
     (
         "data",
@@ -56,6 +56,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "run",
         "out_dir",
         "Where run folders go; empty: the user data directory.",
+    ),
+    (
+        "model",
+        "source",
+        "builtin (hytune's byte GPT, shaped by the keys below) | a local Hugging Face model directory (config.json, safetensors, tokenizer.json): Llama, SmolLM2, Qwen2, Qwen3. With a directory only max_len applies, as a cap on the context; no pretraining runs.",
     ),
     ("model", "d_model", "Width of the residual stream."),
     ("model", "n_layers", "Number of transformer blocks."),

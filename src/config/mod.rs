@@ -39,6 +39,9 @@ pub struct Run {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
+    /// `builtin` (the byte GPT below) or a local Hugging Face model directory.
+    #[serde(default = "builtin")]
+    pub source: String,
     pub d_model: usize,
     pub n_layers: usize,
     pub n_heads: usize,
@@ -51,6 +54,10 @@ pub struct Model {
 
 fn answer_conf() -> String {
     "answer".into()
+}
+
+fn builtin() -> String {
+    "builtin".into()
 }
 
 fn learned() -> String {
@@ -195,6 +202,7 @@ impl Default for Config {
                 out_dir: String::new(),
             },
             model: Model {
+                source: "builtin".into(),
                 d_model: 128,
                 n_layers: 4,
                 n_heads: 4,

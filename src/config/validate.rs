@@ -102,6 +102,19 @@ pub fn check(c: &Config) -> Check {
     at_least("model.max_len", c.model.max_len, 16)?;
     at_least("model.mlp_ratio", c.model.mlp_ratio, 1)?;
     one_of("model.positions", &c.model.positions, &["rope", "learned"])?;
+    if c.model.source != "builtin"
+        && !std::path::Path::new(&c.model.source)
+            .join("config.json")
+            .is_file()
+    {
+        return fail(
+            "model.source",
+            format!(
+                "\"{}\" is neither builtin nor a Hugging Face model directory (no config.json there)",
+                c.model.source
+            ),
+        );
+    }
     if c.model.positions == "rope" && (c.model.d_model / c.model.n_heads) % 2 != 0 {
         return fail(
             "model.positions",

@@ -2,24 +2,24 @@
 //! short, an eval item could not be answered, a rollout would be cut before its answer: each is
 //! found before anything trains, listed by `data check`, and refused (or skipped) by training.
 
+use super::codec::Codec;
 use super::text::{prompt, response};
-use super::tokenizer::{encode, encode_prompt};
 use super::{Dataset, EvalItem, Labeled};
 
 /// Tokens of a question's prompt (BOS included).
-pub fn prompt_tokens(question: &str) -> usize {
-    encode_prompt(&prompt(question)).len()
+pub fn prompt_tokens(codec: &Codec, question: &str) -> usize {
+    codec.encode_prompt(&prompt(question)).len()
 }
 
 /// Tokens a labeled trace needs: prompt, steps, answer line and EOS.
-pub fn trace_tokens(ex: &Labeled) -> usize {
-    prompt_tokens(&ex.question) + encode(&response(&ex.steps, &ex.answer)).len() + 1
+pub fn trace_tokens(codec: &Codec, ex: &Labeled) -> usize {
+    prompt_tokens(codec, &ex.question) + codec.encode(&response(&ex.steps, &ex.answer)).len() + 1
 }
 
 /// Tokens the gold response of an eval item needs after its prompt (its steps when known).
-pub fn eval_response_tokens(item: &EvalItem) -> usize {
+pub fn eval_response_tokens(codec: &Codec, item: &EvalItem) -> usize {
     let steps = item.steps.clone().unwrap_or_default();
-    encode(&response(&steps, &item.answer)).len() + 1
+    codec.encode(&response(&steps, &item.answer)).len() + 1
 }
 
 /// One item that does not fit: its file, its position among the file's records (0-based), the
@@ -35,10 +35,10 @@ pub struct Misfit {
 /// Every item of `ds` that does not fit a context of `max_len` tokens with `max_new` tokens of
 /// generation: labeled traces longer than the context, eval and dev items whose gold response
 /// cannot be generated, unlabeled questions that leave fewer than `max_new` tokens to a rollout.
-pub fn misfits(ds: &Dataset, max_len: usize, max_new: usize) -> Vec<Misfit> {
+pub fn misfits(codec: &Codec, ds: &Dataset, max_len: usize, max_new: usize) -> Vec<Misfit> {
     let mut out = Vec::new();
     for (i, ex) in ds.labeled.iter().enumerate() {
-        let needs = trace_tokens(ex);
+        let needs = trace_tokens(codec, ex);
         if needs > max_len {
             out.push(Misfit {
                 file: super::jsonl::LABELED,
@@ -49,7 +49,7 @@ pub fn misfits(ds: &Dataset, max_len: usize, max_new: usize) -> Vec<Misfit> {
         }
     }
     for (i, q) in ds.unlabeled.iter().enumerate() {
-        let needs = prompt_tokens(&q.question) + max_new;
+        let needs = prompt_tokens(codec, &q.question) + max_new;
         if needs > max_len {
             out.push(Misfit {
                 file: super::jsonl::UNLABELED,
@@ -61,12 +61,12 @@ pub fn misfits(ds: &Dataset, max_len: usize, max_new: usize) -> Vec<Misfit> {
     }
     for (file, items) in [(super::jsonl::EVAL, &ds.eval), (super::jsonl::DEV, &ds.dev)] {
         for (i, it) in items.iter().enumerate() {
-            if let Some(needs) = eval_misfit(it, max_len, max_new) {
+            if let Some(needs) = eval_misfit(codec, it, max_len, max_new) {
                 out.push(Misfit {
                     file,
                     index: i,
                     needs,
-                    needs_new: Some(eval_response_tokens(it)),
+                    needs_new: Some(eval_response_tokens(codec, it)),
                 });
             }
         }
@@ -76,8 +76,16 @@ pub fn misfits(ds: &Dataset, max_len: usize, max_new: usize) -> Vec<Misfit> {
 
 /// The context an eval item needs when it does not fit (`None` when it does). Its gold response
 /// must fit both the generation cap and the context.
-pub fn eval_misfit(item: &EvalItem, max_len: usize, max_new: usize) -> Option<usize> {
-    let (p, r) = (prompt_tokens(&item.question), eval_response_tokens(item));
+pub fn eval_misfit(
+    codec: &Codec,
+    item: &EvalItem,
+    max_len: usize,
+    max_new: usize,
+) -> Option<usize> {
+    let (p, r) = (
+        prompt_tokens(codec, &item.question),
+        eval_response_tokens(codec, item),
+    );
     // A response longer than the cap needs a context that holds it whole (and a larger cap).
     (p + r > max_len || r > max_new).then_some(p + r.max(max_new))
 }
@@ -86,6 +94,8 @@ pub fn eval_misfit(item: &EvalItem, max_len: usize, max_new: usize) -> Option<us
 mod tests {
     use super::*;
     use crate::data::Unlabeled;
+    use crate::data::codec::BYTES;
+    const B: &Codec = &BYTES;
 
     #[test]
     fn token_counts_and_misfits_by_hand() {
@@ -95,8 +105,8 @@ mod tests {
             steps: vec!["1+1=2".into()],
             answer: "2".into(),
         };
-        assert_eq!(prompt_tokens("ab"), 7);
-        assert_eq!(trace_tokens(&ex), 7 + 14 + 1);
+        assert_eq!(prompt_tokens(B, "ab"), 7);
+        assert_eq!(trace_tokens(B, &ex), 7 + 14 + 1);
         let item = EvalItem {
             question: "ab".into(),
             answer: "2".into(),
@@ -104,7 +114,7 @@ mod tests {
             difficulty: None,
         };
         // "A: 2\n" + EOS.
-        assert_eq!(eval_response_tokens(&item), 6);
+        assert_eq!(eval_response_tokens(B, &item), 6);
         let ds = Dataset {
             labeled: vec![ex.clone(), ex],
             unlabeled: vec![Unlabeled {
@@ -115,7 +125,7 @@ mod tests {
         };
         // Context 22 fits the traces; the unlabeled prompt (11 tokens) leaves 11 < 12 new tokens.
         assert_eq!(
-            misfits(&ds, 22, 12),
+            misfits(B, &ds, 22, 12),
             vec![Misfit {
                 file: "unlabeled.jsonl",
                 index: 0,
@@ -124,7 +134,7 @@ mod tests {
             }]
         );
         // Context 21: both traces (22) too; a cap of 5 is short of the eval answer's 6 tokens.
-        let m = misfits(&ds, 21, 5);
+        let m = misfits(B, &ds, 21, 5);
         assert_eq!(m.iter().filter(|m| m.file == "labeled.jsonl").count(), 2);
         assert_eq!(
             m.last(),
@@ -135,7 +145,7 @@ mod tests {
                 needs_new: Some(6),
             })
         );
-        assert_eq!(eval_misfit(&item, 13, 6), None);
-        assert_eq!(eval_misfit(&item, 12, 6), Some(13));
+        assert_eq!(eval_misfit(B, &item, 13, 6), None);
+        assert_eq!(eval_misfit(B, &item, 12, 6), Some(13));
     }
 }

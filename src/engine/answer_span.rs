@@ -1,33 +1,33 @@
 //! Where the answer is in a generated response, and its confidence (DESIGN §1.3) read from the
 //! log-probs generation already produced.
 
-use crate::data::tokenizer::EOS;
+use crate::data::codec::{Codec, covering};
 
 /// Token range of the answer and its closing newline: after the first `A: ` at a line start,
-/// through the next `\n` (or to the end when the response was cut or ended first).
-pub fn answer_span(tokens: &[u32]) -> Option<std::ops::Range<usize>> {
-    let end = tokens
-        .iter()
-        .position(|&t| t == EOS)
-        .unwrap_or(tokens.len());
-    let t = &tokens[..end];
+/// through the next `\n` (or to the end when the response was cut or ended first). Found in
+/// the decoded text and mapped back to tokens, so a token that spans the edge (`" 42"` after
+/// `A:`) belongs to the answer.
+pub fn answer_span(codec: &Codec, tokens: &[u32]) -> Option<std::ops::Range<usize>> {
+    let (text, ends) = codec.decode_with_ends(tokens);
+    let (from, to) = answer_bytes(&text)?;
+    covering(&ends, from, to)
+}
+
+/// Bytes of the answer and its newline in a response's text.
+pub fn answer_bytes(text: &str) -> Option<(usize, usize)> {
     let mut line_start = 0;
-    while line_start + 3 <= t.len() {
-        if t[line_start..line_start + 3] == [b'A' as u32, b':' as u32, b' ' as u32] {
+    loop {
+        let line = &text[line_start..];
+        if line.starts_with("A: ") {
             let from = line_start + 3;
-            let to = t[from..]
-                .iter()
-                .position(|&x| x == b'\n' as u32)
+            let to = text[from..]
+                .find('\n')
                 .map(|p| from + p + 1)
-                .unwrap_or(t.len());
-            return (to > from).then_some(from..to);
+                .unwrap_or(text.len());
+            return (to > from).then_some((from, to));
         }
-        match t[line_start..].iter().position(|&x| x == b'\n' as u32) {
-            Some(p) => line_start += p + 1,
-            None => break,
-        }
+        line_start += line.find('\n')? + 1;
     }
-    None
 }
 
 /// `conf = Π p(token)` over the answer span.
@@ -53,25 +53,29 @@ pub fn repetition_rate(tokens: &[u32]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::tokenizer::encode;
+    use crate::data::codec::BYTES;
+    use crate::data::tokenizer::{EOS, encode};
 
     #[test]
     fn span_covers_answer_and_newline() {
         let t = encode("S: 2*3=6\nA: 6\n");
-        let s = answer_span(&t).unwrap();
+        let s = answer_span(&BYTES, &t).unwrap();
         assert_eq!(crate::data::tokenizer::decode(&t[s.clone()]), "6\n");
         let lp = vec![-0.1f32; t.len()];
         assert!((span_confidence(&lp, s) - (-0.2f64).exp()).abs() < 1e-6);
         let mut cut = encode("A: 12");
         cut.push(EOS);
-        assert_eq!(answer_span(&cut), Some(3..5));
+        assert_eq!(answer_span(&BYTES, &cut), Some(3..5));
         assert_eq!(
-            answer_span(&encode("S: A: 3\n")),
+            answer_span(&BYTES, &encode("S: A: 3\n")),
             None,
             "only at a line start"
         );
-        assert_eq!(answer_span(&encode("A: \n")).map(|r| r.len()), Some(1));
-        assert_eq!(answer_span(&encode("S: x\n")), None);
+        assert_eq!(
+            answer_span(&BYTES, &encode("A: \n")).map(|r| r.len()),
+            Some(1)
+        );
+        assert_eq!(answer_span(&BYTES, &encode("S: x\n")), None);
     }
 
     #[test]

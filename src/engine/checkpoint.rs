@@ -15,7 +15,8 @@ use super::cursor::Cursors;
 use super::protocol::Phase;
 use crate::config::Config;
 use crate::method::mixing::MixState;
-use crate::model::{Gpt, GptShape};
+use crate::model::hf::BaseIdentity;
+use crate::model::{GptShape, Lm};
 use crate::rng::Rng;
 
 const MAGIC: &[u8; 8] = b"HYTUNE01";
@@ -57,6 +58,9 @@ pub struct Meta {
     /// The post-training data (absent in checkpoints of earlier versions).
     #[serde(default)]
     pub data: Option<DataRecord>,
+    /// The pretrained Hugging Face model the run started from (`None`: hytune's byte GPT).
+    #[serde(default)]
+    pub base_model: Option<BaseIdentity>,
 }
 
 /// A checkpoint read from disk; records are applied to a fresh model with [`Loaded::model`].
@@ -67,21 +71,33 @@ pub struct Loaded {
     reference: Vec<u8>,
 }
 
-fn record_bytes(model: Gpt) -> Result<Vec<u8>> {
-    Ok(model
-        .into_record()
+/// The record of the model itself (not of the `Lm` wrapper), so byte-GPT checkpoints of
+/// earlier versions still load.
+fn record_bytes(model: Lm) -> Result<Vec<u8>> {
+    let record = match model {
+        Lm::Gpt(g) => g.into_record(),
+        Lm::Hf(h) => h.into_record(),
+    };
+    Ok(record
         .into_bytes()
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .to_vec())
+}
+
+fn describe_base(b: Option<&BaseIdentity>) -> String {
+    match b {
+        Some(b) => format!("{} ({}, hash {})", b.dir.display(), b.architecture, b.hash),
+        None => "the built-in byte GPT".into(),
+    }
 }
 
 /// Writes `path` via a temporary file, fsync and rename, so a crash never leaves half a file.
 pub fn save(
     path: &Path,
     meta: &Meta,
-    model: &Gpt,
+    model: &Lm,
     optimizer: Option<Bytes>,
-    reference: Option<&Gpt>,
+    reference: Option<&Lm>,
 ) -> Result<()> {
     let header = serde_json::to_vec(meta)?;
     let sections = [
@@ -151,21 +167,69 @@ pub fn load(path: &Path) -> Result<Loaded> {
     })
 }
 
-fn apply(bytes: &[u8], shape: &GptShape, device: &Device) -> Result<Gpt> {
+/// The record applied over `skeleton` (a model of the same kind and shape).
+fn apply(bytes: &[u8], skeleton: Lm) -> Result<Lm> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    shape
-        .init(device)
-        .try_load_record(record)
-        .map_err(|e| anyhow::anyhow!("{e}"))
+    let err = |e| anyhow::anyhow!("{e}");
+    Ok(match skeleton {
+        Lm::Gpt(g) => Lm::Gpt(g.try_load_record(record).map_err(err)?),
+        Lm::Hf(h) => Lm::Hf(h.try_load_record(record).map_err(err)?),
+    })
 }
 
 impl Loaded {
     /// The model, refusing a checkpoint of another shape than `expected`.
-    pub fn model(&self, expected: &GptShape, device: &Device, path: &Path) -> Result<Gpt> {
+    pub fn model(&self, expected: &GptShape, device: &Device, path: &Path) -> Result<Lm> {
         self.check_shape(expected, path)?;
-        apply(&self.model, expected, device)
+        self.model_over(expected.init(device), path)
+    }
+
+    /// The model's weights applied over `skeleton`, a fresh model of the same kind: a byte GPT
+    /// of the checkpoint's shape, or the pretrained model it started from (see [`check_base`]).
+    pub fn model_over(&self, skeleton: Lm, path: &Path) -> Result<Lm> {
+        if self.meta.base_model.is_some() != matches!(skeleton, Lm::Hf(_)) {
+            bail!(
+                "{}: checkpoint is of {} but the run's model is {}",
+                path.display(),
+                describe_base(self.meta.base_model.as_ref()),
+                if matches!(skeleton, Lm::Hf(_)) {
+                    "a pretrained model"
+                } else {
+                    "the built-in byte GPT"
+                }
+            );
+        }
+        apply(&self.model, skeleton)
             .with_context(|| format!("{}: corrupt model record", path.display()))
+    }
+
+    /// The model on its own (for eval and export): a byte GPT of the recorded shape, or the
+    /// recorded pretrained model's architecture and tokenizer, which must still be as they were.
+    pub fn standalone_model(&self, path: &Path, device: &Device) -> Result<Lm> {
+        match &self.meta.base_model {
+            None => self.model(&self.meta.shape, device, path),
+            Some(b) => {
+                let base = crate::model::hf::load(&b.dir, self.meta.config.model.max_len, device)
+                    .with_context(|| format!("{}: its base model", path.display()))?;
+                let now = crate::model::hf::load::identity(&b.dir, base.config())?;
+                self.check_base(Some(&now), path)?;
+                self.model_over(Lm::Hf(base), path)
+            }
+        }
+    }
+
+    /// Refuses a checkpoint that started from another pretrained model than `base`.
+    pub fn check_base(&self, base: Option<&BaseIdentity>, path: &Path) -> Result<()> {
+        if self.meta.base_model.as_ref() != base {
+            bail!(
+                "{}: checkpoint started from {}, not from {}",
+                path.display(),
+                describe_base(self.meta.base_model.as_ref()),
+                describe_base(base)
+            );
+        }
+        Ok(())
     }
 
     pub fn check_shape(&self, expected: &GptShape, path: &Path) -> Result<()> {
@@ -191,11 +255,12 @@ impl Loaded {
         Ok(())
     }
 
-    pub fn reference(&self, device: &Device) -> Result<Option<Gpt>> {
+    /// The frozen reference model, applied over `skeleton` (a model without autodiff).
+    pub fn reference(&self, skeleton: Lm) -> Result<Option<Lm>> {
         if self.reference.is_empty() {
             return Ok(None);
         }
-        apply(&self.reference, &self.meta.shape, device).map(Some)
+        apply(&self.reference, skeleton).map(Some)
     }
 
     pub fn optimizer_bytes(&self) -> Option<Bytes> {

@@ -1,6 +1,7 @@
 //! Where a run's domain data comes from: a dataset directory, or a built-in suite generated
 //! once into the cache folder (where the base model is cached too).
 
+use crate::data::codec::Codec;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -72,12 +73,17 @@ pub fn hold_out_dev(ds: &mut crate::data::Dataset, fraction: f64) -> usize {
 /// `data.too_long = fit`: the context a model trained from scratch needs for every item (a
 /// multiple of 8), when the configured one is too short; `None` when it fits or the setting is
 /// another. A model that is not from scratch cannot change its context: refused with the fix.
-pub fn context_for(ds: &Dataset, config: &Config, from_scratch: bool) -> Result<Option<usize>> {
+pub fn context_for(
+    codec: &Codec,
+    ds: &Dataset,
+    config: &Config,
+    from_scratch: bool,
+) -> Result<Option<usize>> {
     if config.data.too_long != "fit" {
         return Ok(None);
     }
     let (max_len, max_new) = (config.model.max_len, config.post.max_new_tokens);
-    let Some(needs) = crate::data::fit::misfits(ds, max_len, max_new)
+    let Some(needs) = crate::data::fit::misfits(codec, ds, max_len, max_new)
         .iter()
         .map(|m| m.needs)
         .max()
@@ -97,13 +103,14 @@ pub fn context_for(ds: &Dataset, config: &Config, from_scratch: bool) -> Result<
 /// longest need and the fixes. `skip`: the items are dropped; returns how many labeled and
 /// unlabeled ones, for the log and the TUI.
 pub fn fit_to_context(
+    codec: &Codec,
     ds: &mut Dataset,
     config: &Config,
     dir: Option<&std::path::Path>,
 ) -> Result<(usize, usize)> {
     use crate::data::fit::misfits;
     let (max_len, max_new) = (config.model.max_len, config.post.max_new_tokens);
-    let bad: Vec<_> = misfits(ds, max_len, max_new)
+    let bad: Vec<_> = misfits(codec, ds, max_len, max_new)
         .into_iter()
         .filter(|m| m.file == jsonl::LABELED || m.file == jsonl::UNLABELED)
         .collect();

@@ -9,10 +9,9 @@ use super::protocol::{EvalReport, Prediction};
 use crate::data::EvalItem;
 use crate::data::fit::eval_misfit;
 use crate::data::text::{answers_equal, parse_response, prompt};
-use crate::data::tokenizer::{decode, encode_prompt};
 use crate::method::calibration::Calibration;
 use crate::method::self_certainty::mean_self_certainty;
-use crate::model::Gpt;
+use crate::model::Lm;
 use crate::model::generate::{SampleOpts, generate};
 use crate::rng::Rng;
 
@@ -46,7 +45,7 @@ pub struct EvalOpts {
 /// Evaluates `items` with `model` (no autograd). Items without an answer count as wrong with
 /// confidence 0: the model committed to nothing.
 pub fn evaluate(
-    model: &Gpt,
+    model: &Lm,
     items: &[EvalItem],
     opts: &EvalOpts,
     phase: &str,
@@ -61,23 +60,24 @@ pub fn evaluate(
     let mut rng = Rng::new(0);
     let mut predictions = Vec::with_capacity(items.len());
     let max_len = model.max_len();
+    let codec = model.codec();
     let (fit, unfit): (Vec<&EvalItem>, Vec<&EvalItem>) = items
         .iter()
-        .partition(|it| eval_misfit(it, max_len, opts.max_new).is_none());
+        .partition(|it| eval_misfit(codec, it, max_len, opts.max_new).is_none());
     let fit: Vec<EvalItem> = fit.into_iter().cloned().collect();
     for chunk in fit.chunks(opts.batch_size.max(1)) {
         let prompts: Vec<Vec<u32>> = chunk
             .iter()
-            .map(|it| encode_prompt(&prompt(&it.question)))
+            .map(|it| codec.encode_prompt(&prompt(&it.question)))
             .collect();
         let generated = generate(model, &prompts, &greedy, &mut rng);
         let mut batch: Vec<Prediction> = chunk
             .iter()
             .zip(&generated)
             .map(|(item, g)| {
-                let parsed = parse_response(&decode(&g.tokens));
+                let parsed = parse_response(&codec.decode(&g.tokens));
                 let (answer_confidence, response_confidence) =
-                    match (&parsed.answer, answer_span(&g.tokens)) {
+                    match (&parsed.answer, answer_span(codec, &g.tokens)) {
                         (Some(_), Some(span)) => (
                             span_confidence(&g.logprobs, span.clone()),
                             span_confidence(&g.logprobs, 0..span.end),

@@ -3,28 +3,31 @@
 use burn::tensor::Tensor;
 
 use crate::data::Labeled;
+use crate::data::codec::Codec;
 use crate::data::text::{prompt, response};
-use crate::data::tokenizer::{EOS, encode, encode_prompt};
 use crate::model::score::Packed;
-use crate::model::{Gpt, float_tensor, to_vec};
+use crate::model::{Lm, float_tensor, to_vec};
 
 /// Prompt and response tokens (response ends with EOS).
-pub fn example_tokens(ex: &Labeled) -> (Vec<u32>, Vec<u32>) {
-    let mut resp = encode(&response(&ex.steps, &ex.answer));
-    resp.push(EOS);
-    (encode_prompt(&prompt(&ex.question)), resp)
+pub fn example_tokens(codec: &Codec, ex: &Labeled) -> (Vec<u32>, Vec<u32>) {
+    let mut resp = codec.encode(&response(&ex.steps, &ex.answer));
+    resp.push(codec.eos());
+    (codec.encode_prompt(&prompt(&ex.question)), resp)
 }
 
 /// Tokens of an example (prompt and response).
-pub fn example_len(ex: &Labeled) -> usize {
-    let (p, r) = example_tokens(ex);
+pub fn example_len(codec: &Codec, ex: &Labeled) -> usize {
+    let (p, r) = example_tokens(codec, ex);
     p.len() + r.len()
 }
 
 /// Mean token cross-entropy of the responses, prompts masked. Returns the loss and the number
 /// of tokens the forward pass processed.
-pub fn rd_loss(model: &Gpt, examples: &[&Labeled]) -> (Tensor<1>, usize) {
-    let toks: Vec<(Vec<u32>, Vec<u32>)> = examples.iter().map(|e| example_tokens(e)).collect();
+pub fn rd_loss(model: &Lm, examples: &[&Labeled]) -> (Tensor<1>, usize) {
+    let toks: Vec<(Vec<u32>, Vec<u32>)> = examples
+        .iter()
+        .map(|e| example_tokens(model.codec(), e))
+        .collect();
     let pairs: Vec<(&[u32], &[u32])> = toks
         .iter()
         .map(|(p, r)| (p.as_slice(), r.as_slice()))
@@ -50,8 +53,8 @@ pub struct PolicyRow<'a> {
 /// `−mean_i (1/|o_i|) Σ_t [min(ρA, clip(ρ)A) − β·k3]`, with `reference` a frozen copy.
 /// Returns the loss, the mean k3 KL to the reference, and the tokens processed.
 pub fn rlif_loss(
-    policy: &Gpt,
-    reference: &Gpt,
+    policy: &Lm,
+    reference: &Lm,
     rows: &[PolicyRow],
     eps: f64,
     beta: f64,

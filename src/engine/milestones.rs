@@ -25,6 +25,7 @@ impl Trainer {
             best_brier: self.best_brier,
             elapsed_seconds: self.elapsed_before + self.started.elapsed().as_secs_f64(),
             data: Some(self.data_record.clone()),
+            base_model: self.base_model.clone(),
         }
     }
 

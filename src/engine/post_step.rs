@@ -11,7 +11,6 @@ use super::protocol::{Event, PrgTrace, StepMetrics};
 use super::rollouts::{Rollout, rollouts};
 use super::trainer::Trainer;
 use crate::data::Labeled;
-use crate::data::tokenizer::EOS;
 use crate::method::consensus::majority;
 use crate::method::grpo::{floor_unanswered, group_advantages, has_spread};
 use crate::method::mixing::{PrgSignals, RolloutPrg, gate};
@@ -230,7 +229,12 @@ impl Trainer {
             m.truncation_rate = Some(
                 rolls
                     .iter()
-                    .filter(|r| r.generated.tokens.last() != Some(&EOS))
+                    .filter(|r| {
+                        !r.generated
+                            .tokens
+                            .last()
+                            .is_some_and(|&t| self.model.codec().is_end(t))
+                    })
                     .count() as f64
                     / n,
             );

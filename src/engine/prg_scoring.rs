@@ -1,10 +1,10 @@
 //! PRG traces of many (question, steps, answer) triples: each trace's context is read once and
 //! its `K + 1` answer branches are scored against it (`model::branches`).
 
-use crate::data::text::{answer_continuation, prefix_before_answer, prompt, step_line};
-use crate::data::tokenizer::{encode, encode_prompt};
+use crate::data::codec::Codec;
+use crate::data::text::{answer_continuation, prompt, step_line};
 use crate::method::prg::{PrgScore, prg};
-use crate::model::Gpt;
+use crate::model::Lm;
 use crate::model::branches::{Branched, branch_logprobs};
 use crate::model::score::continuation_logprobs;
 
@@ -16,32 +16,65 @@ pub struct Traced {
 /// The answer line's opening, `"A: "`: branch tokens before the scored answer.
 const ANSWER_OPENING: &str = "A: ";
 
-/// `p_k = conf(answer | q, s_1..s_k)` for k = 0..K of each triple, and its PRG. Returns the
-/// traces and the tokens the passes read.
-pub fn prg_traces(
-    model: &Gpt,
-    items: &[(&str, &[String], &str)],
-    eps: f64,
-    chunk: usize,
-) -> (Vec<Traced>, usize) {
-    // Each context is the prompt and all steps; branch k starts after the prompt and k steps.
+/// The tokens of each triple: the context (prompt and all steps), where each prefix ends
+/// (after the prompt and after each step), and the answer branch with the index of its first
+/// scored token.
+struct Tokens {
+    contexts: Vec<Vec<u32>>,
+    starts: Vec<Vec<usize>>,
+    branches: Vec<(Vec<u32>, usize)>,
+}
+
+fn tokens(codec: &Codec, items: &[(&str, &[String], &str)]) -> Tokens {
     let mut contexts = Vec::with_capacity(items.len());
     let mut starts = Vec::with_capacity(items.len());
     for (q, steps, _) in items {
-        let mut context = encode_prompt(&prompt(q));
+        let mut context = codec.encode_prompt(&prompt(q));
         let mut s = vec![context.len()];
         for step in steps.iter() {
-            context.extend(encode(&step_line(step)));
+            context.extend(codec.encode(&step_line(step)));
             s.push(context.len());
         }
         contexts.push(context);
         starts.push(s);
     }
-    let branches: Vec<Vec<u32>> = items
+    let branches = items
         .iter()
-        .map(|(_, _, a)| encode(&format!("{ANSWER_OPENING}{}", answer_continuation(a))))
+        .map(|(_, _, a)| answer_branch(codec, a))
         .collect();
-    let scored_from = encode(ANSWER_OPENING).len();
+    Tokens {
+        contexts,
+        starts,
+        branches,
+    }
+}
+
+/// `"A: <answer>\n"` as one piece of text, and the index of the first token that reaches into
+/// the answer: a subword that merges the space with the answer's first digits (`" 42"`) is
+/// scored as part of the answer.
+pub fn answer_branch(codec: &Codec, answer: &str) -> (Vec<u32>, usize) {
+    let text = format!("{ANSWER_OPENING}{}", answer_continuation(answer));
+    let (ids, offsets) = codec.encode_with_offsets(&text);
+    let from = offsets
+        .iter()
+        .position(|&(_, end)| end > ANSWER_OPENING.len())
+        .unwrap_or(ids.len());
+    (ids, from)
+}
+
+/// `p_k = conf(answer | q, s_1..s_k)` for k = 0..K of each triple, and its PRG. Returns the
+/// traces and the tokens the passes read.
+pub fn prg_traces(
+    model: &Lm,
+    items: &[(&str, &[String], &str)],
+    eps: f64,
+    chunk: usize,
+) -> (Vec<Traced>, usize) {
+    let Tokens {
+        contexts,
+        starts,
+        branches,
+    } = tokens(model.codec(), items);
     // Items whose last branch would pass the context keep the whole-prefix form, which
     // truncates exactly as training does.
     let (mut fit, mut long, mut fitting) = (Vec::new(), Vec::new(), Vec::new());
@@ -49,8 +82,8 @@ pub fn prg_traces(
         let b = Branched {
             context: &contexts[i],
             starts: s.clone(),
-            branch: &branches[i],
-            scored_from,
+            branch: &branches[i].0,
+            scored_from: branches[i].1,
         };
         if b.reach() <= model.max_len() {
             fit.push(i);
@@ -66,7 +99,7 @@ pub fn prg_traces(
     }
     let mut tokens: usize = fit
         .iter()
-        .map(|&i| contexts[i].len() + starts[i].len() * branches[i].len())
+        .map(|&i| contexts[i].len() + starts[i].len() * branches[i].0.len())
         .sum();
     if !long.is_empty() {
         let sub: Vec<(&str, &[String], &str)> = long.iter().map(|&i| items[i]).collect();
@@ -89,22 +122,24 @@ pub fn prg_traces(
     (out, tokens)
 }
 
-/// The same log-probabilities with one pass per prefix (`K + 1` passes per trace).
+/// The same log-probabilities with one pass per prefix (`K + 1` passes per trace): prefix `k`
+/// is the context through step `k` and the branch's opening, the continuation the rest.
 pub fn whole_prefix_logprobs(
-    model: &Gpt,
+    model: &Lm,
     items: &[(&str, &[String], &str)],
     chunk: usize,
 ) -> (Vec<Vec<f64>>, usize) {
+    let t = tokens(model.codec(), items);
     let mut prefixes = Vec::new();
     let mut conts = Vec::new();
     let mut owner = Vec::new();
-    for (i, (q, steps, a)) in items.iter().enumerate() {
-        let cont = encode(&answer_continuation(a));
-        for k in 0..=steps.len() {
-            let text = prefix_before_answer(q, &steps[..k]);
-            // `encode_prompt` adds BOS; the prefix text already starts with the prompt line.
-            prefixes.push(encode_prompt(&text));
-            conts.push(cont.clone());
+    for i in 0..items.len() {
+        let (branch, from) = &t.branches[i];
+        for &start in &t.starts[i] {
+            let mut p = t.contexts[i][..start].to_vec();
+            p.extend_from_slice(&branch[..*from]);
+            prefixes.push(p);
+            conts.push(branch[*from..].to_vec());
             owner.push(i);
         }
     }

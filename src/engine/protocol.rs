@@ -87,6 +87,10 @@ pub struct RunInfo {
     pub strategy: String,
     pub params: usize,
     pub data: String,
+    /// The model, in words (`Lm::describe`).
+    pub model: String,
+    /// The memory estimate, in words.
+    pub memory: String,
 }
 
 /// One training step; a line of `metrics.jsonl`. Absent figures are null.

@@ -2,9 +2,8 @@
 //! confidence and self-certainty reward.
 
 use crate::data::text::{ParsedResponse, parse_response, prompt};
-use crate::data::tokenizer::{decode, encode_prompt};
 use crate::method::self_certainty::mean_self_certainty;
-use crate::model::Gpt;
+use crate::model::Lm;
 use crate::model::generate::{Generated, SampleOpts, generate};
 use crate::rng::Rng;
 
@@ -24,15 +23,16 @@ pub struct Rollout {
 
 /// `group_size` rollouts of each question, all decoded together.
 pub fn rollouts(
-    model: &Gpt,
+    model: &Lm,
     questions: &[&str],
     group_size: usize,
     opts: &SampleOpts,
     rng: &mut Rng,
 ) -> Vec<Rollout> {
+    let codec = model.codec();
     let prompts: Vec<Vec<u32>> = questions
         .iter()
-        .flat_map(|q| std::iter::repeat_n(encode_prompt(&prompt(q)), group_size))
+        .flat_map(|q| std::iter::repeat_n(codec.encode_prompt(&prompt(q)), group_size))
         .collect();
     let generated = generate(model, &prompts, opts, rng);
     generated
@@ -40,11 +40,11 @@ pub fn rollouts(
         .zip(prompts)
         .enumerate()
         .map(|(i, (g, p))| {
-            let parsed = parse_response(&decode(&g.tokens));
+            let parsed = parse_response(&codec.decode(&g.tokens));
             let confidence = parsed
                 .answer
                 .as_ref()
-                .and_then(|_| answer_span(&g.tokens))
+                .and_then(|_| answer_span(codec, &g.tokens))
                 .map(|s| span_confidence(&g.logprobs, s));
             Rollout {
                 group: i / group_size,

@@ -17,11 +17,14 @@ use super::protocol::{Command, Event, Phase, RunInfo, StepMetrics, Summary};
 use super::run_dir::RunDir;
 use super::{Job, load_data};
 use crate::config::Config;
+use crate::data::codec::Codec;
 use crate::data::suites::{Suite, corpus};
 use crate::data::{Dataset, Labeled};
 use crate::method::calibration::Calibration;
 use crate::method::mixing::MixState;
-use crate::model::{Gpt, GptShape};
+use crate::model::hf::BaseIdentity;
+use crate::model::memory::{Estimate, RunDims};
+use crate::model::{GptShape, Lm};
 use crate::rng::Rng;
 
 /// Why the loop stopped early.
@@ -33,9 +36,11 @@ pub(super) struct Trainer {
     pub config: Config,
     pub shape: GptShape,
     pub device: Device,
-    pub model: Gpt,
+    pub model: Lm,
     pub optim: ModuleOptimizer,
-    pub reference: Option<Gpt>,
+    pub reference: Option<Lm>,
+    /// The pretrained model the run started from (`None`: the byte GPT).
+    pub base_model: Option<BaseIdentity>,
     /// What the run trains on, recorded in every checkpoint.
     pub data_record: checkpoint::DataRecord,
     /// The first failed write (metrics or checkpoint) since the last step was handled.
@@ -123,21 +128,37 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         super::data_source::check_same_data(path, ck, &data_record)?;
     }
     let held_out = super::hold_out_dev(&mut data, config.eval.dev_fraction);
+    let device = job.backend.device.clone().autodiff();
+    device.seed(config.run.seed);
+    // A pretrained model is read first: its tokenizer measures the data.
+    let pretrained = match config.model.source.as_str() {
+        "builtin" => None,
+        dir => {
+            let dir = Path::new(dir);
+            let m = crate::model::hf::load(dir, config.model.max_len, &device)?;
+            let id = crate::model::hf::load::identity(dir, m.config())?;
+            Some((m, id))
+        }
+    };
+    let codec = pretrained
+        .as_ref()
+        .map(|(m, _)| m.codec().clone())
+        .unwrap_or(Codec::Bytes);
     // `data.too_long = fit` sizes the context of a model trained from scratch (no resume, no
     // base given or cached next to the data) to the data.
     let from_scratch = resumed.is_none()
+        && pretrained.is_none()
         && job.base.is_none()
         && !data_dir
             .as_ref()
             .is_some_and(|d| d.join("base.hyt").exists());
-    let sized = super::data_source::context_for(&data, &config, from_scratch)?;
+    let sized = super::data_source::context_for(&codec, &data, &config, from_scratch)?;
     if let Some(n) = sized {
         config.model.max_len = n;
     }
-    let skipped = super::data_source::fit_to_context(&mut data, &config, data_dir.as_deref())?;
+    let skipped =
+        super::data_source::fit_to_context(&codec, &mut data, &config, data_dir.as_deref())?;
     let shape = GptShape::from_config(&config.model);
-    let device = job.backend.device.clone().autodiff();
-    device.seed(config.run.seed);
     let pretrain_suite: Suite = config.pretrain.suite.parse().map_err(anyhow::Error::msg)?;
     let mut corpus = corpus(
         pretrain_suite,
@@ -146,7 +167,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     );
     // Batches of similar length waste little on padding: the corpus is sorted by length and
     // pretraining draws whole batches of neighbours (in a fresh order every epoch).
-    corpus.sort_by_key(|ex| super::losses::example_len(ex));
+    corpus.sort_by_key(|ex| super::losses::example_len(&crate::data::codec::BYTES, ex));
     let corpus_batches = corpus.len().div_ceil(config.pretrain.batch_size.max(1));
     let seed = config.run.seed;
     let streams = Streams {
@@ -155,8 +176,32 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         unlabeled: Stream::new(seed, 3, data.rollout_pool()),
     };
     let dir = RunDir::open(&job.run_dir, &config)?;
-    let model = shape.init(&device);
+    let (model, base_model) = match pretrained {
+        Some((m, id)) => (Lm::Hf(m), Some(id)),
+        None => (shape.init(&device), None),
+    };
     let params = model.num_params();
+    let p = &config.post;
+    let rollout_rows = p.questions * p.group_size;
+    let estimate = Estimate::new(
+        model.dims(),
+        RunDims {
+            train_rows: p.rd_batch.max(rollout_rows),
+            decode_rows: rollout_rows,
+            max_len: model.max_len(),
+        },
+    );
+    let on_cpu = !job.backend.name.starts_with("wgpu");
+    if let Some(free) =
+        crate::model::memory::available().filter(|&f| on_cpu && estimate.total() > f)
+    {
+        anyhow::bail!(
+            "{} exceeds the {} this machine has free; use a smaller model or lower post.questions, post.group_size, post.rd_batch or model.max_len",
+            estimate.describe(),
+            crate::model::memory::gib(free)
+        );
+    }
+    let model_name = model.describe();
     let mut t = Trainer {
         data_record,
         io_error: None,
@@ -169,6 +214,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         device,
         model,
         reference: None,
+        base_model,
         cursors: Cursors::default(),
         streams,
         data,
@@ -195,6 +241,8 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         backend: job.backend.name.clone(),
         strategy: t.config.mix.strategy.clone(),
         params,
+        model: model_name,
+        memory: estimate.describe(),
         data: data_dir
             .as_ref()
             .map(|d| d.display().to_string())
@@ -251,6 +299,15 @@ impl Trainer {
         )
     }
 
+    /// A checkpoint's weights, refused when it is of another model than this run's.
+    fn model_from(&self, ck: &checkpoint::Loaded, path: &Path) -> Result<Lm> {
+        ck.check_base(self.base_model.as_ref(), path)?;
+        match &self.model {
+            Lm::Gpt(_) => ck.model(&self.shape, &self.device, path),
+            Lm::Hf(_) => ck.model_over(self.model.clone(), path),
+        }
+    }
+
     pub fn emit(&mut self, e: Event) {
         match &e {
             Event::Warning(w) => self.dir.log(&format!("warning: {w}")),
@@ -280,7 +337,7 @@ impl Trainer {
     ) -> Result<Option<Halt>> {
         let mut post_start = None;
         if let Some((path, ck)) = resumed {
-            self.model = ck.model(&self.shape, &self.device, &path)?;
+            self.model = self.model_from(&ck, &path)?;
             self.rng = ck.meta.rng.clone();
             self.cursors = ck.meta.cursors.clone();
             self.best_brier = ck.meta.best_brier;
@@ -300,7 +357,7 @@ impl Trainer {
                 }
                 (Phase::Pretrain, true) => {}
                 (Phase::Post, _) => {
-                    self.reference = ck.reference(&self.device.clone().inner())?;
+                    self.reference = ck.reference(self.model.valid())?;
                     self.mix = ck
                         .meta
                         .mix
@@ -315,6 +372,9 @@ impl Trainer {
                 ck.meta.phase.name(),
                 ck.meta.step
             ));
+        } else if self.base_model.is_some() && base.is_none() {
+            self.dir
+                .log(&format!("base model {}", self.model.describe()));
         } else {
             let found = base.or_else(|| {
                 let dir = data_dir?;
@@ -325,7 +385,7 @@ impl Trainer {
             match found {
                 Some(path) => {
                     let ck = checkpoint::load(&path)?;
-                    self.model = ck.model(&self.shape, &self.device, &path)?;
+                    self.model = self.model_from(&ck, &path)?;
                     self.dir.log(&format!("base model from {}", path.display()));
                 }
                 None => {

@@ -69,15 +69,26 @@ pub const ROPE_THETA: f64 = 10_000.0;
 impl Rope {
     /// Tables for `positions` (`[B, T]` row-major).
     pub fn new(positions: &[u32], b: usize, t: usize, d_head: usize, device: &Device) -> Self {
-        let half = d_head / 2;
-        let inv: Vec<f64> = (0..half)
+        let inv: Vec<f64> = (0..d_head / 2)
             .map(|i| ROPE_THETA.powf(-(2.0 * i as f64) / d_head as f64))
             .collect();
+        Self::with_frequencies(positions, b, t, &inv, device)
+    }
+
+    /// Tables for given inverse frequencies (`d_head / 2` of them), e.g. a pretrained model's.
+    pub fn with_frequencies(
+        positions: &[u32],
+        b: usize,
+        t: usize,
+        inv: &[f64],
+        device: &Device,
+    ) -> Self {
+        let d_head = 2 * inv.len();
         let mut cos = Vec::with_capacity(b * t * d_head);
         let mut sin = Vec::with_capacity(b * t * d_head);
         for &p in positions {
             for _ in 0..2 {
-                for f in &inv {
+                for f in inv {
                     let a = p as f64 * f;
                     cos.push(a.cos() as f32);
                     sin.push(a.sin() as f32);
@@ -172,7 +183,12 @@ impl KvCache {
         self.keys[0].as_ref().expect("cache slot").dims()[2]
     }
 
-    fn append(&mut self, layer: usize, k: Tensor<4>, v: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+    pub(super) fn append(
+        &mut self,
+        layer: usize,
+        k: Tensor<4>,
+        v: Tensor<4>,
+    ) -> (Tensor<4>, Tensor<4>) {
         let [b, h, t, dh] = k.dims();
         let (start, end) = (self.len, self.len + t);
         assert!(

@@ -6,8 +6,7 @@
 use burn::tensor::{Int, Tensor, activation};
 
 use super::attention::MASKED;
-use super::{Batch, Gpt, int_tensor, to_vec};
-use crate::data::tokenizer::PAD;
+use super::{Batch, Lm, int_tensor, to_vec};
 
 /// One context and its branches.
 pub struct Branched<'a> {
@@ -30,7 +29,7 @@ impl Branched<'_> {
 
 /// `Σ log p(branch[scored_from..] | context[..start] ++ branch[..scored_from])` per branch of
 /// each item, `chunk` items per batch. Every item's `reach()` must be at most `model.max_len()`.
-pub fn branch_logprobs(model: &Gpt, items: &[Branched], chunk: usize) -> Vec<Vec<f64>> {
+pub fn branch_logprobs(model: &Lm, items: &[Branched], chunk: usize) -> Vec<Vec<f64>> {
     let mut out = Vec::with_capacity(items.len());
     for part in items.chunks(chunk.max(1)) {
         out.extend(score_chunk(model, part));
@@ -38,7 +37,7 @@ pub fn branch_logprobs(model: &Gpt, items: &[Branched], chunk: usize) -> Vec<Vec
     out
 }
 
-fn score_chunk(model: &Gpt, items: &[Branched]) -> Vec<Vec<f64>> {
+fn score_chunk(model: &Lm, items: &[Branched]) -> Vec<Vec<f64>> {
     let rows = items.len();
     let device = model.device();
     let ctx = items.iter().map(|it| it.context.len()).max().unwrap_or(1);
@@ -50,10 +49,11 @@ fn score_chunk(model: &Gpt, items: &[Branched]) -> Vec<Vec<f64>> {
         .unwrap_or(1)
         .max(1);
     let total = ctx + new;
+    let pad = model.codec().pad();
     let mut cache = model.new_cache_with_capacity(rows, total);
 
     // The contexts, left-padded so every row ends at column `ctx`.
-    let mut tokens = vec![PAD; rows * ctx];
+    let mut tokens = vec![pad; rows * ctx];
     let mut positions = vec![0u32; rows * ctx];
     for (r, it) in items.iter().enumerate() {
         for (j, &t) in it.context.iter().enumerate() {
@@ -70,9 +70,9 @@ fn score_chunk(model: &Gpt, items: &[Branched]) -> Vec<Vec<f64>> {
     let _ = model.forward_cached(&prefill, super::cached_bias(&pads, 0, ctx), &mut cache);
 
     // The branches side by side: branch `k` sees the context before its start and itself.
-    let mut tokens = vec![PAD; rows * new];
+    let mut tokens = vec![pad; rows * new];
     let mut positions = vec![0u32; rows * new];
-    let mut targets = vec![PAD; rows * new];
+    let mut targets = vec![pad; rows * new];
     let mut bias = vec![MASKED; rows * new * total];
     for (r, it) in items.iter().enumerate() {
         let b = it.branch.len();

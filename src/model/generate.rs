@@ -2,8 +2,7 @@
 //! token's log-prob (at temperature 1), self-certainty and entropy come from the same logits.
 
 use super::attention::cached_bias;
-use super::{Batch, Gpt, to_vec};
-use crate::data::tokenizer::{EOS, PAD};
+use super::{Batch, Lm, to_vec};
 use crate::method::self_certainty::{entropy, logsumexp, token_self_certainty};
 use crate::rng::Rng;
 
@@ -57,7 +56,7 @@ pub fn pick_token(logits: &[f32], opts: &SampleOpts, rng: &mut Rng) -> u32 {
 
 /// Generates one response per prompt (each prompt already starts with BOS).
 pub fn generate(
-    model: &Gpt,
+    model: &Lm,
     prompts: &[Vec<u32>],
     opts: &SampleOpts,
     rng: &mut Rng,
@@ -70,13 +69,15 @@ pub fn generate(
         return out;
     }
     let pads: Vec<usize> = prompts.iter().map(|p| longest - p.len()).collect();
+    let codec = model.codec();
+    let pad = codec.pad();
     let mut cache = model.new_cache(rows);
     // Prefill: left-padded prompts.
     let mut tokens = Vec::with_capacity(rows * longest);
     let mut positions = Vec::with_capacity(rows * longest);
-    for (p, &pad) in prompts.iter().zip(&pads) {
-        tokens.extend(std::iter::repeat_n(PAD, pad).chain(p.iter().copied()));
-        positions.extend((0..longest).map(|j| j.saturating_sub(pad) as u32));
+    for (p, &n_pad) in prompts.iter().zip(&pads) {
+        tokens.extend(std::iter::repeat_n(pad, n_pad).chain(p.iter().copied()));
+        positions.extend((0..longest).map(|j| j.saturating_sub(n_pad) as u32));
     }
     let mut batch = Batch {
         tokens,
@@ -93,7 +94,7 @@ pub fn generate(
         to_vec(l.slice([0..rows, t - 1..t, 0..v]))
     };
     for step in 0..max_new {
-        let mut next = vec![PAD; rows];
+        let mut next = vec![pad; rows];
         for r in 0..rows {
             if done[r] {
                 continue;
@@ -107,7 +108,7 @@ pub fn generate(
             g.entropy.push(entropy(z));
             g.tokens.push(tok);
             next[r] = tok;
-            done[r] = tok == EOS;
+            done[r] = codec.is_end(tok);
         }
         if done.iter().all(|&d| d) || step + 1 == max_new {
             break;

@@ -1,9 +1,11 @@
-//! The decoder-only transformer (pre-norm, causal attention, learned positions) and its
+//! The language models (hytune's byte GPT, or a pretrained Hugging Face decoder) and their
 //! uses: teacher-forced log-probs, a KV cache, batched sampling and greedy decoding.
 
 mod attention;
 pub mod branches;
 pub mod generate;
+pub mod hf;
+pub mod memory;
 pub mod score;
 
 use burn::module::Module;
@@ -15,7 +17,9 @@ pub use attention::KvCache;
 use attention::SelfAttention;
 pub use attention::cached_bias;
 
+use crate::data::codec::{BYTES, Codec};
 use crate::data::tokenizer::VOCAB_SIZE;
+pub use hf::HfLm;
 
 /// How tokens know their position.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,7 +64,11 @@ impl GptShape {
         }
     }
 
-    pub fn init(&self, device: &Device) -> Gpt {
+    pub fn init(&self, device: &Device) -> Lm {
+        Lm::Gpt(self.init_gpt(device))
+    }
+
+    pub fn init_gpt(&self, device: &Device) -> Gpt {
         let d = self.d_model;
         Gpt {
             tok: EmbeddingConfig::new(self.vocab, d).init(device),
@@ -114,13 +122,91 @@ pub struct Batch {
     pub cols: usize,
 }
 
-impl Gpt {
+/// A language model hytune trains: its own byte GPT or a pretrained Hugging Face decoder.
+#[derive(Module, Debug)]
+pub enum Lm {
+    Gpt(Gpt),
+    Hf(HfLm),
+}
+
+impl Lm {
     pub fn max_len(&self) -> usize {
-        self.max_len
+        match self {
+            Lm::Gpt(g) => g.max_len,
+            Lm::Hf(h) => h.max_len(),
+        }
     }
 
     pub fn device(&self) -> Device {
-        self.head.weight.val().device()
+        match self {
+            Lm::Gpt(g) => g.head.weight.val().device(),
+            Lm::Hf(h) => h.device(),
+        }
+    }
+
+    /// Text ↔ tokens for this model.
+    pub fn codec(&self) -> &Codec {
+        match self {
+            Lm::Gpt(_) => &BYTES,
+            Lm::Hf(h) => h.codec(),
+        }
+    }
+
+    pub fn vocab(&self) -> usize {
+        match self {
+            Lm::Gpt(_) => VOCAB_SIZE,
+            Lm::Hf(h) => h.config().vocab_size,
+        }
+    }
+
+    /// The sizes the memory estimate needs.
+    pub fn dims(&self) -> memory::ModelDims {
+        match self {
+            Lm::Gpt(g) => {
+                let a = &g.blocks[0].attn;
+                let d = a.n_heads * a.d_head;
+                memory::ModelDims {
+                    params: self.num_params(),
+                    layers: g.blocks.len(),
+                    d_model: d,
+                    mlp: g.blocks[0].fc.weight.dims()[1],
+                    heads: a.n_heads,
+                    kv_width: d,
+                    vocab: VOCAB_SIZE,
+                }
+            }
+            Lm::Hf(h) => {
+                let c = h.config();
+                memory::ModelDims {
+                    params: self.num_params(),
+                    layers: c.num_layers,
+                    d_model: c.hidden_size,
+                    mlp: c.intermediate_size,
+                    heads: c.num_heads,
+                    kv_width: c.num_kv_heads * c.head_dim,
+                    vocab: c.vocab_size,
+                }
+            }
+        }
+    }
+
+    /// One line naming the model.
+    pub fn describe(&self) -> String {
+        match self {
+            Lm::Gpt(g) => format!(
+                "byte GPT (d {}, {} layers)",
+                g.tok.weight.dims()[1],
+                g.blocks.len()
+            ),
+            Lm::Hf(h) => format!(
+                "{} (d {}, {} layers, vocab {}, context {})",
+                h.config().architecture,
+                h.config().hidden_size,
+                h.config().num_layers,
+                h.config().vocab_size,
+                h.max_len()
+            ),
+        }
     }
 
     /// Logits `[B, T, V]` of a right-padded batch (positions 0..T, causal attention).
@@ -144,6 +230,44 @@ impl Gpt {
         self.run(tokens, &batch.positions, bias, Some(cache))
     }
 
+    fn run(
+        &self,
+        tokens: Tensor<2, Int>,
+        positions: &[u32],
+        bias: Tensor<4>,
+        cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        match self {
+            Lm::Gpt(g) => g.run(tokens, positions, bias, cache),
+            Lm::Hf(h) => h.run(tokens, positions, bias, cache),
+        }
+    }
+
+    pub fn new_cache(&self, rows: usize) -> KvCache {
+        self.new_cache_with_capacity(rows, self.max_len())
+    }
+
+    /// A cache of `capacity` columns: more than the context when branches sit side by side
+    /// (their positions still stay within the context).
+    pub fn new_cache_with_capacity(&self, rows: usize, capacity: usize) -> KvCache {
+        match self {
+            Lm::Gpt(g) => {
+                let a = &g.blocks[0].attn;
+                KvCache::new(
+                    g.blocks.len(),
+                    rows,
+                    a.n_heads,
+                    capacity,
+                    a.d_head,
+                    &self.device(),
+                )
+            }
+            Lm::Hf(h) => h.new_cache(rows, capacity),
+        }
+    }
+}
+
+impl Gpt {
     /// `positions`: `[B, T]` row-major, the position of each token.
     fn run(
         &self,
@@ -185,24 +309,6 @@ impl Gpt {
             c.advance(x.dims()[1]);
         }
         self.head.forward(self.ln_f.forward(x))
-    }
-
-    pub fn new_cache(&self, rows: usize) -> KvCache {
-        self.new_cache_with_capacity(rows, self.max_len)
-    }
-
-    /// A cache of `capacity` columns: more than the context when branches sit side by side
-    /// (their positions still stay within the context).
-    pub fn new_cache_with_capacity(&self, rows: usize, capacity: usize) -> KvCache {
-        let a = &self.blocks[0].attn;
-        KvCache::new(
-            self.blocks.len(),
-            rows,
-            a.n_heads,
-            capacity,
-            a.d_head,
-            &self.device(),
-        )
     }
 }
 

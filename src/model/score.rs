@@ -3,8 +3,7 @@
 
 use burn::tensor::{Int, Tensor, activation};
 
-use super::{Gpt, float_tensor, int_tensor, to_vec};
-use crate::data::tokenizer::PAD;
+use super::{Lm, float_tensor, int_tensor, to_vec};
 
 /// Right-padded `[N, L]` inputs of `prefix ++ continuation` pairs, with the shifted targets and
 /// a mask that is 1 where the target is a continuation token.
@@ -26,8 +25,9 @@ impl Packed {
             .unwrap_or(1);
         let cols = longest.saturating_sub(1).max(1);
         let rows = pairs.len();
-        let mut inputs = vec![PAD; rows * cols];
-        let mut targets = vec![PAD; rows * cols];
+        // Padding: any valid id; it is masked out of every loss.
+        let mut inputs = vec![0; rows * cols];
+        let mut targets = vec![0; rows * cols];
         let mut mask = vec![0.0; rows * cols];
         for (r, (p, c)) in pairs.iter().enumerate() {
             let seq: Vec<u32> = p.iter().chain(c.iter()).copied().take(max_len).collect();
@@ -47,7 +47,7 @@ impl Packed {
     }
 
     /// Per-token `log p(target)` `[N, L]` under `model` (with autograd when the model has it).
-    pub fn token_logprobs(&self, model: &Gpt) -> Tensor<2> {
+    pub fn token_logprobs(&self, model: &Lm) -> Tensor<2> {
         let device = model.device();
         let inputs = int_tensor(&self.inputs, self.rows, self.cols, &device);
         let targets: Tensor<3, Int> =
@@ -56,13 +56,13 @@ impl Packed {
         logp.gather(2, targets).squeeze_dim(2)
     }
 
-    pub fn mask_tensor(&self, model: &Gpt) -> Tensor<2> {
+    pub fn mask_tensor(&self, model: &Lm) -> Tensor<2> {
         float_tensor(self.mask.clone(), self.rows, self.cols, &model.device())
     }
 }
 
 /// `Σ log p(continuation | prefix)` per pair, batched in chunks of `chunk` rows.
-pub fn continuation_logprobs(model: &Gpt, pairs: &[(&[u32], &[u32])], chunk: usize) -> Vec<f64> {
+pub fn continuation_logprobs(model: &Lm, pairs: &[(&[u32], &[u32])], chunk: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(pairs.len());
     for part in pairs.chunks(chunk.max(1)) {
         let packed = Packed::new(part, model.max_len());

@@ -31,6 +31,8 @@ fn on_event(app: &mut App, e: Event) {
                 LogKind::Info,
                 format!("run folder {}", info.run_dir.display()),
             );
+            app.log(LogKind::Info, format!("model {}", info.model));
+            app.log(LogKind::Info, info.memory.clone());
             app.info = Some(info);
         }
         Event::PhaseStarted {

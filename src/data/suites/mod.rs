@@ -9,6 +9,7 @@ mod finance;
 mod general;
 pub mod skills;
 
+use crate::data::codec::BYTES;
 use std::collections::HashSet;
 use std::str::FromStr;
 
@@ -122,8 +123,8 @@ pub fn generate(spec: &GenSpec) -> Dataset {
     let defaults = crate::config::Config::default();
     let (max_len, max_new) = (defaults.model.max_len, defaults.post.max_new_tokens);
     let fits = |ex: &Labeled| {
-        crate::data::fit::trace_tokens(ex) <= max_len
-            && crate::data::fit::prompt_tokens(&ex.question) + max_new <= max_len
+        crate::data::fit::trace_tokens(&BYTES, ex) <= max_len
+            && crate::data::fit::prompt_tokens(&BYTES, &ex.question) + max_new <= max_len
     };
     for i in 0..spec.size {
         let steps = rng.range(*train.start() as i64, *train.end() as i64) as u32;
@@ -213,12 +214,12 @@ mod tests {
                 ..spec(suite)
             });
             ds.unlabeled.truncate(2000);
-            let bad = crate::data::fit::misfits(&ds, max_len, max_new);
+            let bad = crate::data::fit::misfits(&BYTES, &ds, max_len, max_new);
             assert!(bad.is_empty(), "{suite:?}: {:?}", &bad[..bad.len().min(3)]);
             // The pretraining corpus is never cut either.
             let longest = corpus(suite, 3000, 5)
                 .iter()
-                .map(crate::data::fit::trace_tokens)
+                .map(|ex| crate::data::fit::trace_tokens(&BYTES, ex))
                 .max()
                 .unwrap();
             assert!(longest <= max_len, "{suite:?} corpus: {longest}");

@@ -1,0 +1,236 @@
+//! The Llama-family decoder (Llama, SmolLM2, Qwen2, Qwen3): RMSNorm, rotate-half RoPE,
+//! grouped-query attention, SwiGLU, tied or untied head. Field names follow the Hugging Face
+//! parameter names, so a checkpoint maps onto the module without renaming.
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::tensor::{Device, Tensor, activation};
+
+use std::sync::Arc;
+
+use super::config::HfConfig;
+use crate::data::codec::Codec;
+use crate::model::KvCache;
+use crate::model::attention::Rope;
+
+#[derive(Module, Debug)]
+pub struct HfAttention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    o_proj: Linear,
+    q_norm: Option<RmsNorm>,
+    k_norm: Option<RmsNorm>,
+    n_heads: usize,
+    n_kv_heads: usize,
+    head_dim: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct HfMlp {
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
+}
+
+#[derive(Module, Debug)]
+pub struct HfLayer {
+    self_attn: HfAttention,
+    mlp: HfMlp,
+    input_layernorm: RmsNorm,
+    post_attention_layernorm: RmsNorm,
+}
+
+#[derive(Module, Debug)]
+pub struct HfBody {
+    embed_tokens: Embedding,
+    layers: Vec<HfLayer>,
+    norm: RmsNorm,
+}
+
+#[derive(Module, Debug)]
+pub struct HfLm {
+    model: HfBody,
+    /// `None` when the head is tied to the embedding.
+    lm_head: Option<Linear>,
+    #[module(skip)]
+    config: HfConfig,
+    #[module(skip)]
+    codec: Arc<Codec>,
+    /// The longest sequence hytune runs (`model.max_len`, at most the model's positions).
+    max_len: usize,
+}
+
+fn rms(d: usize, eps: f64, device: &Device) -> RmsNorm {
+    RmsNormConfig::new(d).with_epsilon(eps).init(device)
+}
+
+impl HfLm {
+    /// A randomly initialised model of this config (weights are then loaded over it).
+    pub fn init(config: &HfConfig, max_len: usize, codec: Arc<Codec>, device: &Device) -> Self {
+        let c = config;
+        let (d, hd) = (c.hidden_size, c.head_dim);
+        let lin = |i, o, bias| LinearConfig::new(i, o).with_bias(bias).init(device);
+        let layers = (0..c.num_layers)
+            .map(|_| HfLayer {
+                self_attn: HfAttention {
+                    q_proj: lin(d, c.num_heads * hd, c.qkv_bias),
+                    k_proj: lin(d, c.num_kv_heads * hd, c.qkv_bias),
+                    v_proj: lin(d, c.num_kv_heads * hd, c.qkv_bias),
+                    o_proj: lin(c.num_heads * hd, d, c.o_bias),
+                    q_norm: c.qk_norm.then(|| rms(hd, c.rms_norm_eps, device)),
+                    k_norm: c.qk_norm.then(|| rms(hd, c.rms_norm_eps, device)),
+                    n_heads: c.num_heads,
+                    n_kv_heads: c.num_kv_heads,
+                    head_dim: hd,
+                },
+                mlp: HfMlp {
+                    gate_proj: lin(d, c.intermediate_size, c.mlp_bias),
+                    up_proj: lin(d, c.intermediate_size, c.mlp_bias),
+                    down_proj: lin(c.intermediate_size, d, c.mlp_bias),
+                },
+                input_layernorm: rms(d, c.rms_norm_eps, device),
+                post_attention_layernorm: rms(d, c.rms_norm_eps, device),
+            })
+            .collect();
+        Self {
+            model: HfBody {
+                embed_tokens: EmbeddingConfig::new(c.vocab_size, d).init(device),
+                layers,
+                norm: rms(d, c.rms_norm_eps, device),
+            },
+            lm_head: (!c.tie_word_embeddings).then(|| lin(d, c.vocab_size, false)),
+            config: c.clone(),
+            codec,
+            max_len: max_len.min(c.max_position_embeddings),
+        }
+    }
+
+    pub fn config(&self) -> &HfConfig {
+        &self.config
+    }
+
+    pub fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    pub fn device(&self) -> Device {
+        self.model.embed_tokens.weight.val().device()
+    }
+
+    /// Whether the loaded weights carried no `lm_head` (then the head is the embedding).
+    pub(super) fn tie_head(mut self) -> Self {
+        self.lm_head = None;
+        self.config.tie_word_embeddings = true;
+        self
+    }
+
+    pub fn new_cache(&self, rows: usize, capacity: usize) -> KvCache {
+        let c = &self.config;
+        KvCache::new(
+            c.num_layers,
+            rows,
+            c.num_kv_heads,
+            capacity,
+            c.head_dim,
+            &self.device(),
+        )
+    }
+
+    /// Logits `[B, T, V]`; `positions` `[B, T]` row-major, `bias` `[B or 1, 1, T, T_keys]`.
+    pub fn run(
+        &self,
+        tokens: Tensor<2, burn::tensor::Int>,
+        positions: &[u32],
+        bias: Tensor<4>,
+        mut cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        let [b, t] = tokens.dims();
+        let device = tokens.device();
+        let inv: Vec<f64> = self.config.inv_freq();
+        let rope = Rope::with_frequencies(positions, b, t, &inv, &device);
+        let mut x = self.model.embed_tokens.forward(tokens);
+        for (i, layer) in self.model.layers.iter().enumerate() {
+            let h = layer.self_attn.forward(
+                layer.input_layernorm.forward(x.clone()),
+                bias.clone(),
+                &rope,
+                cache.as_deref_mut().map(|c| (c, i)),
+            );
+            x = x + h;
+            let h = layer
+                .mlp
+                .forward(layer.post_attention_layernorm.forward(x.clone()));
+            x = x + h;
+        }
+        if let Some(c) = cache {
+            c.advance(t);
+        }
+        let x = self.model.norm.forward(x);
+        match &self.lm_head {
+            Some(head) => head.forward(x),
+            None => {
+                let w = self.model.embed_tokens.weight.val(); // [V, D]
+                x.matmul(w.transpose().unsqueeze::<3>())
+            }
+        }
+    }
+}
+
+impl HfMlp {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let gate = activation::silu(self.gate_proj.forward(x.clone()));
+        self.down_proj.forward(gate * self.up_proj.forward(x))
+    }
+}
+
+impl HfAttention {
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        bias: Tensor<4>,
+        rope: &Rope,
+        cache: Option<(&mut KvCache, usize)>,
+    ) -> Tensor<3> {
+        let [b, t, _] = x.dims();
+        let (h, kv, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
+        let split = |z: Tensor<3>, n: usize| z.reshape([b, t, n, hd]);
+        let mut q = split(self.q_proj.forward(x.clone()), h);
+        let mut k = split(self.k_proj.forward(x.clone()), kv);
+        let v = split(self.v_proj.forward(x), kv).swap_dims(1, 2);
+        // Qwen3 normalises each head of q and k before the rotation.
+        if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
+            q = qn.forward(q);
+            k = kn.forward(k);
+        }
+        let q = rope.apply(q.swap_dims(1, 2)); // [B, H, T, hd]
+        let mut k = rope.apply(k.swap_dims(1, 2)); // [B, KV, T, hd]
+        let mut v = v;
+        if let Some((cache, layer)) = cache {
+            (k, v) = cache.append(layer, k, v);
+        }
+        let keys = k.dims()[2];
+        let (k, v) = (repeat_kv(k, h / kv), repeat_kv(v, h / kv));
+        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((hd as f32).sqrt())
+            + bias.expand([b, h, t, keys]);
+        let out = activation::softmax(scores, 3).matmul(v); // [B, H, T, hd]
+        self.o_proj
+            .forward(out.swap_dims(1, 2).reshape([b, t, h * hd]))
+    }
+}
+
+/// `[B, KV, T, hd]` → `[B, KV·n, T, hd]`, each kv head serving `n` query heads in a row (as
+/// `transformers`' `repeat_kv`).
+fn repeat_kv(x: Tensor<4>, n: usize) -> Tensor<4> {
+    if n == 1 {
+        return x;
+    }
+    let [b, kv, t, hd] = x.dims();
+    x.unsqueeze_dim::<5>(2)
+        .expand([b, kv, n, t, hd])
+        .reshape([b, kv * n, t, hd])
+}

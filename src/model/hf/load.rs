@@ -1,0 +1,144 @@
+//! Reads a Hugging Face model directory into an [`HfLm`]: weights cast to f32 on load, shards
+//! joined, every parameter accounted for.
+
+use std::collections::BTreeSet;
+use std::hash::Hasher;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use burn::store::{
+    FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+};
+use burn::tensor::{DType, Device};
+use serde::{Deserialize, Serialize};
+
+use super::config::HfConfig;
+use super::decoder::HfLm;
+use crate::data::codec::{Codec, HfTokenizer};
+
+/// Which pretrained model a run started from: recorded in checkpoints, so a resume onto other
+/// weights is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseIdentity {
+    pub dir: PathBuf,
+    pub architecture: String,
+    /// A hash of `config.json`, the tokenizer and every weight file's bytes.
+    pub hash: String,
+}
+
+/// The weight files of `dir`: `model.safetensors`, or the shards its index names.
+pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let single = dir.join("model.safetensors");
+    let index = dir.join("model.safetensors.index.json");
+    if index.is_file() {
+        let text = std::fs::read_to_string(&index)
+            .with_context(|| format!("{}: cannot read", index.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not valid JSON", index.display()))?;
+        let map = v
+            .get("weight_map")
+            .and_then(|m| m.as_object())
+            .with_context(|| format!("{}: no `weight_map`", index.display()))?;
+        let files: BTreeSet<&str> = map.values().filter_map(|f| f.as_str()).collect();
+        let files: Vec<PathBuf> = files.into_iter().map(|f| dir.join(f)).collect();
+        for f in &files {
+            if !f.is_file() {
+                bail!("{}: missing (named by {})", f.display(), index.display());
+            }
+        }
+        return Ok(files);
+    }
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    if !dir.is_dir() {
+        bail!("{}: no such model directory", dir.display());
+    }
+    bail!(
+        "{}: missing (no model.safetensors or model.safetensors.index.json in {})",
+        single.display(),
+        dir.display()
+    )
+}
+
+/// A content hash of the files that define the model.
+pub fn identity(dir: &Path, config: &HfConfig) -> Result<BaseIdentity> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut files = vec![dir.join("config.json"), dir.join("tokenizer.json")];
+    files.extend(weight_files(dir)?);
+    let mut buf = vec![0u8; 1 << 20];
+    for f in &files {
+        let mut r =
+            std::fs::File::open(f).with_context(|| format!("{}: cannot open", f.display()))?;
+        loop {
+            let n = r
+                .read(&mut buf)
+                .with_context(|| format!("{}: cannot read", f.display()))?;
+            if n == 0 {
+                break;
+            }
+            h.write(&buf[..n]);
+        }
+    }
+    Ok(BaseIdentity {
+        dir: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
+        architecture: config.architecture.clone(),
+        hash: format!("{:016x}", h.finish()),
+    })
+}
+
+fn adapter() -> impl ModuleAdapter + 'static {
+    PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32))
+}
+
+/// The model of `dir` with its tokenizer, on `device`, its context capped at `max_len`.
+pub fn load(dir: &Path, max_len: usize, device: &Device) -> Result<HfLm> {
+    let config = HfConfig::read(dir)?;
+    let files = weight_files(dir)?;
+    let codec = HfTokenizer::read(dir, &config.eos_token_ids)?;
+    let mut model = HfLm::init(&config, max_len, Arc::new(Codec::Hf(codec)), device);
+    let mut applied = BTreeSet::new();
+    let mut stored = BTreeSet::new();
+    for f in &files {
+        let mut store = SafetensorsStore::from_file(f)
+            .with_from_adapter(adapter())
+            .allow_partial(true);
+        let r = model
+            .load_from(&mut store)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        if let Some(e) = r.errors.first() {
+            bail!("{}: {e}", f.display());
+        }
+        stored.extend(r.unused.iter().cloned());
+        applied.extend(r.applied.into_iter());
+    }
+    let mut wanted: Vec<String> = model
+        .collect(None, None, false)
+        .into_iter()
+        .map(|t| t.name.clone())
+        .collect();
+    // A head absent from the weights is the embedding (as `transformers` ties it).
+    if !config.tie_word_embeddings && !applied.contains("lm_head.weight") {
+        model = model.tie_head();
+        wanted.retain(|n| n != "lm_head.weight");
+    }
+    let missing: Vec<&String> = wanted.iter().filter(|n| !applied.contains(*n)).collect();
+    if let Some(first) = missing.first() {
+        bail!(
+            "{}: the weights lack {} of the model's {} tensors (first: `{first}`)",
+            dir.display(),
+            missing.len(),
+            wanted.len()
+        );
+    }
+    let _ = stored;
+    Ok(model)
+}
+
+/// The tokenizer of the model in `dir` alone (for measuring data without loading weights).
+pub fn read_codec(dir: &Path) -> Result<Codec> {
+    let config = HfConfig::read(dir)?;
+    Ok(Codec::Hf(HfTokenizer::read(dir, &config.eos_token_ids)?))
+}
