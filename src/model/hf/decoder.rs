@@ -175,7 +175,17 @@ impl HfLm {
             Some(head) => head.forward(x),
             None => {
                 let w = self.model.embed_tokens.weight.val(); // [V, D]
-                x.matmul(w.transpose().unsqueeze::<3>())
+                let [b, t, d] = x.dims();
+                let (n, v) = (b * t, w.dims()[0]);
+                // A transposed operand is copied before the product: copy the smaller of the
+                // embedding (V·D) and the logits (N·V). Decoding (N = rows) copies only logits.
+                if n < d {
+                    w.matmul(x.reshape([n, d]).transpose())
+                        .transpose()
+                        .reshape([b, t, v])
+                } else {
+                    x.matmul(w.transpose().unsqueeze::<3>())
+                }
             }
         }
     }

@@ -73,6 +73,17 @@ pub fn spans(app: &App) -> Vec<Span<'static>> {
     }
     v.push(sep());
     v.push(Span::raw(app.config.mix.strategy.clone()));
+    if let Some(info) = &app.info {
+        // The model's name without its sizes: "byte GPT", "Qwen2ForCausalLM", ...
+        v.push(sep());
+        v.push(Span::raw(
+            info.model
+                .split(" (")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        ));
+    }
     if let Some(ck) = &app.last_checkpoint {
         v.push(sep());
         v.push(Span::raw(format!(

@@ -1,0 +1,32 @@
+//! Prints the logits a model gives for a prompt, as JSON, for cross-checks against other
+//! implementations (`fixtures/check_export.py`):
+//!
+//!     cargo run --release --example logits -- DIR_OR_CHECKPOINT "Q: text\n"
+//!
+//! DIR_OR_CHECKPOINT is a Hugging Face model directory or a hytune checkpoint.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use hytune::engine::checkpoint;
+use hytune::model::{Lm, int_tensor, to_vec};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [source, text] = args.as_slice() else {
+        anyhow::bail!("usage: logits DIR_OR_CHECKPOINT TEXT");
+    };
+    let device = Device::flex();
+    let path = Path::new(source);
+    let model = if path.is_dir() {
+        Lm::Hf(hytune::model::hf::load(path, 4096, &device)?)
+    } else {
+        checkpoint::load(path)?.standalone_model(path, &device)?
+    };
+    let tokens = model.codec().encode_prompt(text);
+    let logits = to_vec(model.forward(int_tensor(&tokens, 1, tokens.len(), &device)));
+    let v = logits.len() / tokens.len();
+    let rows: Vec<&[f32]> = logits.chunks(v).collect();
+    println!("{}", serde_json::json!({"tokens": tokens, "logits": rows}));
+    Ok(())
+}
