@@ -122,9 +122,10 @@ pub fn run(dir: &Path, config: &Config) -> Result<ExitCode> {
     );
     ensure_data(dir, config, &grid)?;
 
-    // The shared base model.
+    // The shared base model: pretrained once, unless the model is a pretrained one already.
+    let pretrained = config.model.source != "builtin";
     let base = dir.join("base.hyt");
-    if !base.exists() {
+    if !pretrained && !base.exists() {
         let run_dir = dir.join("base-run");
         let resume = fresh_or_resume(&run_dir, Phase::Pretrain)?;
         let cfg = config.with_sets(&[format!("run.seed={}", config.experiment.base_seed)])?;
@@ -166,7 +167,7 @@ pub fn run(dir: &Path, config: &Config) -> Result<ExitCode> {
             data: DataSource::Dir(dir.join("data").join(cell.data_name())),
             run_dir: run_dir.clone(),
             resume,
-            base: Some(base.clone()),
+            base: (!pretrained).then(|| base.clone()),
             interactive: false,
             backend: selected.clone(),
             only_base: false,
