@@ -207,4 +207,21 @@ fn missing_and_broken_files_are_named() {
         e.contains("the weights lack") && e.contains("layers.1"),
         "{e}"
     );
+    // Weights of another shape than the config's: one line with the count and the first.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    for e in std::fs::read_dir(fixture("smollm2")).unwrap().flatten() {
+        std::fs::copy(e.path(), other.join(e.file_name())).unwrap();
+    }
+    let cfg = std::fs::read_to_string(other.join("config.json")).unwrap();
+    std::fs::write(
+        other.join("config.json"),
+        cfg.replace("\"hidden_size\": 32", "\"hidden_size\": 64"),
+    )
+    .unwrap();
+    let e = err(&other);
+    assert!(
+        e.contains("20 of its tensors do not fit config.json") && e.lines().count() == 1,
+        "{e}"
+    );
 }

@@ -104,12 +104,17 @@ pub fn load(dir: &Path, max_len: usize, device: &Device) -> Result<HfLm> {
     for f in &files {
         let mut store = SafetensorsStore::from_file(f)
             .with_from_adapter(adapter())
-            .allow_partial(true);
+            .allow_partial(true)
+            .validate(false);
         let r = model
             .load_from(&mut store)
             .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
         if let Some(e) = r.errors.first() {
-            bail!("{}: {e}", f.display());
+            bail!(
+                "{}: {} of its tensors do not fit config.json (first: {e})",
+                f.display(),
+                r.errors.len()
+            );
         }
         stored.extend(r.unused.iter().cloned());
         applied.extend(r.applied.into_iter());
