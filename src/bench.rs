@@ -121,45 +121,15 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
         .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
         .init();
     let mut times = Vec::new();
-    let split = std::env::var("HYTUNE_SPLIT").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
-    let parts: Vec<Packed> = if split > 1 {
-        let per = args.rows.div_ceil(split);
-        pairs.chunks(per).map(|c| Packed::new(c, max_len)).collect()
-    } else {
-        Vec::new()
-    };
     for i in 0..args.warmup + args.repeats {
         let t = Instant::now();
-        let grads = if split > 1 {
-            let total = (packed.rows * packed.cols) as f32;
-            let model_ref = &model;
-            let gs: Vec<GradientsParams> = std::thread::scope(|sc| {
-                let hs: Vec<_> = parts
-                    .iter()
-                    .map(|p| {
-                        sc.spawn(move || {
-                            let lp = p.token_logprobs(model_ref) * p.mask_tensor(model_ref);
-                            let loss = lp.sum().neg().div_scalar(total);
-                            GradientsParams::from_grads(loss.backward(), model_ref)
-                        })
-                    })
-                    .collect();
-                hs.into_iter().map(|h| h.join().unwrap()).collect()
-            });
-            let mut acc = burn::optim::GradientsAccumulator::new();
-            for g in gs {
-                acc.accumulate(&model, g);
-            }
-            acc.grads()
-        } else {
-            let lp = packed.token_logprobs(&model) * packed.mask_tensor(&model);
-            let loss = lp
-                .sum()
-                .neg()
-                .div_scalar((packed.rows * packed.cols) as f32);
-            let _ = loss.clone().into_scalar::<f32>();
-            GradientsParams::from_grads(loss.backward(), &model)
-        };
+        let lp = packed.token_logprobs(&model) * packed.mask_tensor(&model);
+        let loss = lp
+            .sum()
+            .neg()
+            .div_scalar((packed.rows * packed.cols) as f32);
+        let _ = loss.clone().into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(1e-4, model, grads);
         device.sync().ok();
         if i >= args.warmup {
