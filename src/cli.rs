@@ -70,6 +70,9 @@ pub struct ExportArgs {
     /// A new (or empty) folder.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Weight dtype: float32 | bfloat16 | float16 (default: the base model's).
+    #[arg(long)]
+    pub dtype: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -195,7 +198,7 @@ fn export(e: ExportArgs) -> Result<ExitCode> {
     let crate::model::Lm::Hf(h) = model else {
         bail!("{}: holds no pretrained model", e.checkpoint.display());
     };
-    crate::model::hf::export::export(&h, &base.dir, &e.out)?;
+    crate::model::hf::export::export(&h, &base.dir, &e.out, e.dtype.as_deref())?;
     println!(
         "exported {} ({} step {}) to {}",
         e.checkpoint.display(),

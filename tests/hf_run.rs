@@ -112,9 +112,17 @@ fn hytuning_on_a_pretrained_fixture_checkpoints_resumes_and_exports() {
     assert_eq!(o.status.code(), Some(1), "{e}");
     assert!(e.contains("smollm2") && e.contains("qwen2"), "{e}");
 
-    // Export, and load it back as a Hugging Face directory: the same logits.
+    // Export in f32, and load it back as a Hugging Face directory: the same logits.
     ok(hytune(
-        &["export", "--checkpoint", "R/final.hyt", "--out", "E"],
+        &[
+            "export",
+            "--checkpoint",
+            "R/final.hyt",
+            "--out",
+            "E",
+            "--dtype",
+            "float32",
+        ],
         cwd,
     ));
     for f in [
@@ -142,6 +150,32 @@ fn hytuning_on_a_pretrained_fixture_checkpoints_resumes_and_exports() {
         t.iter().zip(&b).any(|(p, q)| (p - q).abs() > 1e-3),
         "training changed the model"
     );
+    // By default in the base's dtype (bf16 for this fixture): about half the bytes; loads back.
+    ok(hytune(
+        &["export", "--checkpoint", "R/final.hyt", "--out", "E16"],
+        cwd,
+    ));
+    let config = std::fs::read_to_string(cwd.join("E16/config.json")).unwrap();
+    assert!(config.contains("\"dtype\": \"bfloat16\""), "{config}");
+    let size = |d: &str| {
+        std::fs::metadata(cwd.join(d).join("model.safetensors"))
+            .unwrap()
+            .len()
+    };
+    assert!(
+        size("E16") * 10 < size("E") * 6,
+        "{} vs {}",
+        size("E16"),
+        size("E")
+    );
+    let half = Lm::Hf(hytune::model::hf::load(&cwd.join("E16"), 256, &device).unwrap());
+    let h = logits(&half);
+    let worst = t
+        .iter()
+        .zip(&h)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 0.5, "bf16 rounding moved a logit by {worst}");
     // Not over a folder that holds something.
     let o = hytune(
         &["export", "--checkpoint", "R/final.hyt", "--out", "E"],

@@ -1,10 +1,13 @@
-//! Writes a post-trained model back in the Hugging Face layout (safetensors in f32, the base's
-//! config and tokenizer files), so `transformers` or vLLM load it.
+//! Writes a post-trained model back in the Hugging Face layout (safetensors in the base's dtype
+//! or a chosen one, the base's config and tokenizer files), so `transformers` or vLLM load it.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::store::{
+    BurnToPyTorchAdapter, FloatCastAdapter, ModuleAdapter, ModuleSnapshot, SafetensorsStore,
+};
+use burn::tensor::DType;
 
 use super::decoder::HfLm;
 
@@ -19,9 +22,43 @@ const COPIED: &[&str] = &[
     "merges.txt",
 ];
 
-/// Exports `model` (started from `base`) into `out`, which must not exist or be empty. Written
-/// into a sibling temporary folder first, then renamed, so a failure leaves nothing half done.
-pub fn export(model: &HfLm, base: &Path, out: &Path) -> Result<()> {
+/// The weight dtypes an export can write, by their `config.json` names.
+pub const DTYPES: &[&str] = &["float32", "bfloat16", "float16"];
+
+fn dtype_of(name: &str) -> Option<DType> {
+    match name {
+        "float32" | "f32" => Some(DType::F32),
+        "bfloat16" | "bf16" => Some(DType::BF16),
+        "float16" | "f16" => Some(DType::F16),
+        _ => None,
+    }
+}
+
+/// Exports `model` (started from `base`) into `out`, which must not exist or be empty, with
+/// weights in `dtype` (`float32`, `bfloat16`, `float16`; `None`: the base's `dtype` or
+/// `torch_dtype`, else float32). Written into a sibling temporary folder first, then renamed,
+/// so a failure leaves nothing half done.
+pub fn export(model: &HfLm, base: &Path, out: &Path, dtype: Option<&str>) -> Result<()> {
+    let config_path = base.join("config.json");
+    let text = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("{}: cannot read", config_path.display()))?;
+    let mut config: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not valid JSON", config_path.display()))?;
+    let dtype_name = match dtype {
+        Some(d) => d.to_string(),
+        None => ["dtype", "torch_dtype"]
+            .iter()
+            .find_map(|k| config.get(*k).and_then(|v| v.as_str()))
+            .filter(|n| dtype_of(n).is_some())
+            .unwrap_or("float32")
+            .to_string(),
+    };
+    let Some(target) = dtype_of(&dtype_name) else {
+        bail!(
+            "--dtype {dtype_name}: expected one of {}",
+            DTYPES.join(", ")
+        );
+    };
     if out.exists()
         && std::fs::read_dir(out)
             .map(|mut d| d.next().is_some())
@@ -45,23 +82,18 @@ pub fn export(model: &HfLm, base: &Path, out: &Path) -> Result<()> {
         .with_context(|| format!("{}: cannot create", parent.display()))?;
     let tmp = parent.join(format!(".{name}.partial"));
     let _ = std::fs::remove_dir_all(&tmp);
-    let write = || -> Result<()> {
+    let mut write = || -> Result<()> {
         std::fs::create_dir_all(&tmp)?;
         let mut store = SafetensorsStore::from_file(tmp.join("model.safetensors"))
-            .with_to_adapter(BurnToPyTorchAdapter)
+            .with_to_adapter(BurnToPyTorchAdapter.chain(FloatCastAdapter::to(target)))
             .metadata("format", "pt");
         model
             .save_into(&mut store)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let config_path = base.join("config.json");
-        let text = std::fs::read_to_string(&config_path)
-            .with_context(|| format!("{}: cannot read", config_path.display()))?;
-        let mut config: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not valid JSON", config_path.display()))?;
         if let Some(o) = config.as_object_mut() {
-            o.insert("dtype".into(), "float32".into());
+            o.insert("dtype".into(), dtype_name.clone().into());
             if o.contains_key("torch_dtype") {
-                o.insert("torch_dtype".into(), "float32".into());
+                o.insert("torch_dtype".into(), dtype_name.clone().into());
             }
             o.insert(
                 "tie_word_embeddings".into(),
