@@ -154,6 +154,12 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let prompt = model
         .codec()
         .encode_prompt("Q: amoxicillin 12 mg/kg, patient 20 kg. Dose in mg?\n");
+    if prompt.len() + 2 > max_len {
+        anyhow::bail!(
+            "model.max_len {max_len} leaves no room to decode after the bench prompt ({} tokens)",
+            prompt.len()
+        );
+    }
     let new = max_len - prompt.len();
     let (mut early, mut late, mut total) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..args.warmup + args.repeats {

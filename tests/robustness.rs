@@ -213,3 +213,88 @@ fn mutated_configs_datasets_and_checkpoints_never_panic() {
         "most mutations are refused ({refused} of {total})"
     );
 }
+
+/// A pretrained-model directory with one file mutated (config, tokenizer, generation config,
+/// weights header or index): `data check --model` either accepts it or refuses it in one line
+/// naming the directory's file, and nothing panics.
+#[test]
+fn mutated_model_directories_never_panic() {
+    let tmp = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let cwd = tmp.path();
+    let cfg_path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hf/qwen2");
+    let o = hytune(
+        &[
+            "data", "gen", "--config", cfg_path, "--suite", "dosage", "--out", "D", "--size", "20",
+        ],
+        cwd,
+    );
+    assert!(o.status.success());
+    let files = [
+        "config.json",
+        "tokenizer.json",
+        "generation_config.json",
+        "model.safetensors.index.json",
+        "model-00001-of-00003.safetensors",
+    ];
+    let mut rng = Rng::new(20261128);
+    let dir = cwd.join("M");
+    let mut refused = 0;
+    for k in 0..100 {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for e in std::fs::read_dir(&fixture).unwrap().flatten() {
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+        let f = files[rng.below(files.len())];
+        let bytes = std::fs::read(fixture.join(f)).unwrap();
+        // Weights: the JSON header at the front is what a mutation can break.
+        let mutated = if f.ends_with(".safetensors") {
+            let mut b = bytes.clone();
+            let head = mutate(&mut rng, &bytes[..400.min(bytes.len())]);
+            b.splice(..400.min(bytes.len()), head);
+            b
+        } else {
+            mutate(&mut rng, &bytes)
+        };
+        std::fs::write(dir.join(f), mutated).unwrap();
+        // `bench` loads the weights too; a single timed step keeps it short.
+        let o = hytune(
+            &[
+                "bench",
+                "--model",
+                "M",
+                "--config",
+                cfg_path,
+                "--backend",
+                "cpu",
+                "--repeats",
+                "1",
+                "--warmup",
+                "0",
+                "--rows",
+                "1",
+                "--cols",
+                "4",
+                "--gen-batch",
+                "1",
+                "--set",
+                "post.max_new_tokens=8",
+                "--set",
+                "model.max_len=96",
+            ],
+            cwd,
+        );
+        let err = no_panic(&o, &format!("model mutation {k} of {f}"));
+        if !o.status.success() {
+            refused += 1;
+            assert_eq!(
+                err.trim().lines().count(),
+                1,
+                "model mutation {k} of {f}: {err}"
+            );
+            assert!(err.contains("/M"), "model mutation {k} of {f}: {err}");
+        }
+    }
+    assert!(refused > 20, "only {refused} of 100 mutations were refused");
+}
