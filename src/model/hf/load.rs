@@ -97,8 +97,18 @@ fn adapter() -> impl ModuleAdapter + 'static {
 pub fn load(dir: &Path, max_len: usize, device: &Device) -> Result<HfLm> {
     let config = HfConfig::read(dir)?;
     let files = weight_files(dir)?;
-    let codec = HfTokenizer::read(dir, &config.eos_token_ids)?;
-    let mut model = HfLm::init(&config, max_len, Arc::new(Codec::Hf(codec)), device);
+    let codec = Codec::Hf(HfTokenizer::read(dir, &config.eos_token_ids)?);
+    // Every id the tokenizer can produce must have an embedding row.
+    if codec.vocab() > config.vocab_size || codec.eos() as usize >= config.vocab_size {
+        bail!(
+            "{}: the tokenizer has {} tokens (end id {}) but config.json's vocab_size is {}",
+            dir.join("tokenizer.json").display(),
+            codec.vocab(),
+            codec.eos(),
+            config.vocab_size
+        );
+    }
+    let mut model = HfLm::init(&config, max_len, Arc::new(codec), device);
     let mut applied = BTreeSet::new();
     let mut stored = BTreeSet::new();
     for f in &files {
