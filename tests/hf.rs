@@ -225,3 +225,38 @@ fn missing_and_broken_files_are_named() {
         "{e}"
     );
 }
+
+#[test]
+fn wgpu_matches_transformers_for_a_pretrained_model() {
+    use hytune::engine::backend::{Probe, probe_wgpu};
+    let wgpu = match probe_wgpu() {
+        Probe::Gpu(d, _) | Probe::Software(d, _) => Device::from(d),
+        Probe::Missing(why) => {
+            assert!(
+                std::env::var("HYTUNE_REQUIRE_WGPU").is_err(),
+                "HYTUNE_REQUIRE_WGPU is set but there is no wgpu adapter: {why}"
+            );
+            eprintln!("skipped: no wgpu adapter ({why})");
+            return;
+        }
+    };
+    // Qwen3: GQA, q/k norm, head_dim ≠ hidden / heads; greedy with the KV cache too.
+    let model = Lm::Hf(load(&fixture("qwen3"), 256, &wgpu).unwrap());
+    let exp = expected("qwen3");
+    let prompt = ids(&exp["prompts"][0]);
+    let got = to_vec(model.forward(int_tensor(&prompt, 1, prompt.len(), &wgpu)));
+    let want: Vec<f32> = exp["logits"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter())
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect();
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(g, w)| (g - w).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-3, "max |wgpu − transformers| = {worst}");
+    assert_eq!(greedy_cached(&model, &prompt, 12), ids(&exp["greedy"][0]));
+}
