@@ -78,7 +78,7 @@ pub fn check(c: &Config) -> Check {
     one_of(
         "run.backend",
         &c.run.backend,
-        &["auto", "wgpu", "cpu", "ndarray"],
+        &["auto", "wgpu", "cpu", "ndarray", "tch"],
     )?;
     one_of(
         "data.too_long",

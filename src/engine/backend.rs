@@ -56,6 +56,7 @@ pub fn select(requested: &str) -> anyhow::Result<Selected> {
     match requested {
         "cpu" => Ok(cpu()),
         "ndarray" => ndarray(),
+        "tch" => tch(),
         "wgpu" => match probe_wgpu() {
             Probe::Gpu(d, label) => Ok(Selected {
                 device: Device::from(d),
@@ -91,6 +92,22 @@ pub fn select(requested: &str) -> anyhow::Result<Selected> {
             },
         }),
     }
+}
+
+/// LibTorch on the CPU, through an installed PyTorch (`--features tch`, see the README).
+#[cfg(feature = "tch")]
+#[allow(deprecated)] // burn marks burn-tch deprecated; it is optional here and measured to win.
+fn tch() -> anyhow::Result<Selected> {
+    Ok(Selected {
+        device: Device::libtorch(),
+        name: "cpu (libtorch)".into(),
+        notice: None,
+    })
+}
+
+#[cfg(not(feature = "tch"))]
+fn tch() -> anyhow::Result<Selected> {
+    anyhow::bail!("run.backend = \"tch\" needs a build with `--features tch` (and PyTorch 2.9.0)")
 }
 
 #[cfg(feature = "ndarray")]
