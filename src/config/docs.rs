@@ -50,7 +50,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     (
         "run",
         "backend",
-        "auto | wgpu | cpu | ndarray | tch. auto: wgpu on a real GPU, else the CPU backend (flex). ndarray and tch need a build with that feature.",
+        "auto | wgpu | cpu | ndarray | tch. auto: wgpu on a real GPU, else the fastest CPU backend of this build (tch when built with it, else flex). ndarray and tch need a build with that feature.",
     ),
     (
         "run",

@@ -51,7 +51,8 @@ pub fn cpu() -> Selected {
     }
 }
 
-/// `auto`: wgpu on a real GPU, else CPU. `wgpu`: any adapter, software included; none → error.
+/// `auto`: wgpu on a real GPU, else the fastest CPU backend of this build. `wgpu`: any adapter,
+/// software included; none → error.
 pub fn select(requested: &str) -> anyhow::Result<Selected> {
     match requested {
         "cpu" => Ok(cpu()),
@@ -78,23 +79,41 @@ pub fn select(requested: &str) -> anyhow::Result<Selected> {
                 name: format!("wgpu: {label}"),
                 notice: None,
             },
-            Probe::Software(_, label) => Selected {
-                notice: Some(format!(
-                    "only a software GPU adapter ({label}); using the CPU backend (flex), which is faster here"
-                )),
-                ..cpu()
-            },
-            Probe::Missing(why) => Selected {
-                notice: Some(format!(
-                    "no GPU adapter ({why}); using the CPU backend (flex)"
-                )),
-                ..cpu()
-            },
+            Probe::Software(_, label) => {
+                let c = fastest_cpu();
+                Selected {
+                    notice: Some(format!(
+                        "only a software GPU adapter ({label}); using the CPU backend, {}, which is faster here",
+                        c.name
+                    )),
+                    ..c
+                }
+            }
+            Probe::Missing(why) => {
+                let c = fastest_cpu();
+                Selected {
+                    notice: Some(format!(
+                        "no GPU adapter ({why}); using the CPU backend, {}",
+                        c.name
+                    )),
+                    ..c
+                }
+            }
         }),
     }
 }
 
-/// LibTorch on the CPU, through an installed PyTorch (`--features tch`, see the README).
+/// The fastest CPU backend of this build: libtorch when built with it (measured 2.4× flex's
+/// training step, docs/speed.md), else flex.
+fn fastest_cpu() -> Selected {
+    #[cfg(feature = "tch")]
+    if let Ok(t) = tch() {
+        return t;
+    }
+    cpu()
+}
+
+/// LibTorch on the CPU, through an installed PyTorch (`--features tch`, docs/speed.md).
 #[cfg(feature = "tch")]
 #[allow(deprecated)] // burn marks burn-tch deprecated; it is optional here and measured to win.
 fn tch() -> anyhow::Result<Selected> {
