@@ -17,7 +17,7 @@ run() { echo "\$ $*" | tee -a "$OUT_FILE"; "$@" 2>&1 | tee -a "$OUT_FILE"; }
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>&1 | tee -a "$OUT_FILE"
 start=$(date +%s.%N)
 run "$BIN" bench --backend wgpu --repeats 1 --warmup 0 --rows 2 --cols 8
-echo "first wgpu bench (kernel compilation included): $(echo "$(date +%s.%N) - $start" | bc) s" | tee -a "$OUT_FILE"
+echo "first wgpu bench (kernel compilation included): $(awk "BEGIN{print $(date +%s.%N) - $start}") s" | tee -a "$OUT_FILE"
 run "$BIN" bench --backend wgpu --json
 run "$BIN" bench --backend wgpu --hytuning --repeats 3 --warmup 1
 run "$BIN" bench --backend wgpu --model tests/fixtures/hf/qwen3 --repeats 3 --warmup 1 --rows 4 --cols 32 --gen-batch 4 --set model.max_len=96
