@@ -3,6 +3,8 @@
 //! cache; the tokenizer encodes as the Python `tokenizers` library does; answer spans and PRG
 //! branches are found on token boundaries when a subword straddles `A: `.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
@@ -30,6 +32,17 @@ fn ids(v: &serde_json::Value) -> Vec<u32> {
         .unwrap()
         .iter()
         .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+/// The logits `transformers` gave for prompt `i`, row-major `[T, V]`.
+fn expected_logits(exp: &serde_json::Value, i: usize) -> Vec<f32> {
+    exp["logits"][i]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter())
+        .map(|x| x.as_f64().unwrap() as f32)
         .collect()
 }
 
@@ -87,13 +100,7 @@ fn logits_and_greedy_match_transformers() {
         for (i, prompt) in exp["prompts"].as_array().unwrap().iter().enumerate() {
             let prompt = ids(prompt);
             let got = to_vec(model.forward(int_tensor(&prompt, 1, prompt.len(), &device)));
-            let want: Vec<f32> = exp["logits"][i]
-                .as_array()
-                .unwrap()
-                .iter()
-                .flat_map(|row| row.as_array().unwrap().iter())
-                .map(|x| x.as_f64().unwrap() as f32)
-                .collect();
+            let want = expected_logits(&exp, i);
             assert_eq!(got.len(), want.len(), "{name}: logits shape");
             for (g, w) in got.iter().zip(&want) {
                 worst = worst.max((g - w).abs());
@@ -228,30 +235,15 @@ fn missing_and_broken_files_are_named() {
 
 #[test]
 fn wgpu_matches_transformers_for_a_pretrained_model() {
-    use hytune::engine::backend::{Probe, probe_wgpu};
-    let wgpu = match probe_wgpu() {
-        Probe::Gpu(d, _) | Probe::Software(d, _) => Device::from(d),
-        Probe::Missing(why) => {
-            assert!(
-                std::env::var("HYTUNE_REQUIRE_WGPU").is_err(),
-                "HYTUNE_REQUIRE_WGPU is set but there is no wgpu adapter: {why}"
-            );
-            eprintln!("skipped: no wgpu adapter ({why})");
-            return;
-        }
+    let Some(wgpu) = common::wgpu_device() else {
+        return;
     };
     // Qwen3: GQA, q/k norm, head_dim ≠ hidden / heads; greedy with the KV cache too.
     let model = Lm::Hf(load(&fixture("qwen3"), 256, &wgpu).unwrap());
     let exp = expected("qwen3");
     let prompt = ids(&exp["prompts"][0]);
     let got = to_vec(model.forward(int_tensor(&prompt, 1, prompt.len(), &wgpu)));
-    let want: Vec<f32> = exp["logits"][0]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| row.as_array().unwrap().iter())
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
+    let want = expected_logits(&exp, 0);
     let worst = got
         .iter()
         .zip(&want)

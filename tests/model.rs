@@ -1,10 +1,11 @@
 //! The model on real tensors: cached decoding equals the full forward pass, the tensor RLIF
 //! loss equals the scalar formula, and wgpu agrees with the CPU backend.
 
+mod common;
+
 use burn::module::Module;
 use burn::tensor::Device;
 use hytune::data::tokenizer::encode_prompt;
-use hytune::engine::backend::{Probe, probe_wgpu};
 use hytune::engine::losses::{PolicyRow, rlif_loss};
 use hytune::method::grpo;
 use hytune::model::generate::{SampleOpts, generate};
@@ -124,16 +125,8 @@ fn tensor_rlif_loss_equals_the_scalar_formula() {
 
 #[test]
 fn wgpu_forward_matches_cpu() {
-    let wgpu = match probe_wgpu() {
-        Probe::Gpu(d, _) | Probe::Software(d, _) => Device::from(d),
-        Probe::Missing(why) => {
-            assert!(
-                std::env::var("HYTUNE_REQUIRE_WGPU").is_err(),
-                "HYTUNE_REQUIRE_WGPU is set but there is no wgpu adapter: {why}"
-            );
-            eprintln!("skipped: no wgpu adapter ({why})");
-            return;
-        }
+    let Some(wgpu) = common::wgpu_device() else {
+        return;
     };
     let cpu = Device::flex();
     cpu.seed(4);

@@ -10,6 +10,7 @@ mod data_source;
 pub mod evaluate;
 pub mod losses;
 mod milestones;
+mod model_source;
 mod phases;
 mod post_step;
 pub mod prg_scoring;

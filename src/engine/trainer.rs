@@ -23,7 +23,6 @@ use crate::data::{Dataset, Labeled};
 use crate::method::calibration::Calibration;
 use crate::method::mixing::MixState;
 use crate::model::hf::BaseIdentity;
-use crate::model::memory::{Estimate, RunDims};
 use crate::model::{GptShape, Lm};
 use crate::rng::Rng;
 
@@ -131,15 +130,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     let device = job.backend.device.clone().autodiff();
     device.seed(config.run.seed);
     // A pretrained model is read first: its tokenizer measures the data.
-    let pretrained = match config.model.source.as_str() {
-        "builtin" => None,
-        dir => {
-            let dir = Path::new(dir);
-            let m = crate::model::hf::load(dir, config.model.max_len, &device)?;
-            let id = crate::model::hf::load::identity(dir, m.config())?;
-            Some((m, id))
-        }
-    };
+    let pretrained = super::model_source::pretrained(&config, &device)?;
     let codec = pretrained
         .as_ref()
         .map(|(m, _)| m.codec().clone())
@@ -175,32 +166,14 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         labeled: Stream::new(seed, 2, data.labeled.len()),
         unlabeled: Stream::new(seed, 3, data.rollout_pool()),
     };
-    let dir = RunDir::open(&job.run_dir, &config)?;
     let (model, base_model) = match pretrained {
         Some((m, id)) => (Lm::Hf(m), Some(id)),
         None => (shape.init(&device), None),
     };
     let params = model.num_params();
-    let p = &config.post;
-    let rollout_rows = p.questions * p.group_size;
-    let estimate = Estimate::new(
-        model.dims(),
-        RunDims {
-            train_rows: p.rd_batch.max(rollout_rows),
-            decode_rows: rollout_rows,
-            max_len: model.max_len(),
-        },
-    );
     let on_cpu = !job.backend.name.starts_with("wgpu");
-    if let Some(free) =
-        crate::model::memory::available().filter(|&f| on_cpu && estimate.total() > f)
-    {
-        anyhow::bail!(
-            "{} exceeds the {} this machine has free; use a smaller model or lower post.questions, post.group_size, post.rd_batch or model.max_len",
-            estimate.describe(),
-            crate::model::memory::gib(free)
-        );
-    }
+    let estimate = super::model_source::check_memory(&model, &config, on_cpu)?;
+    let dir = RunDir::open(&job.run_dir, &config)?;
     let model_name = model.describe();
     let mut t = Trainer {
         data_record,

@@ -104,3 +104,20 @@ pub fn hytune_command(cwd: &Path) -> std::process::Command {
 pub fn hytune(args: &[&str], cwd: &Path) -> std::process::Output {
     hytune_command(cwd).args(args).output().unwrap()
 }
+
+/// A wgpu device (a software adapter will do), or `None` with a note when there is none;
+/// under `HYTUNE_REQUIRE_WGPU` (CI) a missing adapter fails the test.
+pub fn wgpu_device() -> Option<burn::tensor::Device> {
+    use hytune::engine::backend::{Probe, probe_wgpu};
+    match probe_wgpu() {
+        Probe::Gpu(d, _) | Probe::Software(d, _) => Some(burn::tensor::Device::from(d)),
+        Probe::Missing(why) => {
+            assert!(
+                std::env::var("HYTUNE_REQUIRE_WGPU").is_err(),
+                "HYTUNE_REQUIRE_WGPU is set but there is no wgpu adapter: {why}"
+            );
+            eprintln!("skipped: no wgpu adapter ({why})");
+            None
+        }
+    }
+}

@@ -57,6 +57,9 @@ pub struct HfLm {
     config: HfConfig,
     #[module(skip)]
     codec: Arc<Codec>,
+    /// RoPE's inverse frequencies, from the config once (not on every forward).
+    #[module(skip)]
+    inv_freq: Vec<f64>,
     /// The longest sequence hytune runs (`model.max_len`, at most the model's positions).
     max_len: usize,
 }
@@ -102,6 +105,7 @@ impl HfLm {
             lm_head: (!c.tie_word_embeddings).then(|| lin(d, c.vocab_size, false)),
             config: c.clone(),
             codec,
+            inv_freq: c.inv_freq(),
             max_len: max_len.min(c.max_position_embeddings),
         }
     }
@@ -151,8 +155,7 @@ impl HfLm {
     ) -> Tensor<3> {
         let [b, t] = tokens.dims();
         let device = tokens.device();
-        let inv: Vec<f64> = self.config.inv_freq();
-        let rope = Rope::with_frequencies(positions, b, t, &inv, &device);
+        let rope = Rope::with_frequencies(positions, b, t, &self.inv_freq, &device);
         let mut x = self.model.embed_tokens.forward(tokens);
         for (i, layer) in self.model.layers.iter().enumerate() {
             let h = layer.self_attn.forward(

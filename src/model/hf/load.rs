@@ -110,7 +110,6 @@ pub fn load(dir: &Path, max_len: usize, device: &Device) -> Result<HfLm> {
     }
     let mut model = HfLm::init(&config, max_len, Arc::new(codec), device);
     let mut applied = BTreeSet::new();
-    let mut stored = BTreeSet::new();
     for f in &files {
         let mut store = SafetensorsStore::from_file(f)
             .with_from_adapter(adapter())
@@ -126,7 +125,6 @@ pub fn load(dir: &Path, max_len: usize, device: &Device) -> Result<HfLm> {
                 r.errors.len()
             );
         }
-        stored.extend(r.unused.iter().cloned());
         applied.extend(r.applied.into_iter());
     }
     let mut wanted: Vec<String> = model
@@ -148,7 +146,6 @@ pub fn load(dir: &Path, max_len: usize, device: &Device) -> Result<HfLm> {
             wanted.len()
         );
     }
-    let _ = stored;
     Ok(model)
 }
 
