@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::AdamWConfig;
 use clap::Args;
 
 use crate::config::Config;
@@ -116,6 +116,13 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
         .collect();
     let pairs: Vec<(&[u32], &[u32])> = seqs.iter().map(|s| (&s[..1], &s[1..])).collect();
     let packed = Packed::new(&pairs, max_len);
+    // The training step's data-parallel split (engine::shards), as in `hytune train`.
+    let shards = crate::engine::shards::Shards::for_backend(&selected.name);
+    let parts = crate::engine::shards::split(args.rows, shards.count(args.rows));
+    let shard_batches: Vec<Packed> = parts
+        .iter()
+        .map(|r| Packed::new(&pairs[r.clone()], max_len))
+        .collect();
     let mut optim = AdamWConfig::new()
         .with_weight_decay(0.01)
         .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
@@ -123,13 +130,16 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let mut times = Vec::new();
     for i in 0..args.warmup + args.repeats {
         let t = Instant::now();
-        let lp = packed.token_logprobs(&model) * packed.mask_tensor(&model);
-        let loss = lp
-            .sum()
-            .neg()
-            .div_scalar((packed.rows * packed.cols) as f32);
-        let _ = loss.clone().into_scalar::<f32>();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let (grads, _) = shards.grads(&model, shard_batches.len(), |m, i| {
+            let part = &shard_batches[i];
+            let lp = part.token_logprobs(m) * part.mask_tensor(m);
+            let loss = lp
+                .sum()
+                .neg()
+                .div_scalar((packed.rows * packed.cols) as f32);
+            let _ = loss.clone().into_scalar::<f32>();
+            Some((loss, ()))
+        });
         model = optim.step(1e-4, model, grads);
         device.sync().ok();
         if i >= args.warmup {

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod experiment;
 pub mod headless;
 pub mod keyname;
+pub mod malloc;
 pub mod method;
 pub mod model;
 pub mod paths;

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    hytune::malloc::tune();
     let cli = hytune::cli::Cli::parse();
     match hytune::cli::main_with(cli) {
         Ok(code) => code,

@@ -21,9 +21,33 @@ pub fn example_len(codec: &Codec, ex: &Labeled) -> usize {
     p.len() + r.len()
 }
 
+/// Response tokens of one `prompt ++ response` sequence that a loss over `Packed` counts
+/// (the targets from the last prompt token on, within `max_len`).
+pub fn trained_tokens(prompt: usize, response: usize, max_len: usize) -> usize {
+    (prompt + response).min(max_len).saturating_sub(prompt.max(1))
+}
+
 /// Mean token cross-entropy of the responses, prompts masked. Returns the loss and the number
 /// of tokens the forward pass processed.
 pub fn rd_loss(model: &Lm, examples: &[&Labeled]) -> (Tensor<1>, usize) {
+    rd_loss_part(model, examples, rd_tokens(model, examples))
+}
+
+/// The response tokens `rd_loss` averages over.
+pub fn rd_tokens(model: &Lm, examples: &[&Labeled]) -> usize {
+    examples
+        .iter()
+        .map(|e| {
+            let (p, r) = example_tokens(model.codec(), e);
+            trained_tokens(p.len(), r.len(), model.max_len())
+        })
+        .sum()
+}
+
+/// These examples' share of a batch's RD loss: their summed token cross-entropy divided by
+/// `batch_tokens`, the response tokens of the whole batch (so the shares of a batch's parts
+/// sum to its `rd_loss`).
+pub fn rd_loss_part(model: &Lm, examples: &[&Labeled], batch_tokens: usize) -> (Tensor<1>, usize) {
     let toks: Vec<(Vec<u32>, Vec<u32>)> = examples
         .iter()
         .map(|e| example_tokens(model.codec(), e))
@@ -33,10 +57,9 @@ pub fn rd_loss(model: &Lm, examples: &[&Labeled]) -> (Tensor<1>, usize) {
         .map(|(p, r)| (p.as_slice(), r.as_slice()))
         .collect();
     let packed = Packed::new(&pairs, model.max_len());
-    let n_tokens: f32 = packed.mask.iter().sum();
     let lp = packed.token_logprobs(model) * packed.mask_tensor(model);
     (
-        lp.sum().neg().div_scalar(n_tokens.max(1.0)),
+        lp.sum().neg().div_scalar(batch_tokens.max(1) as f32),
         packed.rows * packed.cols,
     )
 }
@@ -59,6 +82,31 @@ pub fn rlif_loss(
     eps: f64,
     beta: f64,
 ) -> (Tensor<1>, f64, usize) {
+    let part = rlif_loss_part(policy, reference, rows, eps, beta, rows.len());
+    (part.loss, part.kl_sum / f64::max(part.kl_tokens, 1.0), part.tokens)
+}
+
+/// Some rows' share of a GRPO batch's loss.
+pub struct RlifPart {
+    /// The rows' terms divided by the whole batch's row count.
+    pub loss: Tensor<1>,
+    /// Σ k3 KL to the reference over the rows' response tokens, and how many there were.
+    pub kl_sum: f64,
+    pub kl_tokens: f64,
+    /// Tokens the forward pass processed.
+    pub tokens: usize,
+}
+
+/// These rows' share of `rlif_loss` over a batch of `batch_rows` rows (the shares of a batch's
+/// parts sum to its loss).
+pub fn rlif_loss_part(
+    policy: &Lm,
+    reference: &Lm,
+    rows: &[PolicyRow],
+    eps: f64,
+    beta: f64,
+    batch_rows: usize,
+) -> RlifPart {
     let pairs: Vec<(&[u32], &[u32])> = rows.iter().map(|r| (r.prompt, r.response)).collect();
     let packed = Packed::new(&pairs, policy.max_len());
     let (n, l) = (packed.rows, packed.cols);
@@ -77,11 +125,11 @@ pub fn rlif_loss(
     }
     let reference_lp = to_vec(packed.token_logprobs(reference));
     let mask_host = &packed.mask;
-    let (mut kl_sum, mut kl_n) = (0.0, 0.0);
+    let (mut kl_sum, mut kl_tokens) = (0.0, 0.0);
     for k in 0..n * l {
         if mask_host[k] > 0.0 {
             kl_sum += crate::method::grpo::kl_k3(old[k] as f64, reference_lp[k] as f64);
-            kl_n += 1.0;
+            kl_tokens += 1.0;
         }
     }
     let adv: Vec<f32> = rows.iter().map(|r| r.advantage as f32).collect();
@@ -97,6 +145,11 @@ pub fn rlif_loss(
     let per_token = (surrogate - k3.mul_scalar(beta)) * mask;
     let per_row = per_token.sum_dim(1).squeeze_dim::<1>(1)
         / float_tensor(lengths, n, 1, &device).squeeze_dim::<1>(1);
-    let loss = per_row.mean().neg();
-    (loss, kl_sum / f64::max(kl_n, 1.0), n * l)
+    let loss = per_row.sum().div_scalar(batch_rows.max(1) as f32).neg();
+    RlifPart {
+        loss,
+        kl_sum,
+        kl_tokens,
+        tokens: n * l,
+    }
 }

@@ -7,7 +7,9 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::module::Module;
 
+use super::losses::{rd_loss_part, rd_tokens};
 use super::milestones::Split;
+use super::shards::split;
 use super::protocol::{Event, Phase, StepMetrics};
 use super::trainer::{Halt, Trainer, optimizer, pretrain_lr};
 use crate::data::Labeled;
@@ -34,9 +36,16 @@ impl Trainer {
             let rows = b * p.batch_size..((b + 1) * p.batch_size).min(self.corpus.len());
             let batch: Vec<&Labeled> = self.corpus[rows].iter().collect();
             let lr = pretrain_lr(p.lr, p.warmup, total, self.step);
-            let (loss, tokens) = super::losses::rd_loss(&self.model, &batch);
-            let value = loss.clone().into_scalar::<f32>() as f64;
-            let skipped = !self.apply_update(loss, value, lr)?;
+            let denom = rd_tokens(&self.model, &batch);
+            let parts = split(batch.len(), self.shards.count(batch.len()));
+            let (grads, outs) = self.shards.grads(&self.model, parts.len(), |m, i| {
+                let (loss, tokens) = rd_loss_part(m, &batch[parts[i].clone()], denom);
+                let value = loss.clone().into_scalar::<f32>() as f64;
+                Some((loss, (value, tokens)))
+            });
+            let value: f64 = outs.iter().map(|o| o.0).sum();
+            let tokens: usize = outs.iter().map(|o| o.1).sum();
+            let skipped = !self.apply_update(grads, value, lr)?;
             self.step += 1;
             let secs = t0.elapsed().as_secs_f64();
             let m = StepMetrics {

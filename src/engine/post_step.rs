@@ -5,18 +5,30 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::module::Module;
 
-use super::losses::{PolicyRow, rd_loss, rlif_loss};
+use super::losses::{PolicyRow, rd_loss_part, rd_tokens, rlif_loss_part};
 use super::prg_scoring::prg_traces;
 use super::protocol::{Event, PrgTrace, StepMetrics};
 use super::rollouts::{Rollout, rollouts};
+use super::shards::split;
 use super::trainer::Trainer;
 use crate::data::Labeled;
 use crate::method::consensus::majority;
 use crate::method::grpo::{floor_unanswered, group_advantages, has_spread};
 use crate::method::mixing::{PrgSignals, RolloutPrg, gate};
+use crate::model::Lm;
 use crate::model::generate::SampleOpts;
 
 const TRACES_SHOWN: usize = 3;
+
+/// What one shard of the update reports: its shares of the losses, its KL sum and its tokens.
+#[derive(Default)]
+struct UpdatePart {
+    rd: f64,
+    rlif: f64,
+    kl_sum: f64,
+    kl_tokens: f64,
+    tokens: usize,
+}
 
 fn mean(v: impl IntoIterator<Item = f64>) -> Option<f64> {
     let (s, n) = v
@@ -171,25 +183,58 @@ impl Trainer {
             .reference
             .clone()
             .expect("reference model exists in post-training");
+        // RD and RLIF rows split over the shards; each shard's loss is its share of
+        // α·RD + (1 − α)·RLIF, so the shards' gradients sum to the whole batch's.
+        let rl_rows: &[PolicyRow] = if use_rlif { &rows } else { &[] };
+        let rd_denom = rd_tokens(&self.model, &gold_refs);
+        let shards = self.shards.count(gold_refs.len() + rl_rows.len());
+        let (rd_parts, rl_parts) = (
+            split(gold_refs.len(), shards),
+            split(rl_rows.len(), shards),
+        );
+        let shard_loss = |model: &Lm, i: usize| {
+            let (gold, rows) = (&gold_refs[rd_parts[i].clone()], &rl_rows[rl_parts[i].clone()]);
+            let mut part = UpdatePart::default();
+            let mut loss = None;
+            if !gold.is_empty() {
+                let (rd, tok) = rd_loss_part(model, gold, rd_denom);
+                part.rd = rd.clone().into_scalar::<f32>() as f64;
+                part.tokens += tok;
+                loss = Some(rd.mul_scalar(alpha));
+            }
+            if !rows.is_empty() {
+                let rl = rlif_loss_part(
+                    model,
+                    &reference,
+                    rows,
+                    cfg.clip_eps,
+                    cfg.kl_beta,
+                    rl_rows.len(),
+                );
+                part.rlif = rl.loss.clone().into_scalar::<f32>() as f64;
+                (part.kl_sum, part.kl_tokens) = (rl.kl_sum, rl.kl_tokens);
+                part.tokens += rl.tokens;
+                let weighted = rl.loss.mul_scalar(1.0 - alpha);
+                loss = Some(match loss {
+                    Some(l) => l + weighted,
+                    None => weighted,
+                });
+            }
+            loss.map(|l| (l, part))
+        };
         let mut update_tokens = 0;
         let (mut loss_rd, mut loss_rlif, mut loss_total, mut kl) = (0.0, None, 0.0, None);
         for _ in 0..cfg.policy_updates.max(1) {
-            let (rd, tok) = rd_loss(&self.model, &gold_refs);
-            update_tokens += tok;
-            let mut loss = rd.clone().mul_scalar(alpha);
-            let mut rl_value = None;
+            let (grads, parts) = self.shards.grads(&self.model, shards, &shard_loss);
+            let sum = |f: fn(&UpdatePart) -> f64| parts.iter().map(f).sum::<f64>();
+            update_tokens += parts.iter().map(|p| p.tokens).sum::<usize>();
+            loss_rd = sum(|p| p.rd);
             if use_rlif {
-                let (rl, k, tok) =
-                    rlif_loss(&self.model, &reference, &rows, cfg.clip_eps, cfg.kl_beta);
-                update_tokens += tok;
-                kl = Some(k);
-                rl_value = Some(rl.clone().into_scalar::<f32>() as f64);
-                loss = loss + rl.mul_scalar(1.0 - alpha);
+                loss_rlif = Some(sum(|p| p.rlif));
+                kl = Some(sum(|p| p.kl_sum) / sum(|p| p.kl_tokens).max(1.0));
             }
-            loss_rd = rd.into_scalar::<f32>() as f64;
-            loss_rlif = rl_value;
-            loss_total = loss.clone().into_scalar::<f32>() as f64;
-            if !self.apply_update(loss, loss_total, cfg.lr)? {
+            loss_total = alpha * loss_rd + (1.0 - alpha) * loss_rlif.unwrap_or(0.0);
+            if !self.apply_update(grads, loss_total, cfg.lr)? {
                 m.skipped = true;
                 break;
             }

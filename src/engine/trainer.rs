@@ -67,6 +67,8 @@ pub(super) struct Trainer {
     pub steps_since_start: usize,
     pub pending_changes: Vec<String>,
     pub sample_rng: Rng,
+    /// Data-parallel gradients on the CPU (none on other backends).
+    pub shards: super::shards::Shards,
 }
 
 pub(super) struct Streams {
@@ -208,6 +210,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         elapsed_before: 0.0,
         steps_since_start: 0,
         pending_changes: Vec::new(),
+        shards: super::shards::Shards::for_backend(&job.backend.name),
     };
     t.emit(Event::Started(RunInfo {
         run_dir: job.run_dir.clone(),
@@ -374,13 +377,9 @@ impl Trainer {
         self.post(post_start)
     }
 
-    /// Backward and optimizer step, unless the loss is not finite. Returns whether it applied.
-    pub fn apply_update(
-        &mut self,
-        loss: burn::tensor::Tensor<1>,
-        value: f64,
-        lr: f64,
-    ) -> Result<bool> {
+    /// The optimizer step with `grads`, unless the loss `value` is not finite. Returns whether it
+    /// applied.
+    pub fn apply_update(&mut self, grads: GradientsParams, value: f64, lr: f64) -> Result<bool> {
         if !value.is_finite() {
             self.bad_steps += 1;
             self.warn(format!(
@@ -392,7 +391,6 @@ impl Trainer {
             return Ok(false);
         }
         self.bad_steps = 0;
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self.optim.step(lr, self.model.clone(), grads);
         Ok(true)
     }

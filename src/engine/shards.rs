@@ -1,0 +1,182 @@
+//! Data-parallel gradients on the CPU: a batch's rows are split into shards, each shard's
+//! forward and backward run on their own thread, and the gradients are summed.
+//!
+//! The CPU backend (flex) runs its matrix products on all threads but every other op on one,
+//! so one big step uses about one core. Shards keep every core busy instead. Two things make
+//! them independent:
+//! - each shard differentiates a *fork* of the model (same parameter ids, fresh autodiff
+//!   leaves), so Burn keeps a separate autodiff graph, behind a separate lock, per shard;
+//! - each shard runs inside its own one-thread rayon pool, so the backend's matrix products do
+//!   not spread each shard over the cores the other shards use.
+//!
+//! A loss must be split so that the shards' losses sum to the whole batch's loss (each shard
+//! divides by the whole batch's count, not its own): the summed gradients are then those of
+//! the unsharded step, up to floating-point order.
+
+use std::ops::Range;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
+
+use crate::model::Lm;
+
+/// Rows a shard gets at least: smaller matrix products waste more than a core saves.
+const MIN_ROWS: usize = 4;
+
+/// One-thread pools, one per shard that can run at once.
+pub struct Shards {
+    pools: Vec<rayon::ThreadPool>,
+}
+
+impl Shards {
+    /// No sharding: every step on the caller's thread (GPU backends, libtorch).
+    pub fn none() -> Self {
+        Self { pools: Vec::new() }
+    }
+
+    /// Up to `threads` shards at once (`rayon::current_num_threads()` follows
+    /// `RAYON_NUM_THREADS`).
+    pub fn new(threads: usize) -> Self {
+        if threads < 2 {
+            return Self::none();
+        }
+        let pools = (0..threads)
+            .map_while(|i| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .thread_name(move |_| format!("hytune-shard-{i}"))
+                    .build()
+                    .ok()
+            })
+            .collect::<Vec<_>>();
+        if pools.len() < 2 {
+            return Self::none();
+        }
+        Self { pools }
+    }
+
+    /// For the backend named `backend` (as `backend::Selected::name`): shards on flex only.
+    pub fn for_backend(backend: &str) -> Self {
+        if backend.starts_with("cpu") {
+            Self::new(rayon::current_num_threads())
+        } else {
+            Self::none()
+        }
+    }
+
+    /// How many shards a batch of `rows` rows is split into.
+    pub fn count(&self, rows: usize) -> usize {
+        (rows / MIN_ROWS).clamp(1, self.pools.len().max(1))
+    }
+
+    /// The summed gradients of `loss_of(model, shard)` over `shards` shards, and each shard's
+    /// other output in shard order. `loss_of` returns `None` for a shard with nothing to do.
+    /// One shard runs on the caller's thread with `model` itself.
+    pub fn grads<T, F>(&self, model: &Lm, shards: usize, loss_of: F) -> (GradientsParams, Vec<T>)
+    where
+        T: Send,
+        F: Fn(&Lm, usize) -> Option<(Tensor<1>, T)> + Sync,
+    {
+        let backward = |m: &Lm, loss: Option<(Tensor<1>, T)>| {
+            loss.map(|(l, out)| (GradientsParams::from_grads(l.backward(), m), out))
+        };
+        let parts: Vec<Option<(GradientsParams, T)>> = if shards <= 1 || self.pools.len() < 2 {
+            vec![backward(model, loss_of(model, 0))]
+        } else {
+            let shards = shards.min(self.pools.len());
+            let loss_of = &loss_of;
+            std::thread::scope(|s| {
+                let handles: Vec<_> = self.pools[..shards]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, pool)| {
+                        s.spawn(move || {
+                            pool.install(|| {
+                                let fork = model.clone().fork(&model.device());
+                                backward(&fork, loss_of(&fork, i))
+                            })
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            })
+        };
+        let mut total: Option<GradientsParams> = None;
+        let mut outs = Vec::new();
+        for (grads, out) in parts.into_iter().flatten() {
+            outs.push(out);
+            total = Some(match total {
+                None => grads,
+                Some(mut acc) => {
+                    model.visit(&mut AddGrads {
+                        acc: &mut acc,
+                        other: grads,
+                    });
+                    acc
+                }
+            });
+        }
+        (total.unwrap_or_default(), outs)
+    }
+}
+
+/// `count` contiguous ranges covering `0..n`, their lengths differing by at most one.
+pub fn split(n: usize, count: usize) -> Vec<Range<usize>> {
+    let count = count.max(1);
+    let (base, extra) = (n / count, n % count);
+    let mut start = 0;
+    (0..count)
+        .map(|i| {
+            let len = base + (i < extra) as usize;
+            let r = start..start + len;
+            start += len;
+            r
+        })
+        .collect()
+}
+
+/// Adds `other`'s gradient of every parameter into `acc`.
+struct AddGrads<'a> {
+    acc: &'a mut GradientsParams,
+    other: GradientsParams,
+}
+
+impl ModuleVisitor for AddGrads<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let Some(g) = self.other.remove::<D>(param.id) else {
+            return;
+        };
+        let sum = match self.acc.remove::<D>(param.id) {
+            Some(a) => a + g,
+            None => g,
+        };
+        self.acc.register::<D>(param.id, sum);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_covers_the_rows_evenly() {
+        assert_eq!(split(10, 3), vec![0..4, 4..7, 7..10]);
+        assert_eq!(split(2, 4), vec![0..1, 1..2, 2..2, 2..2]);
+        assert_eq!(split(0, 1), vec![0..0]);
+        assert_eq!(split(5, 0), vec![0..5]);
+    }
+
+    #[test]
+    fn count_keeps_shards_at_least_min_rows() {
+        let s = Shards { pools: Vec::new() };
+        assert_eq!(s.count(32), 1);
+        let s = Shards::new(2);
+        assert_eq!(s.count(32), 2);
+        assert_eq!(s.count(7), 1);
+        assert_eq!(s.count(8), 2);
+    }
+}
