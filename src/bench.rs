@@ -117,8 +117,8 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let pairs: Vec<(&[u32], &[u32])> = seqs.iter().map(|s| (&s[..1], &s[1..])).collect();
     let packed = Packed::new(&pairs, max_len);
     // The training step's data-parallel split (engine::shards), as in `hytune train`.
-    let shards = crate::engine::shards::Shards::for_backend(&selected.name);
-    let parts = crate::engine::shards::split(args.rows, shards.count(args.rows));
+    let shards = crate::model::shards::Shards::for_device(&device);
+    let parts = crate::model::shards::split(args.rows, shards.count(args.rows));
     let shard_batches: Vec<Packed> = parts
         .iter()
         .map(|r| Packed::new(&pairs[r.clone()], max_len))
@@ -172,8 +172,16 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     }
     let new = max_len - prompt.len();
     let (mut early, mut late, mut total) = (Vec::new(), Vec::new(), Vec::new());
+    // Split over threads as `generate` splits its batches (model::shards); the slowest shard's
+    // step is the step.
+    let decode_parts = crate::model::shards::split(args.gen_batch, shards.count(args.gen_batch));
     for i in 0..args.warmup + args.repeats {
-        let per_token = decode_timed(&valid, &prompt, args.gen_batch, new);
+        let shard_steps = shards.run(decode_parts.len(), |k| {
+            decode_timed(&valid, &prompt, decode_parts[k].len(), new)
+        });
+        let per_token: Vec<f64> = (0..new)
+            .map(|j| shard_steps.iter().map(|s| s[j]).fold(0.0, f64::max))
+            .collect();
         if i >= args.warmup {
             let w = 16.min(new / 2);
             early.push(per_token[1..=w].iter().sum::<f64>() / w as f64);

@@ -17,7 +17,6 @@ pub mod prg_scoring;
 pub mod protocol;
 pub mod rollouts;
 mod run_dir;
-pub mod shards;
 mod trainer;
 
 use std::path::PathBuf;

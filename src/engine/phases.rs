@@ -9,7 +9,7 @@ use burn::module::Module;
 
 use super::losses::{rd_loss_part, rd_tokens};
 use super::milestones::Split;
-use super::shards::split;
+use crate::model::shards::{Shards, split};
 use super::protocol::{Event, Phase, StepMetrics};
 use super::trainer::{Halt, Trainer, optimizer, pretrain_lr};
 use crate::data::Labeled;
@@ -37,8 +37,9 @@ impl Trainer {
             let batch: Vec<&Labeled> = self.corpus[rows].iter().collect();
             let lr = pretrain_lr(p.lr, p.warmup, total, self.step);
             let denom = rd_tokens(&self.model, &batch);
-            let parts = split(batch.len(), self.shards.count(batch.len()));
-            let (grads, outs) = self.shards.grads(&self.model, parts.len(), |m, i| {
+            let shards = Shards::for_device(&self.device);
+            let parts = split(batch.len(), shards.count(batch.len()));
+            let (grads, outs) = shards.grads(&self.model, parts.len(), |m, i| {
                 let (loss, tokens) = rd_loss_part(m, &batch[parts[i].clone()], denom);
                 let value = loss.clone().into_scalar::<f32>() as f64;
                 Some((loss, (value, tokens)))

@@ -9,7 +9,6 @@ use super::losses::{PolicyRow, rd_loss_part, rd_tokens, rlif_loss_part};
 use super::prg_scoring::prg_traces;
 use super::protocol::{Event, PrgTrace, StepMetrics};
 use super::rollouts::{Rollout, rollouts};
-use super::shards::split;
 use super::trainer::Trainer;
 use crate::data::Labeled;
 use crate::method::consensus::majority;
@@ -17,6 +16,7 @@ use crate::method::grpo::{floor_unanswered, group_advantages, has_spread};
 use crate::method::mixing::{PrgSignals, RolloutPrg, gate};
 use crate::model::Lm;
 use crate::model::generate::SampleOpts;
+use crate::model::shards::{Shards, split};
 
 const TRACES_SHOWN: usize = 3;
 
@@ -187,7 +187,8 @@ impl Trainer {
         // α·RD + (1 − α)·RLIF, so the shards' gradients sum to the whole batch's.
         let rl_rows: &[PolicyRow] = if use_rlif { &rows } else { &[] };
         let rd_denom = rd_tokens(&self.model, &gold_refs);
-        let shards = self.shards.count(gold_refs.len() + rl_rows.len());
+        let sharding = Shards::for_device(&self.device);
+        let shards = sharding.count(gold_refs.len() + rl_rows.len());
         let (rd_parts, rl_parts) = (
             split(gold_refs.len(), shards),
             split(rl_rows.len(), shards),
@@ -225,7 +226,7 @@ impl Trainer {
         let mut update_tokens = 0;
         let (mut loss_rd, mut loss_rlif, mut loss_total, mut kl) = (0.0, None, 0.0, None);
         for _ in 0..cfg.policy_updates.max(1) {
-            let (grads, parts) = self.shards.grads(&self.model, shards, &shard_loss);
+            let (grads, parts) = sharding.grads(&self.model, shards, &shard_loss);
             let sum = |f: fn(&UpdatePart) -> f64| parts.iter().map(f).sum::<f64>();
             update_tokens += parts.iter().map(|p| p.tokens).sum::<usize>();
             loss_rd = sum(|p| p.rd);

@@ -67,8 +67,6 @@ pub(super) struct Trainer {
     pub steps_since_start: usize,
     pub pending_changes: Vec<String>,
     pub sample_rng: Rng,
-    /// Data-parallel gradients on the CPU (none on other backends).
-    pub shards: super::shards::Shards,
 }
 
 pub(super) struct Streams {
@@ -210,7 +208,6 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         elapsed_before: 0.0,
         steps_since_start: 0,
         pending_changes: Vec::new(),
-        shards: super::shards::Shards::for_backend(&job.backend.name),
     };
     t.emit(Event::Started(RunInfo {
         run_dir: job.run_dir.clone(),

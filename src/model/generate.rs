@@ -2,6 +2,7 @@
 //! token's log-prob (at temperature 1), self-certainty and entropy come from the same logits.
 
 use super::attention::cached_bias;
+use super::shards::{Shards, split};
 use super::{Batch, Lm, to_vec};
 use crate::method::self_certainty::{entropy, logsumexp, token_self_certainty};
 use crate::rng::Rng;
@@ -54,12 +55,34 @@ pub fn pick_token(logits: &[f32], opts: &SampleOpts, rng: &mut Rng) -> u32 {
     idx[idx.len() - 1] as u32
 }
 
-/// Generates one response per prompt (each prompt already starts with BOS).
+/// Generates one response per prompt (each prompt already starts with BOS). Each row samples
+/// from its own stream forked from `rng`, so the rows' draws do not depend on how the batch is
+/// split over threads (`shards`).
 pub fn generate(
     model: &Lm,
     prompts: &[Vec<u32>],
     opts: &SampleOpts,
     rng: &mut Rng,
+) -> Vec<Generated> {
+    let rngs: Vec<Rng> = prompts.iter().map(|_| rng.fork()).collect();
+    let shards = Shards::for_device(&model.device());
+    let parts = split(prompts.len(), shards.count(prompts.len()));
+    shards
+        .run(parts.len(), |i| {
+            let mut own = rngs[parts[i].clone()].to_vec();
+            generate_rows(model, &prompts[parts[i].clone()], opts, &mut own)
+        })
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// One KV-cached decode of `prompts` together, row `r` sampling from `rngs[r]`.
+fn generate_rows(
+    model: &Lm,
+    prompts: &[Vec<u32>],
+    opts: &SampleOpts,
+    rngs: &mut [Rng],
 ) -> Vec<Generated> {
     let rows = prompts.len();
     let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
@@ -100,7 +123,7 @@ pub fn generate(
                 continue;
             }
             let z = &logits[r * vocab..(r + 1) * vocab];
-            let tok = pick_token(z, opts, rng);
+            let tok = pick_token(z, opts, &mut rngs[r]);
             let g = &mut out[r];
             g.logprobs
                 .push((z[tok as usize] as f64 - logsumexp(z)) as f32);

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod hf;
 pub mod memory;
 pub mod score;
+pub mod shards;
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};

@@ -1,8 +1,8 @@
-//! Data-parallel gradients on the CPU: a batch's rows are split into shards, each shard's
-//! forward and backward run on their own thread, and the gradients are summed.
+//! Data parallelism on the CPU: a batch's rows are split into shards and each shard runs on its
+//! own thread: decoding, and training steps whose gradients are then summed.
 //!
 //! The CPU backend (flex) runs its matrix products on all threads but every other op on one,
-//! so one big step uses about one core. Shards keep every core busy instead. Two things make
+//! so one big batch uses about one core. Shards keep every core busy instead. Two things make
 //! them independent:
 //! - each shard differentiates a *fork* of the model (same parameter ids, fresh autodiff
 //!   leaves), so Burn keeps a separate autodiff graph, behind a separate lock, per shard;
@@ -14,12 +14,13 @@
 //! the unsharded step, up to floating-point order.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 
-use crate::model::Lm;
+use super::Lm;
 
 /// Rows a shard gets at least: smaller matrix products waste more than a core saves.
 const MIN_ROWS: usize = 4;
@@ -56,12 +57,15 @@ impl Shards {
         Self { pools }
     }
 
-    /// For the backend named `backend` (as `backend::Selected::name`): shards on flex only.
-    pub fn for_backend(backend: &str) -> Self {
-        if backend.starts_with("cpu") {
-            Self::new(rayon::current_num_threads())
+    /// The shards for models on `device`: one per rayon thread (`RAYON_NUM_THREADS`) on flex,
+    /// none on the other backends (a GPU, or libtorch, which threads its own ops).
+    pub fn for_device(device: &Device) -> &'static Shards {
+        static NONE: Shards = Shards { pools: Vec::new() };
+        static CPU: OnceLock<Shards> = OnceLock::new();
+        if device.clone().inner() == Device::flex() {
+            CPU.get_or_init(|| Shards::new(rayon::current_num_threads()))
         } else {
-            Self::none()
+            &NONE
         }
     }
 
@@ -70,9 +74,33 @@ impl Shards {
         (rows / MIN_ROWS).clamp(1, self.pools.len().max(1))
     }
 
+    /// `f(shard)` for each of `shards` shards, each on its own thread and one-thread pool, in
+    /// shard order. One shard runs on the caller's thread.
+    pub fn run<T, F>(&self, shards: usize, f: F) -> Vec<T>
+    where
+        T: Send,
+        F: Fn(usize) -> T + Sync,
+    {
+        if shards <= 1 || self.pools.len() < 2 {
+            return vec![f(0)];
+        }
+        let f = &f;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = self.pools[..shards.min(self.pools.len())]
+                .iter()
+                .enumerate()
+                .map(|(i, pool)| s.spawn(move || pool.install(|| f(i))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    }
+
     /// The summed gradients of `loss_of(model, shard)` over `shards` shards, and each shard's
     /// other output in shard order. `loss_of` returns `None` for a shard with nothing to do.
-    /// One shard runs on the caller's thread with `model` itself.
+    /// With more than one shard, each differentiates its own fork of `model`.
     pub fn grads<T, F>(&self, model: &Lm, shards: usize, loss_of: F) -> (GradientsParams, Vec<T>)
     where
         T: Send,
@@ -81,28 +109,12 @@ impl Shards {
         let backward = |m: &Lm, loss: Option<(Tensor<1>, T)>| {
             loss.map(|(l, out)| (GradientsParams::from_grads(l.backward(), m), out))
         };
-        let parts: Vec<Option<(GradientsParams, T)>> = if shards <= 1 || self.pools.len() < 2 {
+        let parts = if shards <= 1 || self.pools.len() < 2 {
             vec![backward(model, loss_of(model, 0))]
         } else {
-            let shards = shards.min(self.pools.len());
-            let loss_of = &loss_of;
-            std::thread::scope(|s| {
-                let handles: Vec<_> = self.pools[..shards]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, pool)| {
-                        s.spawn(move || {
-                            pool.install(|| {
-                                let fork = model.clone().fork(&model.device());
-                                backward(&fork, loss_of(&fork, i))
-                            })
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
+            self.run(shards, |i| {
+                let fork = model.clone().fork(&model.device());
+                backward(&fork, loss_of(&fork, i))
             })
         };
         let mut total: Option<GradientsParams> = None;
