@@ -7,6 +7,7 @@ use crate::method::prg::{PrgScore, prg};
 use crate::model::Lm;
 use crate::model::branches::{Branched, branch_logprobs};
 use crate::model::score::continuation_logprobs;
+use crate::model::shards::{Shards, split};
 
 pub struct Traced {
     pub trace: Vec<f64>,
@@ -65,6 +66,27 @@ pub fn answer_branch(codec: &Codec, answer: &str) -> (Vec<u32>, usize) {
 /// `p_k = conf(answer | q, s_1..s_k)` for k = 0..K of each triple, and its PRG. Returns the
 /// traces and the tokens the passes read.
 pub fn prg_traces(
+    model: &Lm,
+    items: &[(&str, &[String], &str)],
+    eps: f64,
+    chunk: usize,
+) -> (Vec<Traced>, usize) {
+    // Split over the CPU threads (model::shards); the items are independent.
+    let shards = Shards::for_device(&model.device());
+    let parts = split(items.len(), shards.count(items.len()));
+    let mut out = Vec::with_capacity(items.len());
+    let mut tokens = 0;
+    for (traced, t) in shards.run(parts.len(), |k| {
+        prg_traces_together(model, &items[parts[k].clone()], eps, chunk)
+    }) {
+        out.extend(traced);
+        tokens += t;
+    }
+    (out, tokens)
+}
+
+/// `prg_traces` of `items` in one thread.
+fn prg_traces_together(
     model: &Lm,
     items: &[(&str, &[String], &str)],
     eps: f64,

@@ -31,16 +31,11 @@ pub struct Shards {
 }
 
 impl Shards {
-    /// No sharding: every step on the caller's thread (GPU backends, libtorch).
-    pub fn none() -> Self {
-        Self { pools: Vec::new() }
-    }
-
     /// Up to `threads` shards at once (`rayon::current_num_threads()` follows
     /// `RAYON_NUM_THREADS`).
     pub fn new(threads: usize) -> Self {
         if threads < 2 {
-            return Self::none();
+            return Self { pools: Vec::new() };
         }
         let pools = (0..threads)
             .map_while(|i| {
@@ -52,7 +47,7 @@ impl Shards {
             })
             .collect::<Vec<_>>();
         if pools.len() < 2 {
-            return Self::none();
+            return Self { pools: Vec::new() };
         }
         Self { pools }
     }
@@ -74,28 +69,41 @@ impl Shards {
         (rows / MIN_ROWS).clamp(1, self.pools.len().max(1))
     }
 
-    /// `f(shard)` for each of `shards` shards, each on its own thread and one-thread pool, in
-    /// shard order. One shard runs on the caller's thread.
+    /// `f(shard)` for each of `shards` shards in shard order, on as many threads as there are
+    /// pools (thread `k` runs shards `k`, `k + pools`, …). One shard runs on the caller's
+    /// thread.
     pub fn run<T, F>(&self, shards: usize, f: F) -> Vec<T>
     where
         T: Send,
         F: Fn(usize) -> T + Sync,
     {
-        if shards <= 1 || self.pools.len() < 2 {
-            return vec![f(0)];
+        let threads = self.pools.len().min(shards);
+        if threads < 2 {
+            return (0..shards.max(1)).map(f).collect();
         }
         let f = &f;
-        std::thread::scope(|s| {
-            let handles: Vec<_> = self.pools[..shards.min(self.pools.len())]
+        let mut lanes: Vec<std::vec::IntoIter<T>> = std::thread::scope(|s| {
+            let handles: Vec<_> = self.pools[..threads]
                 .iter()
                 .enumerate()
-                .map(|(i, pool)| s.spawn(move || pool.install(|| f(i))))
+                .map(|(k, pool)| {
+                    s.spawn(move || {
+                        pool.install(|| (k..shards).step_by(threads).map(f).collect::<Vec<T>>())
+                    })
+                })
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+                        .into_iter()
+                })
                 .collect()
-        })
+        });
+        (0..shards)
+            .map(|i| lanes[i % threads].next().expect("one result per shard"))
+            .collect()
     }
 
     /// The summed gradients of `loss_of(model, shard)` over `shards` shards, and each shard's
@@ -109,7 +117,7 @@ impl Shards {
         let backward = |m: &Lm, loss: Option<(Tensor<1>, T)>| {
             loss.map(|(l, out)| (GradientsParams::from_grads(l.backward(), m), out))
         };
-        let parts = if shards <= 1 || self.pools.len() < 2 {
+        let parts = if shards <= 1 {
             vec![backward(model, loss_of(model, 0))]
         } else {
             self.run(shards, |i| {
@@ -180,6 +188,17 @@ mod tests {
         assert_eq!(split(2, 4), vec![0..1, 1..2, 2..2, 2..2]);
         assert_eq!(split(0, 1), vec![0..0]);
         assert_eq!(split(5, 0), vec![0..5]);
+    }
+
+    #[test]
+    fn run_returns_every_shard_in_order_whatever_the_pools() {
+        for pools in [1, 2, 3] {
+            let s = Shards::new(pools);
+            for shards in [1, 2, 5, 7] {
+                let out = s.run(shards, |i| i * 10);
+                assert_eq!(out, (0..shards).map(|i| i * 10).collect::<Vec<_>>());
+            }
+        }
     }
 
     #[test]
