@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
-use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::AdamWConfig;
+use burn::optim::grad_clipping::GradientClippingConfig;
 use clap::Args;
 
 use crate::config::Config;

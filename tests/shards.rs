@@ -30,7 +30,9 @@ fn examples() -> Vec<Labeled> {
     (0..10)
         .map(|i| Labeled {
             question: format!("{} + {} * {}?", i, 3 * i + 1, "7".repeat(i % 4 + 1)),
-            steps: (0..i % 3 + 1).map(|k| format!("step {k}: {}", i * k)).collect(),
+            steps: (0..i % 3 + 1)
+                .map(|k| format!("step {k}: {}", i * k))
+                .collect(),
             answer: format!("{}", 17 * i),
         })
         .collect()
@@ -131,7 +133,14 @@ fn rlif_shards_sum_to_the_whole_batch_gradient() {
 
     let parts = split(rows.len(), 2);
     let (sharded, values) = Shards::new(2).grads(&policy, 2, |m, i| {
-        let p = rlif_loss_part(m, &reference, &rows[parts[i].clone()], 0.2, 0.05, rows.len());
+        let p = rlif_loss_part(
+            m,
+            &reference,
+            &rows[parts[i].clone()],
+            0.2,
+            0.05,
+            rows.len(),
+        );
         let v = p.loss.clone().into_scalar::<f32>();
         Some((p.loss, (v, p.kl_sum, p.kl_tokens)))
     });

@@ -24,7 +24,9 @@ pub fn example_len(codec: &Codec, ex: &Labeled) -> usize {
 /// Response tokens of one `prompt ++ response` sequence that a loss over `Packed` counts
 /// (the targets from the last prompt token on, within `max_len`).
 pub fn trained_tokens(prompt: usize, response: usize, max_len: usize) -> usize {
-    (prompt + response).min(max_len).saturating_sub(prompt.max(1))
+    (prompt + response)
+        .min(max_len)
+        .saturating_sub(prompt.max(1))
 }
 
 /// Mean token cross-entropy of the responses, prompts masked. Returns the loss and the number
@@ -83,7 +85,11 @@ pub fn rlif_loss(
     beta: f64,
 ) -> (Tensor<1>, f64, usize) {
     let part = rlif_loss_part(policy, reference, rows, eps, beta, rows.len());
-    (part.loss, part.kl_sum / f64::max(part.kl_tokens, 1.0), part.tokens)
+    (
+        part.loss,
+        part.kl_sum / f64::max(part.kl_tokens, 1.0),
+        part.tokens,
+    )
 }
 
 /// Some rows' share of a GRPO batch's loss.

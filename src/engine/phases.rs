@@ -9,11 +9,11 @@ use burn::module::Module;
 
 use super::losses::{rd_loss_part, rd_tokens};
 use super::milestones::Split;
-use crate::model::shards::{Shards, split};
 use super::protocol::{Event, Phase, StepMetrics};
 use super::trainer::{Halt, Trainer, optimizer, pretrain_lr};
 use crate::data::Labeled;
 use crate::method::mixing::MixState;
+use crate::model::shards::{Shards, split};
 
 impl Trainer {
     /// Base pretraining on the general corpus; saves `base.hyt` in the run and data folders.

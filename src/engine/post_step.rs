@@ -189,12 +189,12 @@ impl Trainer {
         let rd_denom = rd_tokens(&self.model, &gold_refs);
         let sharding = Shards::for_device(&self.device);
         let shards = sharding.count(gold_refs.len() + rl_rows.len());
-        let (rd_parts, rl_parts) = (
-            split(gold_refs.len(), shards),
-            split(rl_rows.len(), shards),
-        );
+        let (rd_parts, rl_parts) = (split(gold_refs.len(), shards), split(rl_rows.len(), shards));
         let shard_loss = |model: &Lm, i: usize| {
-            let (gold, rows) = (&gold_refs[rd_parts[i].clone()], &rl_rows[rl_parts[i].clone()]);
+            let (gold, rows) = (
+                &gold_refs[rd_parts[i].clone()],
+                &rl_rows[rl_parts[i].clone()],
+            );
             let mut part = UpdatePart::default();
             let mut loss = None;
             if !gold.is_empty() {
