@@ -83,6 +83,7 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
             train_rows: args.rows,
             decode_rows: args.gen_batch,
             max_len,
+            shards: crate::model::shards::Shards::for_device(&device).count(args.rows),
         },
     );
     if !args.json {

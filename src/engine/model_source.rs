@@ -35,6 +35,8 @@ pub fn check_memory(model: &Lm, config: &Config, on_cpu: bool) -> Result<Estimat
             train_rows: p.rd_batch.max(rollout_rows),
             decode_rows: rollout_rows,
             max_len: model.max_len(),
+            shards: crate::model::shards::Shards::for_device(&model.device())
+                .count(p.rd_batch + rollout_rows),
         },
     );
     if let Some(free) = available().filter(|&f| on_cpu && estimate.total() > f) {

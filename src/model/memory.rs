@@ -24,6 +24,9 @@ pub struct RunDims {
     /// Rollouts decoded together.
     pub decode_rows: usize,
     pub max_len: usize,
+    /// Shards a training step is split into (`model::shards`): each holds its own gradients
+    /// until they are summed.
+    pub shards: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -53,7 +56,7 @@ impl Estimate {
             * F32;
         Self {
             weights: p,
-            gradients: p,
+            gradients: p * r.shards.max(1) as u64,
             adam: 2 * p,
             reference: p,
             kv_cache: 2 * (m.layers * m.kv_width) as u64 * r.decode_rows as u64 * t * F32,
@@ -126,6 +129,7 @@ mod tests {
                 train_rows: 2,
                 decode_rows: 3,
                 max_len: 10,
+                shards: 1,
             },
         );
         assert_eq!(
@@ -140,5 +144,24 @@ mod tests {
             (4000, 4000, 8000, 4000, 3840, 64480)
         );
         assert_eq!(e.total(), 88320);
+        // Two shards: a second set of gradients, 4000 bytes more.
+        let two = Estimate::new(
+            ModelDims {
+                params: 1000,
+                layers: 2,
+                d_model: 16,
+                mlp: 32,
+                heads: 2,
+                kv_width: 8,
+                vocab: 50,
+            },
+            RunDims {
+                train_rows: 2,
+                decode_rows: 3,
+                max_len: 10,
+                shards: 2,
+            },
+        );
+        assert_eq!((two.gradients, two.total()), (8000, 92320));
     }
 }
