@@ -103,19 +103,16 @@ pub fn select(requested: &str) -> anyhow::Result<Selected> {
     }
 }
 
-/// The fastest CPU backend of this build: libtorch when built with it (measured 2.4× flex's
-/// training step, docs/speed.md), else flex.
+/// The fastest CPU backend: flex, split over the cores by `model::shards`. A HyTuning step took
+/// 0.70 s on it against 1.29 s on libtorch (2 threads, same binary, docs/speed.md), so libtorch
+/// runs only when asked for (`--backend tch`).
 fn fastest_cpu() -> Selected {
-    #[cfg(feature = "tch")]
-    if let Ok(t) = tch() {
-        return t;
-    }
     cpu()
 }
 
 /// LibTorch on the CPU, through an installed PyTorch (`--features tch`, docs/speed.md).
 #[cfg(feature = "tch")]
-#[allow(deprecated)] // burn marks burn-tch deprecated; it is optional here and measured to win.
+#[allow(deprecated)] // burn marks burn-tch deprecated; it is optional here, for comparisons.
 fn tch() -> anyhow::Result<Selected> {
     Ok(Selected {
         device: Device::libtorch(),
