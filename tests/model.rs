@@ -13,17 +13,7 @@ use hytune::model::score::Packed;
 use hytune::model::{GptShape, Positions, int_tensor, to_vec};
 use hytune::rng::Rng;
 
-fn shape() -> GptShape {
-    GptShape {
-        vocab: 259,
-        d_model: 32,
-        n_layers: 2,
-        n_heads: 4,
-        max_len: 64,
-        mlp_ratio: 2,
-        positions: Positions::Rope,
-    }
-}
+use common::small_gpt as shape;
 
 #[test]
 fn cached_decoding_matches_the_full_forward_pass() {

@@ -1,29 +1,24 @@
 //! Data-parallel CPU steps (model::shards): the shards' summed gradients are the whole batch's,
 //! and a decode split over threads gives each row what it gets alone.
 
+mod common;
+
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use hytune::data::Labeled;
 use hytune::data::tokenizer::encode_prompt;
-use hytune::engine::losses::{PolicyRow, rd_loss, rd_loss_part, rd_tokens, rlif_loss_part};
+use hytune::engine::losses::{
+    PolicyRow, rd_encode, rd_loss, rd_loss_part, rd_tokens, rlif_loss_part,
+};
 use hytune::model::generate::{SampleOpts, generate};
 use hytune::model::shards::{Shards, split};
-use hytune::model::{GptShape, Lm, Positions, to_vec};
+use hytune::model::{Lm, to_vec};
 use hytune::rng::Rng;
 
 fn model(device: &Device, seed: u64) -> Lm {
     device.seed(seed);
-    GptShape {
-        vocab: 259,
-        d_model: 32,
-        n_layers: 2,
-        n_heads: 4,
-        max_len: 64,
-        mlp_ratio: 2,
-        positions: Positions::Rope,
-    }
-    .init(device)
+    common::small_gpt().init(device)
 }
 
 fn examples() -> Vec<Labeled> {
@@ -88,12 +83,13 @@ fn rd_shards_sum_to_the_whole_batch_gradient() {
     let whole_value = loss.clone().into_scalar::<f32>();
     let whole = GradientsParams::from_grads(loss.backward(), &model);
 
-    let denom = rd_tokens(&model, &batch);
+    let toks = rd_encode(model.codec(), &batch);
+    let denom = rd_tokens(&toks, model.max_len());
     // Unequal lengths in each part: 4, 3, 3 examples.
-    let parts = split(batch.len(), 3);
+    let parts = split(toks.len(), 3);
     let shards = Shards::new(3);
     let (sharded, values) = shards.grads(&model, 3, |m, i| {
-        let (l, _) = rd_loss_part(m, &batch[parts[i].clone()], denom);
+        let (l, _) = rd_loss_part(m, &toks[parts[i].clone()], denom);
         let v = l.clone().into_scalar::<f32>();
         Some((l, v))
     });
@@ -166,9 +162,10 @@ fn a_shard_with_nothing_to_do_adds_nothing() {
     let batch: Vec<&Labeled> = data[..3].iter().collect();
     let (loss, _) = rd_loss(&model, &batch);
     let whole = GradientsParams::from_grads(loss.backward(), &model);
-    let denom = rd_tokens(&model, &batch);
+    let toks = rd_encode(model.codec(), &batch);
+    let denom = rd_tokens(&toks, model.max_len());
     let (sharded, values) = Shards::new(2).grads(&model, 2, |m, i| {
-        (i == 1).then(|| (rd_loss_part(m, &batch, denom).0, i))
+        (i == 1).then(|| (rd_loss_part(m, &toks, denom).0, i))
     });
     assert_eq!(values, vec![1]);
     assert_same(&model, &whole, &sharded);

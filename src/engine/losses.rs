@@ -32,28 +32,30 @@ pub fn trained_tokens(prompt: usize, response: usize, max_len: usize) -> usize {
 /// Mean token cross-entropy of the responses, prompts masked. Returns the loss and the number
 /// of tokens the forward pass processed.
 pub fn rd_loss(model: &Lm, examples: &[&Labeled]) -> (Tensor<1>, usize) {
-    rd_loss_part(model, examples, rd_tokens(model, examples))
+    let toks = rd_encode(model.codec(), examples);
+    rd_loss_part(model, &toks, rd_tokens(&toks, model.max_len()))
+}
+
+/// The examples' `(prompt, response)` tokens, encoded once for a step's losses.
+pub fn rd_encode(codec: &Codec, examples: &[&Labeled]) -> Vec<(Vec<u32>, Vec<u32>)> {
+    examples.iter().map(|e| example_tokens(codec, e)).collect()
 }
 
 /// The response tokens `rd_loss` averages over.
-pub fn rd_tokens(model: &Lm, examples: &[&Labeled]) -> usize {
-    examples
-        .iter()
-        .map(|e| {
-            let (p, r) = example_tokens(model.codec(), e);
-            trained_tokens(p.len(), r.len(), model.max_len())
-        })
+pub fn rd_tokens(toks: &[(Vec<u32>, Vec<u32>)], max_len: usize) -> usize {
+    toks.iter()
+        .map(|(p, r)| trained_tokens(p.len(), r.len(), max_len))
         .sum()
 }
 
 /// These examples' share of a batch's RD loss: their summed token cross-entropy divided by
 /// `batch_tokens`, the response tokens of the whole batch (so the shares of a batch's parts
-/// sum to its `rd_loss`).
-pub fn rd_loss_part(model: &Lm, examples: &[&Labeled], batch_tokens: usize) -> (Tensor<1>, usize) {
-    let toks: Vec<(Vec<u32>, Vec<u32>)> = examples
-        .iter()
-        .map(|e| example_tokens(model.codec(), e))
-        .collect();
+/// sum to its `rd_loss`). `toks` as from [`rd_encode`].
+pub fn rd_loss_part(
+    model: &Lm,
+    toks: &[(Vec<u32>, Vec<u32>)],
+    batch_tokens: usize,
+) -> (Tensor<1>, usize) {
     let pairs: Vec<(&[u32], &[u32])> = toks
         .iter()
         .map(|(p, r)| (p.as_slice(), r.as_slice()))

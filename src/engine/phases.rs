@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::module::Module;
 
-use super::losses::{rd_loss_part, rd_tokens};
+use super::losses::{rd_encode, rd_loss_part, rd_tokens};
 use super::milestones::Split;
 use super::protocol::{Event, Phase, StepMetrics};
 use super::trainer::{Halt, Trainer, optimizer, pretrain_lr};
@@ -36,11 +36,12 @@ impl Trainer {
             let rows = b * p.batch_size..((b + 1) * p.batch_size).min(self.corpus.len());
             let batch: Vec<&Labeled> = self.corpus[rows].iter().collect();
             let lr = pretrain_lr(p.lr, p.warmup, total, self.step);
-            let denom = rd_tokens(&self.model, &batch);
+            let toks = rd_encode(self.model.codec(), &batch);
+            let denom = rd_tokens(&toks, self.model.max_len());
             let shards = Shards::for_device(&self.device);
-            let parts = split(batch.len(), shards.count(batch.len()));
+            let parts = split(toks.len(), shards.count(toks.len()));
             let (grads, outs) = shards.grads(&self.model, parts.len(), |m, i| {
-                let (loss, tokens) = rd_loss_part(m, &batch[parts[i].clone()], denom);
+                let (loss, tokens) = rd_loss_part(m, &toks[parts[i].clone()], denom);
                 let value = loss.clone().into_scalar::<f32>() as f64;
                 Some((loss, (value, tokens)))
             });

@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::module::Module;
 
-use super::losses::{PolicyRow, rd_loss_part, rd_tokens, rlif_loss_part};
+use super::losses::{PolicyRow, rd_encode, rd_loss_part, rd_tokens, rlif_loss_part};
 use super::prg_scoring::prg_traces;
 use super::protocol::{Event, PrgTrace, StepMetrics};
 use super::rollouts::{Rollout, rollouts};
@@ -186,13 +186,14 @@ impl Trainer {
         // RD and RLIF rows split over the shards; each shard's loss is its share of
         // α·RD + (1 − α)·RLIF, so the shards' gradients sum to the whole batch's.
         let rl_rows: &[PolicyRow] = if use_rlif { &rows } else { &[] };
-        let rd_denom = rd_tokens(&self.model, &gold_refs);
+        let gold_toks = rd_encode(self.model.codec(), &gold_refs);
+        let rd_denom = rd_tokens(&gold_toks, self.model.max_len());
         let sharding = Shards::for_device(&self.device);
-        let shards = sharding.count(gold_refs.len() + rl_rows.len());
-        let (rd_parts, rl_parts) = (split(gold_refs.len(), shards), split(rl_rows.len(), shards));
+        let shards = sharding.count(gold_toks.len() + rl_rows.len());
+        let (rd_parts, rl_parts) = (split(gold_toks.len(), shards), split(rl_rows.len(), shards));
         let shard_loss = |model: &Lm, i: usize| {
             let (gold, rows) = (
-                &gold_refs[rd_parts[i].clone()],
+                &gold_toks[rd_parts[i].clone()],
                 &rl_rows[rl_parts[i].clone()],
             );
             let mut part = UpdatePart::default();
@@ -226,7 +227,7 @@ impl Trainer {
         let mut update_tokens = 0;
         let (mut loss_rd, mut loss_rlif, mut loss_total, mut kl) = (0.0, None, 0.0, None);
         for _ in 0..cfg.policy_updates.max(1) {
-            let (grads, parts) = sharding.grads(&self.model, shards, &shard_loss);
+            let (grads, parts) = sharding.grads(&self.model, shards, shard_loss);
             let sum = |f: fn(&UpdatePart) -> f64| parts.iter().map(f).sum::<f64>();
             update_tokens += parts.iter().map(|p| p.tokens).sum::<usize>();
             loss_rd = sum(|p| p.rd);

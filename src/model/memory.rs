@@ -109,29 +109,32 @@ pub fn available() -> Option<u64> {
 mod tests {
     use super::*;
 
+    const DIMS: ModelDims = ModelDims {
+        params: 1000,
+        layers: 2,
+        d_model: 16,
+        mlp: 32,
+        heads: 2,
+        kv_width: 8,
+        vocab: 50,
+    };
+
+    fn run(shards: usize) -> RunDims {
+        RunDims {
+            train_rows: 2,
+            decode_rows: 3,
+            max_len: 10,
+            shards,
+        }
+    }
+
     #[test]
     fn parts_by_hand() {
         // 1000 parameters: 4000 bytes each for weights, gradients and the reference, 8000 for
         // AdamW. KV: 2 (k and v) × 2 layers × width 8 × 3 rows × 10 positions × 4 bytes = 3840.
         // Activations: 2 rows × 10 tokens = 20 tokens; per token and layer 10·16 + 4·32 +
         // 2·2·10 = 328, × 2 layers = 656, + 3 × vocab 50 = 806; × 20 tokens × 4 bytes = 64480.
-        let e = Estimate::new(
-            ModelDims {
-                params: 1000,
-                layers: 2,
-                d_model: 16,
-                mlp: 32,
-                heads: 2,
-                kv_width: 8,
-                vocab: 50,
-            },
-            RunDims {
-                train_rows: 2,
-                decode_rows: 3,
-                max_len: 10,
-                shards: 1,
-            },
-        );
+        let e = Estimate::new(DIMS, run(1));
         assert_eq!(
             (
                 e.weights,
@@ -145,23 +148,7 @@ mod tests {
         );
         assert_eq!(e.total(), 88320);
         // Two shards: a second set of gradients, 4000 bytes more.
-        let two = Estimate::new(
-            ModelDims {
-                params: 1000,
-                layers: 2,
-                d_model: 16,
-                mlp: 32,
-                heads: 2,
-                kv_width: 8,
-                vocab: 50,
-            },
-            RunDims {
-                train_rows: 2,
-                decode_rows: 3,
-                max_len: 10,
-                shards: 2,
-            },
-        );
+        let two = Estimate::new(DIMS, run(2));
         assert_eq!((two.gradients, two.total()), (8000, 92320));
     }
 }

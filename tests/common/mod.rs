@@ -10,6 +10,7 @@ use hytune::data::jsonl::write_dataset;
 use hytune::data::suites::{GenSpec, Suite, generate};
 use hytune::engine::protocol::{Event, StepMetrics};
 use hytune::engine::{DataSource, Job, backend, spawn};
+use hytune::model::{GptShape, Positions};
 
 pub fn tiny(sets: &[(&str, &str)]) -> Config {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/configs/tiny.toml");
@@ -119,5 +120,18 @@ pub fn wgpu_device() -> Option<burn::tensor::Device> {
             eprintln!("skipped: no wgpu adapter ({why})");
             None
         }
+    }
+}
+
+/// A small rotary byte GPT for tensor-level tests (d 32, 2 layers, 4 heads, ctx 64).
+pub fn small_gpt() -> GptShape {
+    GptShape {
+        vocab: 259,
+        d_model: 32,
+        n_layers: 2,
+        n_heads: 4,
+        max_len: 64,
+        mlp_ratio: 2,
+        positions: Positions::Rope,
     }
 }
