@@ -1,29 +1,52 @@
 #!/usr/bin/env bash
-# One prepared GPU check, for a machine with a GPU and no network (optional; not used by CI).
-# Build here, strip, and carry the binary (the release binary is ~90 MB, stripped ~66 MB):
+# One prepared GPU check, for a machine with a GPU, CUDA PyTorch and no network (optional; not
+# used by CI). Build here, strip and compress each binary to compare (a stripped release binary
+# is ~66 MB, ~11 MB as .xz), carry them, then run from the repository root there:
 #
-#     cargo build --release && mkdir -p gpu-bin && strip -o gpu-bin/hytune target/release/hytune
-#     # then, on the GPU machine, from the repository root:
-#     bench/gpu-check.sh gpu-bin/hytune        # writes $OUT/gpu-check.txt (or ./gpu-check.txt)
+#     cargo build --release && strip -o gpu-bin/hytune target/release/hytune
+#     cargo build --release --features wgpu-tuned && strip -o gpu-bin/hytune-tuned target/release/hytune
+#     xz -T0 gpu-bin/hytune gpu-bin/hytune-tuned
+#     # on the GPU machine:
+#     bench/gpu-check.sh gpu-bin/hytune.xz gpu-bin/hytune-tuned.xz   # writes $OUT/gpu-check.txt
 #
-# It times `hytune bench` on wgpu (the first call includes kernel compilation), the HyTuning
-# step split, a pretrained-model fixture on wgpu, and, when a Python with CUDA torch is there,
-# the PyTorch twin on CUDA for the ratio.
+# For each binary: the first wgpu call's time (kernel compilation), `bench/compare` against the
+# PyTorch twin on CUDA (eager and fused attention), the HyTuning step split, and a model of
+# SmolLM2-135M's shape (random weights, made there by fixtures/make_random_model.py) against
+# bench/hf_twin.py on CUDA. Every command has its own time limit, so one hang costs little.
 set -uo pipefail
-BIN=${1:-target/release/hytune}
 OUT_FILE=${OUT:-.}/gpu-check.txt
-run() { echo "\$ $*" | tee -a "$OUT_FILE"; "$@" 2>&1 | tee -a "$OUT_FILE"; }
+PY=${PYTHON:-python3}
+LIMIT=${LIMIT:-150}
+log() { echo "$*" | tee -a "$OUT_FILE"; }
+run() { log "\$ $*"; local t0; t0=$(date +%s.%N); timeout "$LIMIT" "$@" 2>&1 | tee -a "$OUT_FILE";
+        log "($(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s, exit ${PIPESTATUS[0]})"; }
 : > "$OUT_FILE"
-nvidia-smi --query-gpu=name,memory.total --format=csv 2>&1 | tee -a "$OUT_FILE"
-start=$(date +%s.%N)
-run "$BIN" bench --backend wgpu --repeats 1 --warmup 0 --rows 2 --cols 8
-echo "first wgpu bench (kernel compilation included): $(awk "BEGIN{print $(date +%s.%N) - $start}") s" | tee -a "$OUT_FILE"
-run "$BIN" bench --backend wgpu --json
-run "$BIN" bench --backend wgpu --hytuning --repeats 3 --warmup 1
-run "$BIN" bench --backend wgpu --model tests/fixtures/hf/qwen3 --repeats 3 --warmup 1 --rows 4 --cols 32 --gen-batch 4 --set model.max_len=96
-if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
-  run python3 bench/torch_twin.py --device cuda
-  run python3 bench/torch_twin.py --device cuda --sdpa
-else
-  echo "no Python with CUDA torch here: twin skipped" | tee -a "$OUT_FILE"
-fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee -a "$OUT_FILE"
+log "cpu cores: $(nproc)"
+bins=()
+for b in "$@"; do
+  case "$b" in
+    *.xz) xz -dc "$b" > "/tmp/$(basename "$b" .xz)" && chmod +x "/tmp/$(basename "$b" .xz)" && bins+=("/tmp/$(basename "$b" .xz)") ;;
+    *) bins+=("$b") ;;
+  esac
+done
+[ ${#bins[@]} -gt 0 ] || bins=(target/release/hytune)
+SMOL=/tmp/smollm2-135m-random
+# Most important first: a run cut short by its time limit still leaves the early figures.
+for bin in "${bins[@]}"; do
+  log "=== $bin: first call (kernel compilation), then the default model against the twin"
+  run "$bin" bench --backend wgpu --repeats 1 --warmup 0 --rows 2 --cols 8 --gen-batch 2
+  run "$PY" bench/compare --python "$PY" --hytune "$bin" --backend wgpu --device cuda --threads 8 --repeats 10 --sdpa
+done
+for bin in "${bins[@]}"; do
+  log "=== $bin: HyTuning step"
+  run "$bin" bench --backend wgpu --hytuning --repeats 2 --warmup 1
+done
+run "$PY" fixtures/make_random_model.py smollm2-135m "$SMOL"
+run "$PY" bench/hf_twin.py "$SMOL" --device cuda --rows 8 --cols 64 --gen-batch 8 --prompt 38 --new 66
+for bin in "${bins[@]}"; do
+  log "=== $bin: SmolLM2-135M shape"
+  run "$bin" bench --backend wgpu --model "$SMOL" --rows 8 --cols 64 --gen-batch 8 --repeats 3 \
+      --warmup 1 --set model.max_len=104
+done
+log "done"

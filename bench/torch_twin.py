@@ -23,7 +23,7 @@ BOS = 256  # hytune's byte tokenizer: bytes 0..255, then BOS, EOS, PAD
 
 def rope_tables(positions, dh, theta=10000.0):
     """cos/sin of position · θ^(−2i/dh), each frequency twice: [B, 1, T, dh] (hytune's Rope)."""
-    inv = theta ** (-torch.arange(0, dh, 2, dtype=torch.float64) / dh)
+    inv = theta ** (-torch.arange(0, dh, 2, dtype=torch.float64, device=positions.device) / dh)
     a = positions.to(torch.float64).unsqueeze(-1) * inv  # [B, T, dh/2]
     a = torch.cat([a, a], dim=-1).unsqueeze(1)
     return a.cos().float(), a.sin().float()
