@@ -253,11 +253,13 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
 }
 
 impl Trainer {
-    /// The cached base model of this shape and pretraining, next to the data it serves.
+    /// The cached base model of this shape and pretraining, next to the data it serves. The
+    /// version changes with whatever changes the base a seed gives (v7: initial weights drawn
+    /// in module order, `GptShape::init_gpt`).
     pub(super) fn base_cache_name(&self) -> String {
         let (s, p) = (&self.shape, &self.config.pretrain);
         format!(
-            "base-v6-{}-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
+            "base-v7-{}-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
             self.config.model.positions,
             s.d_model,
             s.n_layers,

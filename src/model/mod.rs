@@ -9,7 +9,7 @@ pub mod memory;
 pub mod score;
 pub mod shards;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData, activation};
 use serde::{Deserialize, Serialize};
@@ -69,9 +69,12 @@ impl GptShape {
         Lm::Gpt(self.init_gpt(device))
     }
 
+    /// A freshly initialised GPT. Burn draws a parameter's initial values from the device's
+    /// RNG when the parameter is first read, so every parameter is drawn here, in module order:
+    /// the weights a seed gives then do not depend on which code first reads which parameter.
     pub fn init_gpt(&self, device: &Device) -> Gpt {
         let d = self.d_model;
-        Gpt {
+        let gpt = Gpt {
             tok: EmbeddingConfig::new(self.vocab, d).init(device),
             pos: (self.positions == Positions::Learned)
                 .then(|| EmbeddingConfig::new(self.max_len, d).init(device)),
@@ -89,7 +92,18 @@ impl GptShape {
                 .with_bias(false)
                 .init(device),
             max_len: self.max_len,
-        }
+        };
+        gpt.visit(&mut DrawInOrder);
+        gpt
+    }
+}
+
+/// Reads each parameter once, in module order, which draws the lazily initialised ones.
+struct DrawInOrder;
+
+impl ModuleVisitor for DrawInOrder {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
     }
 }
 
