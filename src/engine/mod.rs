@@ -17,6 +17,7 @@ pub mod prg_scoring;
 pub mod protocol;
 pub mod rollouts;
 mod run_dir;
+mod step_guard;
 mod trainer;
 
 use std::path::PathBuf;

@@ -8,12 +8,12 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::module::Module;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::tensor::Device;
 
 use super::checkpoint;
 use super::cursor::{Cursors, Stream};
-use super::protocol::{Command, Event, Phase, RunInfo, StepMetrics, Summary};
+use super::protocol::{Command, Event, Phase, RunInfo, Summary};
 use super::run_dir::RunDir;
 use super::{Job, load_data};
 use crate::config::Config;
@@ -374,78 +374,6 @@ impl Trainer {
             return Ok(None);
         }
         self.post(post_start)
-    }
-
-    /// The optimizer step with `grads`, unless the loss `value` is not finite. Returns whether it
-    /// applied.
-    pub fn apply_update(&mut self, grads: GradientsParams, value: f64, lr: f64) -> Result<bool> {
-        if !value.is_finite() {
-            self.bad_steps += 1;
-            self.warn(format!(
-                "{} step {}: loss is {value}; update skipped ({} in a row)",
-                self.phase.name(),
-                self.step + 1,
-                self.bad_steps
-            ));
-            return Ok(false);
-        }
-        self.bad_steps = 0;
-        self.model = self.optim.step(lr, self.model.clone(), grads);
-        Ok(true)
-    }
-
-    pub(super) fn record_step(&mut self, mut m: StepMetrics) {
-        m.changed = std::mem::take(&mut self.pending_changes);
-        self.steps_since_start += 1;
-        if let Err(e) = self.dir.metrics(&m) {
-            self.io_error.get_or_insert(format!("{e:#}"));
-        }
-        self.emit(Event::Step(Box::new(m)));
-    }
-
-    /// Periodic checkpoint, write faults and the non-finite-loss guard.
-    pub(super) fn after_step(&mut self, total: usize) -> Result<Option<Halt>> {
-        let every = self.config.checkpoint.every;
-        if every > 0 && self.step % every == 0 && self.step < total {
-            if let Err(e) = self.checkpoint_now() {
-                self.io_error.get_or_insert(format!("{e:#}"));
-            }
-        }
-        // A write that failed: the TUI pauses with the error (fix the disk, then resume; the
-        // next write tries again); headless stops with it. The last good checkpoint stays.
-        if let Some(e) = self.io_error.take() {
-            let last = self
-                .last_checkpoint
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "none".into());
-            if self.interactive {
-                self.warn(format!("{e}; paused (last good checkpoint: {last})"));
-                self.paused = true;
-                self.emit(Event::Paused);
-            } else {
-                anyhow::bail!("{e} (last good checkpoint: {last})");
-            }
-        }
-        if self.bad_steps >= self.config.post.max_bad_steps {
-            let msg = format!(
-                "{} consecutive non-finite losses; last good checkpoint: {}",
-                self.bad_steps,
-                self.last_checkpoint
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "none".into())
-            );
-            self.bad_steps = 0;
-            if self.interactive {
-                self.warn(format!("{msg}; paused"));
-                self.paused = true;
-                self.emit(Event::Paused);
-            } else {
-                anyhow::bail!(msg);
-            }
-        }
-        Ok(None)
     }
 
     fn finish(&mut self, stopped_early: bool) {
