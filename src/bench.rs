@@ -204,6 +204,7 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
             "d_model": shape.d_model, "n_layers": shape.n_layers, "n_heads": shape.n_heads,
             "max_len": max_len, "mlp_ratio": shape.mlp_ratio, "vocab": vocab,
             "positions": if shape.positions == crate::model::Positions::Rope { "rope" } else { "learned" },
+            "activation": shape.activation.name(),
             "train_rows": packed.rows, "train_cols": packed.cols,
             "train_ms_min": train_min * 1e3, "train_ms_median": train_med * 1e3,
             "train_tok_s": tokens as f64 / train_med,

@@ -13,8 +13,7 @@ struct Collect(Vec<Vec<f32>>);
 
 impl ModuleVisitor for Collect {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.0
-            .push(param.val().into_data().to_vec::<f32>().unwrap());
+        self.0.push(hytune::model::to_vec(param.val()));
     }
 }
 

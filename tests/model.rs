@@ -10,7 +10,7 @@ use hytune::engine::losses::{PolicyRow, rlif_loss};
 use hytune::method::grpo;
 use hytune::model::generate::{SampleOpts, generate};
 use hytune::model::score::Packed;
-use hytune::model::{GptShape, Positions, int_tensor, to_vec};
+use hytune::model::{Activation, GptShape, Positions, int_tensor, to_vec};
 use hytune::rng::Rng;
 
 use common::small_gpt as shape;
@@ -23,6 +23,10 @@ fn cached_decoding_matches_the_full_forward_pass() {
             ..shape()
         });
     }
+    cached_decoding_matches(GptShape {
+        activation: Activation::Relu2,
+        ..shape()
+    });
 }
 
 fn cached_decoding_matches(shape: GptShape) {
@@ -51,8 +55,9 @@ fn cached_decoding_matches(shape: GptShape) {
             let full = logp[pos * v + tok as usize];
             assert!(
                 (full - lp).abs() < 1e-4,
-                "{:?} token {j}: cached {lp} vs full {full}",
-                shape.positions
+                "{:?} {:?} token {j}: cached {lp} vs full {full}",
+                shape.positions,
+                shape.activation
             );
             // Greedy: the chosen token is the argmax of the full pass too.
             let row = &logp[pos * v..(pos + 1) * v];

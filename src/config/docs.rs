@@ -81,6 +81,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "rope (rotary, relative: a fact learned at one offset is recalled at any) | learned (absolute embeddings, the first models).",
     ),
     (
+        "model",
+        "activation",
+        "The MLP's nonlinearity: gelu (exact, erf) | relu2 (max(x, 0)^2: cheaper on the CPU).",
+    ),
+    (
         "data",
         "suite",
         "dosage | finance (the domains) | arith | general (the general suites).",

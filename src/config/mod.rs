@@ -50,6 +50,9 @@ pub struct Model {
     /// How tokens know their position: rope | learned.
     #[serde(default = "learned")]
     pub positions: String,
+    /// The MLP's nonlinearity: gelu | relu2.
+    #[serde(default = "gelu")]
+    pub activation: String,
 }
 
 fn answer_conf() -> String {
@@ -62,6 +65,10 @@ fn builtin() -> String {
 
 fn learned() -> String {
     "learned".into()
+}
+
+fn gelu() -> String {
+    "gelu".into()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -209,6 +216,7 @@ impl Default for Config {
                 max_len: 160,
                 mlp_ratio: 4,
                 positions: "rope".into(),
+                activation: "gelu".into(),
             },
             data: Data {
                 suite: "dosage".into(),

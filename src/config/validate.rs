@@ -102,6 +102,7 @@ pub fn check(c: &Config) -> Check {
     at_least("model.max_len", c.model.max_len, 16)?;
     at_least("model.mlp_ratio", c.model.mlp_ratio, 1)?;
     one_of("model.positions", &c.model.positions, &["rope", "learned"])?;
+    one_of("model.activation", &c.model.activation, &["gelu", "relu2"])?;
     if c.model.source != "builtin"
         && !std::path::Path::new(&c.model.source)
             .join("config.json")

@@ -236,7 +236,7 @@ impl Loaded {
         if &self.meta.shape != expected {
             let s = &self.meta.shape;
             bail!(
-                "{}: checkpoint is of another model shape (d_model {}, n_layers {}, n_heads {}, max_len {}, mlp_ratio {}, positions {:?}) than the config's (d_model {}, n_layers {}, n_heads {}, max_len {}, mlp_ratio {}, positions {:?})",
+                "{}: checkpoint is of another model shape (d_model {}, n_layers {}, n_heads {}, max_len {}, mlp_ratio {}, positions {:?}, activation {}) than the config's (d_model {}, n_layers {}, n_heads {}, max_len {}, mlp_ratio {}, positions {:?}, activation {})",
                 path.display(),
                 s.d_model,
                 s.n_layers,
@@ -244,12 +244,14 @@ impl Loaded {
                 s.max_len,
                 s.mlp_ratio,
                 s.positions,
+                s.activation.name(),
                 expected.d_model,
                 expected.n_layers,
                 expected.n_heads,
                 expected.max_len,
                 expected.mlp_ratio,
-                expected.positions
+                expected.positions,
+                expected.activation.name()
             );
         }
         Ok(())

@@ -196,6 +196,7 @@ mod tests {
             max_len: 64,
             mlp_ratio: 2,
             positions: crate::model::Positions::Rope,
+            activation: crate::model::Activation::Gelu,
         };
         let model = shape.init(&device);
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();

@@ -259,8 +259,12 @@ impl Trainer {
     pub(super) fn base_cache_name(&self) -> String {
         let (s, p) = (&self.shape, &self.config.pretrain);
         format!(
-            "base-v7-{}-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
+            "base-v7-{}{}-d{}-l{}-h{}-c{}-m{}-{}{}-b{}-lr{}-s{}.hyt",
             self.config.model.positions,
+            match s.activation {
+                crate::model::Activation::Gelu => "",
+                crate::model::Activation::Relu2 => "-relu2",
+            },
             s.d_model,
             s.n_layers,
             s.n_heads,

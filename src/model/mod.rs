@@ -6,12 +6,13 @@ pub mod branches;
 pub mod generate;
 pub mod hf;
 pub mod memory;
+pub mod mlp_activation;
 pub mod score;
 pub mod shards;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 pub use attention::KvCache;
@@ -21,6 +22,7 @@ pub use attention::cached_bias;
 use crate::data::codec::{BYTES, Codec};
 use crate::data::tokenizer::VOCAB_SIZE;
 pub use hf::HfLm;
+pub use mlp_activation::Activation;
 
 /// How tokens know their position.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +48,9 @@ pub struct GptShape {
     /// Absent in checkpoints of earlier versions, which all had learned positions.
     #[serde(default)]
     pub positions: Positions,
+    /// Absent in checkpoints of earlier versions, which all used GELU.
+    #[serde(default)]
+    pub activation: Activation,
 }
 
 impl GptShape {
@@ -62,6 +67,7 @@ impl GptShape {
             } else {
                 Positions::Learned
             },
+            activation: Activation::parse(&m.activation),
         }
     }
 
@@ -92,6 +98,7 @@ impl GptShape {
                 .with_bias(false)
                 .init(device),
             max_len: self.max_len,
+            activation: self.activation,
         };
         gpt.visit(&mut DrawInOrder);
         gpt
@@ -125,6 +132,9 @@ pub struct Gpt {
     ln_f: LayerNorm,
     head: Linear,
     max_len: usize,
+    /// The MLP's nonlinearity (part of the shape, not of the record).
+    #[module(skip)]
+    activation: Activation,
 }
 
 /// Host-side description of a batch for one forward call.
@@ -315,9 +325,10 @@ impl Gpt {
                 cache.as_deref_mut().map(|c| (c, i)),
             );
             x = x + h;
-            let h = block.out.forward(activation::gelu(
-                block.fc.forward(block.ln2.forward(x.clone())),
-            ));
+            let h = block.out.forward(
+                self.activation
+                    .forward(block.fc.forward(block.ln2.forward(x.clone()))),
+            );
             x = x + h;
         }
         if let Some(c) = cache {

@@ -133,5 +133,6 @@ pub fn small_gpt() -> GptShape {
         max_len: 64,
         mlp_ratio: 2,
         positions: Positions::Rope,
+        activation: hytune::model::Activation::Gelu,
     }
 }
