@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
-    /// Exact GELU, `x · Φ(x)` with `Φ` through `erf`.
+    /// Exact GELU, `x · Φ(x)` with `Φ` through `erf` (on flex: `erf_gelu`).
     #[default]
     Gelu,
     /// Squared ReLU, `max(x, 0)²` (So et al. 2021, "Primer"): no transcendental function, so
@@ -33,7 +33,7 @@ impl Activation {
 
     pub fn forward<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
-            Activation::Gelu => activation::gelu(x),
+            Activation::Gelu => super::erf_gelu::forward(x),
             Activation::Relu2 => activation::relu(x).powi_scalar(2),
         }
     }

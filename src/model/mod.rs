@@ -3,6 +3,7 @@
 
 mod attention;
 pub mod branches;
+pub mod erf_gelu;
 pub mod generate;
 pub mod hf;
 pub mod memory;
