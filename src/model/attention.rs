@@ -103,8 +103,17 @@ impl Rope {
     }
 
     /// `x · cos + rotate_half(x) · sin` for `x` of `[B, H, T, d_head]`, where
-    /// `rotate_half([x1, x2]) = [−x2, x1]`.
+    /// `rotate_half([x1, x2]) = [−x2, x1]`: one pass each way on flex (`rope_kernel`).
     pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+        let [b, _, t, d] = x.dims();
+        if super::rope_kernel::applies(&x) && self.cos.dims() == [b, 1, t, d] {
+            return super::rope_kernel::rotate(x, self.cos.clone(), self.sin.clone());
+        }
+        self.apply_composed(x)
+    }
+
+    /// [`Rope::apply`] composed from tensor ops (every backend).
+    pub fn apply_composed(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, h, t, dh] = x.dims();
         let half = dh / 2;
         let rotated = Tensor::cat(

@@ -1,13 +1,14 @@
 //! The language models (hytune's byte GPT, or a pretrained Hugging Face decoder) and their
 //! uses: teacher-forced log-probs, a KV cache, batched sampling and greedy decoding.
 
-mod attention;
+pub(crate) mod attention;
 pub mod branches;
 pub mod erf_gelu;
 pub mod generate;
 pub mod hf;
 pub mod memory;
 pub mod mlp_activation;
+pub mod rope_kernel;
 pub mod score;
 pub mod shards;
 

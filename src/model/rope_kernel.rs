@@ -1,0 +1,197 @@
+//! Rotary embeddings on the CPU backend (flex) in one pass each way.
+//!
+//! Composed from tensor ops, `x · cos + rotate_half(x) · sin` costs two slices, a negation, a
+//! concatenation, two broadcast products and a sum forward, and about as many again backward,
+//! each a pass over `[B, H, T, d_head]`: rotary tables cost about 13% of a training step
+//! (`docs/method.md`). This kernel reads `x` once, in whatever strides the head split left it,
+//! and writes the rotated rows. Its backward is the same rotation by the opposite angle. Other
+//! backends keep the composed form (`Rope::apply`).
+
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, DType, Dispatch, Flex, backend_extension};
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Whether `rotate` runs this file's kernel for `x` (f32 on flex) rather than the composition.
+pub fn applies(x: &Tensor<4>) -> bool {
+    x.dtype() == DType::F32 && x.device().without_autodiff() == Device::flex()
+}
+
+/// `x · cos + rotate_half(x) · sin` for `x` of `[B, H, T, d]` and tables of `[B, 1, T, d]`
+/// (each frequency twice), where `rotate_half([x1, x2]) = [−x2, x1]`. Only where [`applies`].
+pub fn rotate(x: Tensor<4>, cos: Tensor<4>, sin: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as RopeKernel>::rope_rotate(
+        x.into_dispatch(),
+        cos.into_dispatch(),
+        sin.into_dispatch(),
+    ))
+}
+
+#[backend_extension(Flex, Autodiff)]
+pub trait RopeKernel: Backend {
+    fn rope_rotate(
+        x: FloatTensor<Self>,
+        cos: FloatTensor<Self>,
+        sin: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+impl RopeKernel for Flex {
+    fn rope_rotate(x: FlexTensor, cos: FlexTensor, sin: FlexTensor) -> FlexTensor {
+        kernel(&x, &cos, &sin, 1.0)
+    }
+}
+
+impl<C: CheckpointStrategy> RopeKernel for Autodiff<Flex, C> {
+    fn rope_rotate(
+        x: FloatTensor<Self>,
+        cos: FloatTensor<Self>,
+        sin: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct RopeBackward;
+
+        impl Backward<Flex, 1> for RopeBackward {
+            /// The tables (constants).
+            type State = (FlexTensor, FlexTensor);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let [parent] = ops.parents;
+                let grad = grads.consume::<Flex>(&ops.node);
+                if let Some(node) = parent {
+                    let (cos, sin) = ops.state;
+                    // The rotation is orthogonal: its transpose turns by the opposite angle.
+                    grads.register::<Flex>(node.id, kernel(&grad, &cos, &sin, -1.0));
+                }
+            }
+        }
+
+        let (cos, sin) = (cos.into_primitive(), sin.into_primitive());
+        match RopeBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let out = kernel(x.primitive(), &cos, &sin, 1.0);
+                prep.finish((cos, sin), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(kernel(&x.into_primitive(), &cos, &sin, 1.0)),
+        }
+    }
+}
+
+/// Rotates every `d`-row of `x` (`[B, H, T, d]`, any strides) by the angles of `cos` and
+/// `sign · sin` (`[B, 1, T, d]`); the result is contiguous.
+fn kernel(x: &FlexTensor, cos: &FlexTensor, sin: &FlexTensor, sign: f32) -> FlexTensor {
+    let dense = |t: &FlexTensor| {
+        if t.layout().strides().last() == Some(&1) {
+            t.clone()
+        } else {
+            t.to_contiguous()
+        }
+    };
+    let (x, cos, sin) = (dense(x), cos.to_contiguous(), sin.to_contiguous());
+    let dims = x.layout().shape().clone();
+    let [b, h, t, d] = [dims[0], dims[1], dims[2], dims[3]];
+    let half = d / 2;
+    let strides = x.layout().strides().to_vec();
+    let offset = x.layout().start_offset() as isize;
+    let (src, c, s) = (
+        x.storage::<f32>(),
+        cos.storage::<f32>(),
+        sin.storage::<f32>(),
+    );
+    let mut out = vec![0.0f32; b * h * t * d];
+    let mut rows = out.chunks_exact_mut(d);
+    for bi in 0..b {
+        for hi in 0..h {
+            for ti in 0..t {
+                let at = offset
+                    + bi as isize * strides[0]
+                    + hi as isize * strides[1]
+                    + ti as isize * strides[2];
+                let row = &src[at as usize..at as usize + d];
+                let table = (bi * t + ti) * d;
+                let (c, s) = (&c[table..table + d], &s[table..table + d]);
+                let o = rows.next().expect("one output row per input row");
+                for i in 0..half {
+                    let (x1, x2) = (row[i], row[i + half]);
+                    o[i] = x1 * c[i] - x2 * sign * s[i];
+                    o[i + half] = x2 * c[i + half] + x1 * sign * s[i + half];
+                }
+            }
+        }
+    }
+    FlexTensor::from_data(TensorData::new(out, dims))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::attention::Rope;
+
+    fn input(device: &Device, strided: bool) -> Tensor<4> {
+        let (b, h, t, d) = (2, 3, 5, 8);
+        let v: Vec<f32> = (0..b * h * t * d)
+            .map(|i| ((i * 37) % 23) as f32 * 0.1 - 1.1)
+            .collect();
+        if strided {
+            // [B, T, H, d] swapped to [B, H, T, d]: the layout the head split leaves.
+            Tensor::<4>::from_data(TensorData::new(v, [b, t, h, d]), device).swap_dims(1, 2)
+        } else {
+            Tensor::<4>::from_data(TensorData::new(v, [b, h, t, d]), device)
+        }
+    }
+
+    /// Values and gradients equal the composed form's, contiguous or strided.
+    #[test]
+    fn kernel_matches_the_composition() {
+        let device = Device::flex().autodiff();
+        let positions: Vec<u32> = (0..10).map(|i| (i * 7) % 13).collect();
+        for strided in [false, true] {
+            let rope = Rope::new(&positions, 2, 5, 8, &device);
+            let run = |fused: bool| {
+                let x = input(&device, strided).require_grad();
+                let y = if fused {
+                    rope.apply(x.clone())
+                } else {
+                    rope.apply_composed(x.clone())
+                };
+                let w = input(&Device::flex().autodiff(), false).exp();
+                let grads = (y.clone() * w).sum().backward();
+                (
+                    crate::model::to_vec(y),
+                    crate::model::to_vec(x.grad(&grads).unwrap()),
+                )
+            };
+            let (ours, theirs) = (run(true), run(false));
+            for i in 0..ours.0.len() {
+                assert!((ours.0[i] - theirs.0[i]).abs() < 1e-5, "value {i}");
+                assert!((ours.1[i] - theirs.1[i]).abs() < 1e-5, "grad {i}");
+            }
+        }
+    }
+
+    /// The kernel is what `Rope::apply` runs on flex (a wrong sign would show).
+    #[test]
+    fn apply_uses_the_kernel_on_flex() {
+        let device = Device::flex();
+        let x = input(&device, false);
+        assert!(applies(&x));
+        let rope = Rope::new(&[3; 10], 2, 5, 8, &device);
+        let a = crate::model::to_vec(rope.apply(x.clone()));
+        let b = crate::model::to_vec(rope.apply_composed(x));
+        assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-5));
+    }
+}
