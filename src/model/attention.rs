@@ -43,15 +43,21 @@ impl SelfAttention {
             k = r.apply(k);
         }
         let mut v = heads(qkv.narrow(2, 2 * d, d));
+        // Without a cache the bias is `causal_bias` (`Lm::forward` is the only such caller).
+        let causal = cache.is_none();
         if let Some((cache, layer)) = cache {
             (k, v) = cache.append(layer, k, v);
         }
         let keys = k.dims()[2];
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .div_scalar((self.d_head as f32).sqrt());
-        let scores = scores + bias.expand([b, self.n_heads, t, keys]);
-        let out = activation::softmax(scores, 3).matmul(v); // [B, H, T, dh]
+        let scores = q.matmul(k.swap_dims(2, 3));
+        let probs = if causal && super::causal_softmax::applies(&scores) {
+            debug_assert_eq!(bias.dims(), [1, 1, t, t]);
+            super::causal_softmax::softmax(scores, 1.0 / (self.d_head as f32).sqrt())
+        } else {
+            let scores = scores.div_scalar((self.d_head as f32).sqrt());
+            activation::softmax(scores + bias.expand([b, self.n_heads, t, keys]), 3)
+        };
+        let out = probs.matmul(v); // [B, H, T, dh]
         self.proj.forward(out.swap_dims(1, 2).reshape([b, t, d]))
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod attention;
 pub mod branches;
+pub mod causal_softmax;
 pub mod erf_gelu;
 pub mod generate;
 pub mod hf;

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Base recipes over run seeds: pretrain, then 60 RD steps at 5% labels; 200 dev items before and after.
-BIN=${BIN:-$PWD/target/release/hytune}  # built at commit fbbf928 (Burn GELU or relu2)
+BIN=${BIN:-$PWD/target/release/hytune}  # built at commit fbbf928 (the loop at the end is what each line of results-later.txt changed)
 cd /tmp/act
 run() {
   name=$1; shift
