@@ -15,14 +15,14 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, DType, Dispatch, Flex, backend_extension};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::backend::{Backend, Dispatch, Flex, backend_extension};
+use burn::tensor::{Tensor, TensorData};
 
 use super::erf_gelu::exp_nonpositive;
 
 /// Whether [`softmax`] runs here for `scores` (f32 on flex).
 pub fn applies(scores: &Tensor<4>) -> bool {
-    scores.dtype() == DType::F32 && scores.device().without_autodiff() == Device::flex()
+    super::on_flex_f32(scores)
 }
 
 /// `softmax(scores · scale + causal)` over the last axis of `[B, H, T, T]` scores, where the
@@ -141,7 +141,7 @@ fn backward(y: &FlexTensor, grad: &FlexTensor, scale: f32) -> FlexTensor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::activation;
+    use burn::tensor::{Device, activation};
 
     fn scores(device: &Device) -> Tensor<4> {
         let (b, h, t) = (2, 3, 6);

@@ -18,7 +18,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, DType, Dispatch, Flex, backend_extension};
-use burn::tensor::{Device, Tensor, TensorData, activation};
+use burn::tensor::{Tensor, TensorData, activation};
 
 /// `exp(x)` for `x <= 0`, within 2 ulp for `x >= -87` (about 1.6e-38 below, where `exp`
 /// would underflow). Branch-free, so the kernels' loops vectorise; `f32::exp` is a scalar call.
@@ -79,7 +79,7 @@ pub fn gelu_derivative(x: f32) -> f32 {
 
 /// GELU of a float tensor: this file's kernel on flex, Burn's `gelu` elsewhere.
 pub fn forward<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if x.dtype() == DType::F32 && x.device().without_autodiff() == Device::flex() {
+    if super::on_flex_f32(&x) {
         Tensor::from_dispatch(<Dispatch as ErfGelu>::erf_gelu(x.into_dispatch()))
     } else {
         activation::gelu(x)
@@ -181,6 +181,7 @@ fn flex_gelu_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::Device;
 
     #[test]
     fn exp_matches_the_library_exp() {

@@ -350,6 +350,12 @@ pub fn float_tensor(values: Vec<f32>, rows: usize, cols: usize, device: &Device)
     Tensor::<2>::from_data(TensorData::new(values, [rows, cols]), device)
 }
 
+/// Whether `x` is f32 on flex (with or without autodiff): where hytune's own kernels
+/// (`erf_gelu`, `rope_kernel`, `causal_softmax`) run instead of Burn's composed ops.
+pub fn on_flex_f32<const D: usize>(x: &Tensor<D>) -> bool {
+    x.dtype() == burn::tensor::DType::F32 && x.device().without_autodiff() == Device::flex()
+}
+
 /// Reads a float tensor back to the host.
 pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()

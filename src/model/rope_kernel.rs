@@ -14,12 +14,12 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, DType, Dispatch, Flex, backend_extension};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::backend::{Backend, Dispatch, Flex, backend_extension};
+use burn::tensor::{Tensor, TensorData};
 
 /// Whether `rotate` runs this file's kernel for `x` (f32 on flex) rather than the composition.
 pub fn applies(x: &Tensor<4>) -> bool {
-    x.dtype() == DType::F32 && x.device().without_autodiff() == Device::flex()
+    super::on_flex_f32(x)
 }
 
 /// `x · cos + rotate_half(x) · sin` for `x` of `[B, H, T, d]` and tables of `[B, 1, T, d]`
@@ -140,6 +140,7 @@ fn kernel(x: &FlexTensor, cos: &FlexTensor, sin: &FlexTensor, sign: f32) -> Flex
 mod tests {
     use super::*;
     use crate::model::attention::Rope;
+    use burn::tensor::Device;
 
     fn input(device: &Device, strided: bool) -> Tensor<4> {
         let (b, h, t, d) = (2, 3, 5, 8);
