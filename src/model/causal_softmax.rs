@@ -9,20 +9,18 @@
 //! softmax's, `scale · y ⊙ (g − Σ y g)`, in one pass. Other backends keep the composition.
 
 use burn::backend::autodiff::Autodiff;
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 
 use super::erf_gelu::exp_nonpositive;
+use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op};
 
 /// Whether [`softmax`] runs here for `scores` (f32 on flex).
 pub fn applies(scores: &Tensor<4>) -> bool {
-    super::on_flex_f32(scores)
+    on_flex_f32(scores)
 }
 
 /// `softmax(scores · scale + causal)` over the last axis of `[B, H, T, T]` scores, where the
@@ -47,52 +45,19 @@ impl CausalSoftmax for Flex {
 
 impl<C: CheckpointStrategy> CausalSoftmax for Autodiff<Flex, C> {
     fn causal_softmax(scores: FloatTensor<Self>, scale: f32) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct SoftmaxBackward;
-
-        impl Backward<Flex, 1> for SoftmaxBackward {
-            /// The output and the scale.
-            type State = (FlexTensor, f32);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 1>,
-                grads: &mut Gradients,
-                _checkpointer: &mut Checkpointer,
-            ) {
-                let [parent] = ops.parents;
-                let grad = grads.consume::<Flex>(&ops.node);
-                if let Some(node) = parent {
-                    let (y, scale) = ops.state;
-                    grads.register::<Flex>(node.id, backward(&y, &grad, scale));
-                }
-            }
-        }
-
-        match SoftmaxBackward
-            .prepare::<C>([scores.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let y = forward(scores.primitive(), scale);
-                prep.finish((y.clone(), scale), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward(&scores.into_primitive(), scale)),
-        }
-    }
-}
-
-fn contiguous(t: &FlexTensor) -> FlexTensor {
-    if t.as_slice::<f32>().is_some() {
-        t.clone()
-    } else {
-        t.to_contiguous()
+        one_input_op::<C, _>(
+            scores,
+            |s| {
+                let y = forward(s, scale);
+                (y.clone(), (y, scale))
+            },
+            |(y, scale), grad| backward(&y, &grad, scale),
+        )
     }
 }
 
 fn forward(scores: &FlexTensor, scale: f32) -> FlexTensor {
-    let scores = contiguous(scores);
+    let scores = contiguous_f32(scores);
     let dims = scores.layout().shape().clone();
     let t = dims[3];
     assert_eq!(dims[2], t, "causal softmax needs square scores");
@@ -110,11 +75,11 @@ fn forward(scores: &FlexTensor, scale: f32) -> FlexTensor {
         let inv = 1.0 / sum;
         o.iter_mut().for_each(|y| *y *= inv);
     }
-    FlexTensor::from_data(TensorData::new(out, dims))
+    from_f32(out, dims)
 }
 
 fn backward(y: &FlexTensor, grad: &FlexTensor, scale: f32) -> FlexTensor {
-    let (y, grad) = (contiguous(y), contiguous(grad));
+    let (y, grad) = (contiguous_f32(y), contiguous_f32(grad));
     let dims = y.layout().shape().clone();
     let t = dims[3];
     let (ys, gs) = (
@@ -135,13 +100,14 @@ fn backward(y: &FlexTensor, grad: &FlexTensor, scale: f32) -> FlexTensor {
             *d = scale * y * (g - dot);
         }
     }
-    FlexTensor::from_data(TensorData::new(out, dims))
+    from_f32(out, dims)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::{Device, activation};
+    use crate::model::flex_kernel::values_and_grads;
+    use burn::tensor::{Device, TensorData, activation};
 
     fn scores(device: &Device) -> Tensor<4> {
         let (b, h, t) = (2, 3, 6);
@@ -156,20 +122,19 @@ mod tests {
     fn kernel_matches_the_composition() {
         let device = Device::flex().autodiff();
         let scale = 0.25f32;
+        assert!(applies(&scores(&device)));
         let run = |fused: bool| {
-            let s = scores(&device).require_grad();
-            assert!(applies(&s));
-            let y = if fused {
-                softmax(s.clone(), scale)
-            } else {
-                let bias = super::super::attention::causal_bias(6, &device);
-                activation::softmax(s.clone().mul_scalar(scale) + bias.expand([2, 3, 6, 6]), 3)
-            };
-            let w = scores(&device).sin();
-            let grads = (y.clone() * w).sum().backward();
-            (
-                crate::model::to_vec(y),
-                crate::model::to_vec(s.grad(&grads).unwrap()),
+            values_and_grads(
+                scores(&device),
+                |s| {
+                    if fused {
+                        softmax(s, scale)
+                    } else {
+                        let bias = super::super::attention::causal_bias(6, &device);
+                        activation::softmax(s.mul_scalar(scale) + bias.expand([2, 3, 6, 6]), 3)
+                    }
+                },
+                scores(&device).sin(),
             )
         };
         let (ours, theirs) = (run(true), run(false));

@@ -10,15 +10,14 @@
 //! backends keep Burn's own GELU.
 
 use burn::backend::autodiff::Autodiff;
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, DType, Dispatch, Flex, backend_extension};
-use burn::tensor::{Tensor, TensorData, activation};
+use burn::tensor::{Tensor, activation};
+
+use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op};
 
 /// `exp(x)` for `x <= 0`, within 2 ulp for `x >= -87` (about 1.6e-38 below, where `exp`
 /// would underflow). Branch-free, so the kernels' loops vectorise; `f32::exp` is a scalar call.
@@ -79,7 +78,7 @@ pub fn gelu_derivative(x: f32) -> f32 {
 
 /// GELU of a float tensor: this file's kernel on flex, Burn's `gelu` elsewhere.
 pub fn forward<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if super::on_flex_f32(&x) {
+    if on_flex_f32(&x) {
         Tensor::from_dispatch(<Dispatch as ErfGelu>::erf_gelu(x.into_dispatch()))
     } else {
         activation::gelu(x)
@@ -99,39 +98,7 @@ impl ErfGelu for Flex {
 
 impl<C: CheckpointStrategy> ErfGelu for Autodiff<Flex, C> {
     fn erf_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct GeluBackward;
-
-        impl Backward<Flex, 1> for GeluBackward {
-            /// The input.
-            type State = FlexTensor;
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 1>,
-                grads: &mut Gradients,
-                _checkpointer: &mut Checkpointer,
-            ) {
-                let [parent] = ops.parents;
-                let grad = grads.consume::<Flex>(&ops.node);
-                if let Some(node) = parent {
-                    grads.register::<Flex>(node.id, flex_gelu_backward(ops.state, grad));
-                }
-            }
-        }
-
-        match GeluBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let input = x.primitive().clone();
-                let out = flex_gelu(input.clone());
-                prep.finish(input, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(flex_gelu(x.into_primitive())),
-        }
+        one_input_op::<C, _>(x, |x| (flex_gelu(x.clone()), x.clone()), flex_gelu_backward)
     }
 }
 
@@ -141,47 +108,34 @@ fn f32_values(t: &FlexTensor) -> Option<&[f32]> {
         .flatten()
 }
 
-fn flex_tensor(values: Vec<f32>, like: &FlexTensor) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, like.layout().shape().clone()))
-}
-
 fn flex_gelu(x: FlexTensor) -> FlexTensor {
-    let x = if f32_values(&x).is_some() {
-        x
-    } else if x.dtype() == DType::F32 {
-        x.to_contiguous()
-    } else {
+    if x.dtype() != DType::F32 {
         return Flex::gelu(x);
-    };
+    }
+    let x = contiguous_f32(&x);
     let out = f32_values(&x).unwrap().iter().map(|&v| gelu(v)).collect();
-    flex_tensor(out, &x)
+    from_f32(out, x.layout().shape().clone())
 }
 
 fn flex_gelu_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
     if x.dtype() != DType::F32 || grad.dtype() != DType::F32 {
         return Flex::gelu_backward(x, grad);
     }
-    let contiguous = |t: FlexTensor| {
-        if f32_values(&t).is_some() {
-            t
-        } else {
-            t.to_contiguous()
-        }
-    };
-    let (x, grad) = (contiguous(x), contiguous(grad));
+    let (x, grad) = (contiguous_f32(&x), contiguous_f32(&grad));
     let out = f32_values(&x)
         .unwrap()
         .iter()
         .zip(f32_values(&grad).unwrap())
         .map(|(&v, &g)| g * gelu_derivative(v))
         .collect();
-    flex_tensor(out, &x)
+    from_f32(out, x.layout().shape().clone())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::Device;
+    use crate::model::flex_kernel::values_and_grads;
+    use burn::tensor::{Device, TensorData};
 
     #[test]
     fn exp_matches_the_library_exp() {
@@ -241,21 +195,19 @@ mod tests {
         let n = xs.len();
         let device = Device::flex().autodiff();
         let run = |ours: bool| {
-            let x =
-                Tensor::<2>::from_data(TensorData::new(xs.clone(), [1, n]), &device).require_grad();
-            let y = if ours {
-                forward(x.clone())
-            } else {
-                activation::gelu(x.clone())
-            };
-            let w = Tensor::<2>::from_data(
-                TensorData::new((0..n).map(|i| 1.0 + i as f32 * 0.01).collect(), [1, n]),
-                &device,
-            );
-            let grads = (y.clone() * w).sum().backward();
-            (
-                crate::model::to_vec(y),
-                crate::model::to_vec(x.grad(&grads).unwrap()),
+            values_and_grads(
+                Tensor::<2>::from_data(TensorData::new(xs.clone(), [1, n]), &device),
+                |x| {
+                    if ours {
+                        forward(x)
+                    } else {
+                        activation::gelu(x)
+                    }
+                },
+                Tensor::<2>::from_data(
+                    TensorData::new((0..n).map(|i| 1.0 + i as f32 * 0.01).collect(), [1, n]),
+                    &device,
+                ),
             )
         };
         let (ours, theirs) = (run(true), run(false));

@@ -5,6 +5,7 @@ pub(crate) mod attention;
 pub mod branches;
 pub mod causal_softmax;
 pub mod erf_gelu;
+pub mod flex_kernel;
 pub mod generate;
 pub mod hf;
 pub mod memory;
@@ -348,12 +349,6 @@ pub fn int_tensor(values: &[u32], rows: usize, cols: usize, device: &Device) -> 
 
 pub fn float_tensor(values: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
     Tensor::<2>::from_data(TensorData::new(values, [rows, cols]), device)
-}
-
-/// Whether `x` is f32 on flex (with or without autodiff): where hytune's own kernels
-/// (`erf_gelu`, `rope_kernel`, `causal_softmax`) run instead of Burn's composed ops.
-pub fn on_flex_f32<const D: usize>(x: &Tensor<D>) -> bool {
-    x.dtype() == burn::tensor::DType::F32 && x.device().without_autodiff() == Device::flex()
 }
 
 /// Reads a float tensor back to the host.

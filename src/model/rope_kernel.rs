@@ -8,18 +8,17 @@
 //! backends keep the composed form (`Rope::apply`).
 
 use burn::backend::autodiff::Autodiff;
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
+
+use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op};
 
 /// Whether `rotate` runs this file's kernel for `x` (f32 on flex) rather than the composition.
 pub fn applies(x: &Tensor<4>) -> bool {
-    super::on_flex_f32(x)
+    on_flex_f32(x)
 }
 
 /// `x · cos + rotate_half(x) · sin` for `x` of `[B, H, T, d]` and tables of `[B, 1, T, d]`
@@ -53,41 +52,13 @@ impl<C: CheckpointStrategy> RopeKernel for Autodiff<Flex, C> {
         cos: FloatTensor<Self>,
         sin: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct RopeBackward;
-
-        impl Backward<Flex, 1> for RopeBackward {
-            /// The tables (constants).
-            type State = (FlexTensor, FlexTensor);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 1>,
-                grads: &mut Gradients,
-                _checkpointer: &mut Checkpointer,
-            ) {
-                let [parent] = ops.parents;
-                let grad = grads.consume::<Flex>(&ops.node);
-                if let Some(node) = parent {
-                    let (cos, sin) = ops.state;
-                    // The rotation is orthogonal: its transpose turns by the opposite angle.
-                    grads.register::<Flex>(node.id, kernel(&grad, &cos, &sin, -1.0));
-                }
-            }
-        }
-
         let (cos, sin) = (cos.into_primitive(), sin.into_primitive());
-        match RopeBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let out = kernel(x.primitive(), &cos, &sin, 1.0);
-                prep.finish((cos, sin), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(kernel(&x.into_primitive(), &cos, &sin, 1.0)),
-        }
+        // The rotation is orthogonal: its transpose turns by the opposite angle.
+        one_input_op::<C, _>(
+            x,
+            |x| (kernel(x, &cos, &sin, 1.0), (cos.clone(), sin.clone())),
+            |(cos, sin), grad| kernel(&grad, &cos, &sin, -1.0),
+        )
     }
 }
 
@@ -101,7 +72,7 @@ fn kernel(x: &FlexTensor, cos: &FlexTensor, sin: &FlexTensor, sign: f32) -> Flex
             t.to_contiguous()
         }
     };
-    let (x, cos, sin) = (dense(x), cos.to_contiguous(), sin.to_contiguous());
+    let (x, cos, sin) = (dense(x), contiguous_f32(cos), contiguous_f32(sin));
     let dims = x.layout().shape().clone();
     let [b, h, t, d] = [dims[0], dims[1], dims[2], dims[3]];
     let half = d / 2;
@@ -109,8 +80,8 @@ fn kernel(x: &FlexTensor, cos: &FlexTensor, sin: &FlexTensor, sign: f32) -> Flex
     let offset = x.layout().start_offset() as isize;
     let (src, c, s) = (
         x.storage::<f32>(),
-        cos.storage::<f32>(),
-        sin.storage::<f32>(),
+        cos.as_slice::<f32>().expect("contiguous f32 table"),
+        sin.as_slice::<f32>().expect("contiguous f32 table"),
     );
     let mut out = vec![0.0f32; b * h * t * d];
     let mut rows = out.chunks_exact_mut(d);
@@ -133,14 +104,15 @@ fn kernel(x: &FlexTensor, cos: &FlexTensor, sin: &FlexTensor, sign: f32) -> Flex
             }
         }
     }
-    FlexTensor::from_data(TensorData::new(out, dims))
+    from_f32(out, dims)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::attention::Rope;
-    use burn::tensor::Device;
+    use crate::model::flex_kernel::values_and_grads;
+    use burn::tensor::{Device, TensorData};
 
     fn input(device: &Device, strided: bool) -> Tensor<4> {
         let (b, h, t, d) = (2, 3, 5, 8);
@@ -163,17 +135,16 @@ mod tests {
         for strided in [false, true] {
             let rope = Rope::new(&positions, 2, 5, 8, &device);
             let run = |fused: bool| {
-                let x = input(&device, strided).require_grad();
-                let y = if fused {
-                    rope.apply(x.clone())
-                } else {
-                    rope.apply_composed(x.clone())
-                };
-                let w = input(&Device::flex().autodiff(), false).exp();
-                let grads = (y.clone() * w).sum().backward();
-                (
-                    crate::model::to_vec(y),
-                    crate::model::to_vec(x.grad(&grads).unwrap()),
+                values_and_grads(
+                    input(&device, strided),
+                    |x| {
+                        if fused {
+                            rope.apply(x)
+                        } else {
+                            rope.apply_composed(x)
+                        }
+                    },
+                    input(&device, false).exp(),
                 )
             };
             let (ours, theirs) = (run(true), run(false));
