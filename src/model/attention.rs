@@ -35,7 +35,7 @@ impl SelfAttention {
     ) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let heads = |z: Tensor<3>| z.reshape([b, t, self.n_heads, self.d_head]).swap_dims(1, 2); // [B, H, T, dh]
-        let qkv = self.qkv.forward(x);
+        let qkv = super::linear_kernel::linear(&self.qkv, x);
         let mut q = heads(qkv.clone().narrow(2, 0, d));
         let mut k = heads(qkv.clone().narrow(2, d, d));
         if let Some(r) = rope {
@@ -58,7 +58,7 @@ impl SelfAttention {
             activation::softmax(scores + bias.expand([b, self.n_heads, t, keys]), 3)
         };
         let out = probs.matmul(v); // [B, H, T, dh]
-        self.proj.forward(out.swap_dims(1, 2).reshape([b, t, d]))
+        super::linear_kernel::linear(&self.proj, out.swap_dims(1, 2).reshape([b, t, d]))
     }
 }
 

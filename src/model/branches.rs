@@ -3,10 +3,9 @@
 //! the contexts `q, s_1..s_k` are prefixes of one sequence, so one pass over `q, s_1..s_K` and
 //! one pass over the `K + 1` answer branches replace `K + 1` passes over whole prefixes.
 
-use burn::tensor::{Int, Tensor, activation};
-
 use super::attention::MASKED;
-use super::{Batch, Lm, int_tensor, to_vec};
+use super::token_logprobs::token_logprobs;
+use super::{Batch, Lm, to_vec};
 
 /// One context and its branches.
 pub struct Branched<'a> {
@@ -39,7 +38,6 @@ pub fn branch_logprobs(model: &Lm, items: &[Branched], chunk: usize) -> Vec<Vec<
 
 fn score_chunk(model: &Lm, items: &[Branched]) -> Vec<Vec<f64>> {
     let rows = items.len();
-    let device = model.device();
     let ctx = items.iter().map(|it| it.context.len()).max().unwrap_or(1);
     let pads: Vec<usize> = items.iter().map(|it| ctx - it.context.len()).collect();
     let new = items
@@ -101,12 +99,7 @@ fn score_chunk(model: &Lm, items: &[Branched]) -> Vec<Vec<f64>> {
         cols: new,
     };
     let logits = model.forward_cached(&batch, bias, &mut cache);
-    let target: Tensor<3, Int> = int_tensor(&targets, rows, new, &device).unsqueeze_dim(2);
-    let lp = to_vec(
-        activation::log_softmax(logits, 2)
-            .gather(2, target)
-            .squeeze_dim::<2>(2),
-    );
+    let lp = to_vec(token_logprobs(logits, &targets));
     items
         .iter()
         .enumerate()

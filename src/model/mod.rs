@@ -8,11 +8,14 @@ pub mod erf_gelu;
 pub mod flex_kernel;
 pub mod generate;
 pub mod hf;
+pub mod layer_norm_kernel;
+pub mod linear_kernel;
 pub mod memory;
 pub mod mlp_activation;
 pub mod rope_kernel;
 pub mod score;
 pub mod shards;
+pub mod token_logprobs;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -26,6 +29,8 @@ pub use attention::cached_bias;
 use crate::data::codec::{BYTES, Codec};
 use crate::data::tokenizer::VOCAB_SIZE;
 pub use hf::HfLm;
+use layer_norm_kernel::layer_norm;
+use linear_kernel::linear;
 pub use mlp_activation::Activation;
 
 /// How tokens know their position.
@@ -323,22 +328,23 @@ impl Gpt {
         };
         for (i, block) in self.blocks.iter().enumerate() {
             let h = block.attn.forward(
-                block.ln1.forward(x.clone()),
+                layer_norm(&block.ln1, x.clone()),
                 bias.clone(),
                 rope.as_ref(),
                 cache.as_deref_mut().map(|c| (c, i)),
             );
             x = x + h;
-            let h = block.out.forward(
+            let h = linear(
+                &block.out,
                 self.activation
-                    .forward(block.fc.forward(block.ln2.forward(x.clone()))),
+                    .forward(linear(&block.fc, layer_norm(&block.ln2, x.clone()))),
             );
             x = x + h;
         }
         if let Some(c) = cache {
             c.advance(x.dims()[1]);
         }
-        self.head.forward(self.ln_f.forward(x))
+        linear(&self.head, layer_norm(&self.ln_f, x))
     }
 }
 

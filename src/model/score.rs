@@ -1,8 +1,9 @@
 //! Teacher-forced log-probabilities of continuations: what `conf(a | x)` (DESIGN §1.3) and
 //! the PRG traces (§1.4) need, and the per-token log-probs of the losses.
 
-use burn::tensor::{Int, Tensor, activation};
+use burn::tensor::Tensor;
 
+use super::token_logprobs::token_logprobs;
 use super::{Lm, float_tensor, int_tensor, to_vec};
 
 /// Right-padded `[N, L]` inputs of `prefix ++ continuation` pairs, with the shifted targets and
@@ -50,10 +51,7 @@ impl Packed {
     pub fn token_logprobs(&self, model: &Lm) -> Tensor<2> {
         let device = model.device();
         let inputs = int_tensor(&self.inputs, self.rows, self.cols, &device);
-        let targets: Tensor<3, Int> =
-            int_tensor(&self.targets, self.rows, self.cols, &device).unsqueeze_dim(2);
-        let logp = activation::log_softmax(model.forward(inputs), 2);
-        logp.gather(2, targets).squeeze_dim(2)
+        token_logprobs(model.forward(inputs), &self.targets)
     }
 
     pub fn mask_tensor(&self, model: &Lm) -> Tensor<2> {
