@@ -16,7 +16,7 @@ use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
 
 use super::erf_gelu::exp_nonpositive;
-use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op};
+use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op, wide_fn};
 
 /// Whether [`softmax`] runs here for `scores` (f32 on flex).
 pub fn applies(scores: &Tensor<4>) -> bool {
@@ -63,19 +63,26 @@ fn forward(scores: &FlexTensor, scale: f32) -> FlexTensor {
     assert_eq!(dims[2], t, "causal softmax needs square scores");
     let src = scores.as_slice::<f32>().expect("contiguous f32 scores");
     let mut out = vec![0.0f32; src.len()];
-    for (row, (s, o)) in src.chunks_exact(t).zip(out.chunks_exact_mut(t)).enumerate() {
-        let i = row % t;
-        let (s, o) = (&s[..=i], &mut o[..=i]);
-        let m = s.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v)) * scale;
-        let mut sum = 0.0f32;
-        for (y, &v) in o.iter_mut().zip(s) {
-            *y = exp_nonpositive(v * scale - m);
-            sum += *y;
-        }
-        let inv = 1.0 / sum;
-        o.iter_mut().for_each(|y| *y *= inv);
-    }
+    softmax_rows(src, &mut out, t, scale);
     from_f32(out, dims)
+}
+
+wide_fn! {
+    /// Each row's visible entries `[0, i]`, scaled, through the softmax; the rest stay 0.
+    fn softmax_rows(src: &[f32], out: &mut [f32], t: usize, scale: f32) {
+        for (row, (s, o)) in src.chunks_exact(t).zip(out.chunks_exact_mut(t)).enumerate() {
+            let i = row % t;
+            let (s, o) = (&s[..=i], &mut o[..=i]);
+            let m = s.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v)) * scale;
+            // The `exp`s in a loop of their own vectorise; the sum keeps its order.
+            for (y, &v) in o.iter_mut().zip(s) {
+                *y = exp_nonpositive(v * scale - m);
+            }
+            let sum = o.iter().fold(0.0f32, |a, &y| a + y);
+            let inv = 1.0 / sum;
+            o.iter_mut().for_each(|y| *y *= inv);
+        }
+    }
 }
 
 fn backward(y: &FlexTensor, grad: &FlexTensor, scale: f32) -> FlexTensor {
@@ -87,20 +94,33 @@ fn backward(y: &FlexTensor, grad: &FlexTensor, scale: f32) -> FlexTensor {
         grad.as_slice::<f32>().expect("contiguous f32 gradient"),
     );
     let mut out = vec![0.0f32; ys.len()];
-    for (row, ((yr, gr), o)) in ys
-        .chunks_exact(t)
-        .zip(gs.chunks_exact(t))
-        .zip(out.chunks_exact_mut(t))
-        .enumerate()
-    {
-        let n = row % t + 1;
-        let (yr, gr, o) = (&yr[..n], &gr[..n], &mut o[..n]);
-        let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
-        for ((d, &y), &g) in o.iter_mut().zip(yr).zip(gr) {
-            *d = scale * y * (g - dot);
+    softmax_backward_rows(ys, gs, &mut out, t, scale);
+    from_f32(out, dims)
+}
+
+wide_fn! {
+    /// `scale · y ⊙ (g − Σ y g)` over each row's visible entries.
+    fn softmax_backward_rows(
+        ys: &[f32],
+        gs: &[f32],
+        out: &mut [f32],
+        t: usize,
+        scale: f32,
+    ) {
+        for (row, ((yr, gr), o)) in ys
+            .chunks_exact(t)
+            .zip(gs.chunks_exact(t))
+            .zip(out.chunks_exact_mut(t))
+            .enumerate()
+        {
+            let n = row % t + 1;
+            let (yr, gr, o) = (&yr[..n], &gr[..n], &mut o[..n]);
+            let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
+            for ((d, &y), &g) in o.iter_mut().zip(yr).zip(gr) {
+                *d = scale * y * (g - dot);
+            }
         }
     }
-    from_f32(out, dims)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, DType, Dispatch, Flex, backend_extension};
 use burn::tensor::{Tensor, activation};
 
-use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op};
+use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op, wide_fn};
 
 /// `exp(x)` for `x <= 0`, within 2 ulp for `x >= -87` (about 1.6e-38 below, where `exp`
 /// would underflow). Branch-free, so the kernels' loops vectorise; `f32::exp` is a scalar call.
@@ -113,7 +113,9 @@ fn flex_gelu(x: FlexTensor) -> FlexTensor {
         return Flex::gelu(x);
     }
     let x = contiguous_f32(&x);
-    let out = f32_values(&x).unwrap().iter().map(|&v| gelu(v)).collect();
+    let xs = f32_values(&x).unwrap();
+    let mut out = vec![0.0f32; xs.len()];
+    gelu_into(xs, &mut out);
     from_f32(out, x.layout().shape().clone())
 }
 
@@ -122,13 +124,28 @@ fn flex_gelu_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
         return Flex::gelu_backward(x, grad);
     }
     let (x, grad) = (contiguous_f32(&x), contiguous_f32(&grad));
-    let out = f32_values(&x)
-        .unwrap()
-        .iter()
-        .zip(f32_values(&grad).unwrap())
-        .map(|(&v, &g)| g * gelu_derivative(v))
-        .collect();
+    let (xs, gs) = (f32_values(&x).unwrap(), f32_values(&grad).unwrap());
+    let mut out = vec![0.0f32; xs.len()];
+    gelu_backward_into(xs, gs, &mut out);
     from_f32(out, x.layout().shape().clone())
+}
+
+wide_fn! {
+    /// `out = GELU(x)`.
+    fn gelu_into(x: &[f32], out: &mut [f32]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = gelu(v);
+        }
+    }
+}
+
+wide_fn! {
+    /// `out = g · GELU′(x)`.
+    fn gelu_backward_into(x: &[f32], g: &[f32], out: &mut [f32]) {
+        for ((o, &v), &g) in out.iter_mut().zip(x).zip(g) {
+            *o = g * gelu_derivative(v);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -229,6 +246,23 @@ mod tests {
         let b = crate::model::to_vec(activation::gelu(x.transpose()));
         for (p, q) in a.iter().zip(&b) {
             assert!((p - q).abs() < 5e-7, "{a:?} {b:?}");
+        }
+    }
+
+    /// The loops of `wide_fn!` (AVX2 on a CPU that has it) give the same bits as the scalar
+    /// functions compiled as built.
+    #[test]
+    fn wide_loops_give_the_scalar_bits() {
+        let xs: Vec<f32> = (0..1001).map(|i| (i as f32 - 500.0) * 0.0173).collect();
+        let gs: Vec<f32> = (0..1001).map(|i| ((i * 7) % 13) as f32 * 0.1 - 0.6).collect();
+        let (mut out, mut back) = (vec![0.0f32; xs.len()], vec![0.0f32; xs.len()]);
+        gelu_into(&xs, &mut out);
+        gelu_backward_into(&xs, &gs, &mut back);
+        for i in 0..xs.len() {
+            let x = std::hint::black_box(xs[i]);
+            assert_eq!(out[i].to_bits(), gelu(x).to_bits(), "GELU at {x}");
+            let want = gs[i] * gelu_derivative(x);
+            assert_eq!(back[i].to_bits(), want.to_bits(), "GELU' at {x}");
         }
     }
 }

@@ -1,5 +1,6 @@
-//! What hytune's own kernels on the CPU backend (`erf_gelu`, `rope_kernel`, `causal_softmax`)
-//! share: where they run, their f32 buffers, and the autodiff node of an op of one input.
+//! What hytune's own kernels on the CPU backend (`erf_gelu`, `rope_kernel`, `causal_softmax`,
+//! `layer_norm_kernel`, `linear_kernel`, `token_logprobs`) share: where they run, their f32
+//! buffers, their loops' instruction set, and the autodiff node of an op of one input.
 
 use std::fmt::Debug;
 
@@ -31,6 +32,48 @@ pub fn contiguous_f32(t: &FlexTensor) -> FlexTensor {
 /// A tensor of `shape` holding `values` in row-major order.
 pub fn from_f32(values: Vec<f32>, shape: Shape) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Defines `fn name(args) -> R` whose body runs compiled with AVX2 and FMA where the CPU has
+/// them (checked once at run time), else as built. The crate is built for baseline x86-64, so
+/// the kernels' element loops vectorise to SSE2's 4 lanes; with AVX2 they run 8 wide. LLVM
+/// contracts no `a · b + c` into an FMA on its own, so the results are the same bits either
+/// way. The body is an `#[inline(always)]` function called from the AVX2 one, so it is
+/// compiled inside it; what it calls out of line (`collect`, `extend`) runs as built.
+macro_rules! wide_fn {
+    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn body($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    body($($arg),*)
+                }
+                if $crate::model::flex_kernel::has_avx2_fma() {
+                    // SAFETY: the CPU has both features (checked at run time).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+pub(crate) use wide_fn;
+
+/// Whether this CPU has AVX2 and FMA (the x86-64-v3 level of `wide_fn!`'s bodies).
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx2_fma() -> bool {
+    use std::sync::OnceLock;
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    })
 }
 
 /// The backward node of an op of one float input: `backward(state, grad)` is the input's

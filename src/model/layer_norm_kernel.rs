@@ -22,7 +22,7 @@ use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::nn::LayerNorm;
 use burn::tensor::{Shape, Tensor};
 
-use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32};
+use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, wide_fn};
 
 /// The `ε` of `LayerNormConfig::new`, which every norm of the byte GPT uses (Burn keeps a
 /// norm's own `ε` private; the test below checks the two agree).
@@ -134,22 +134,8 @@ fn forward(
     } else {
         Vec::new()
     };
-    let mut rstds = Vec::with_capacity(if keep { xs.len() / d } else { 0 });
-    for (r, (row, o)) in xs.chunks_exact(d).zip(out.chunks_exact_mut(d)).enumerate() {
-        let mean = row.iter().sum::<f32>() / d as f32;
-        let var = row.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
-        let rstd = 1.0 / (var + EPSILON).sqrt();
-        for (((o, &v), &g), &b) in o.iter_mut().zip(row).zip(gs).zip(bs) {
-            *o = (v - mean) * rstd * g + b;
-        }
-        if keep {
-            let h = &mut xhat[r * d..(r + 1) * d];
-            for (h, &v) in h.iter_mut().zip(row) {
-                *h = (v - mean) * rstd;
-            }
-            rstds.push(rstd);
-        }
-    }
+    let mut rstds = vec![0.0f32; if keep { xs.len() / d } else { 0 }];
+    norm_rows(xs, gs, bs, &mut out, &mut xhat, &mut rstds, keep);
     let saved = keep.then(|| Saved {
         xhat,
         rstd: rstds,
@@ -157,6 +143,39 @@ fn forward(
         shape: shape.clone(),
     });
     (from_f32(out, shape), saved)
+}
+
+wide_fn! {
+    /// Each `d`-row normalised, scaled and shifted into `out`; with `keep`, `x̂` and `1/σ` too.
+    fn norm_rows(
+        xs: &[f32],
+        gs: &[f32],
+        bs: &[f32],
+        out: &mut [f32],
+        xhat: &mut [f32],
+        rstds: &mut [f32],
+        keep: bool,
+    ) {
+        let d = gs.len();
+        for (r, (row, o)) in xs.chunks_exact(d).zip(out.chunks_exact_mut(d)).enumerate() {
+            let mean = row.iter().fold(0.0f32, |a, &v| a + v) / d as f32;
+            let var = row
+                .iter()
+                .fold(0.0f32, |a, &v| a + (v - mean) * (v - mean))
+                / d as f32;
+            let rstd = 1.0 / (var + EPSILON).sqrt();
+            for (((o, &v), &g), &b) in o.iter_mut().zip(row).zip(gs).zip(bs) {
+                *o = (v - mean) * rstd * g + b;
+            }
+            if keep {
+                let h = &mut xhat[r * d..(r + 1) * d];
+                for (h, &v) in h.iter_mut().zip(row) {
+                    *h = (v - mean) * rstd;
+                }
+                rstds[r] = rstd;
+            }
+        }
+    }
 }
 
 /// The gradients of `x`, `γ` and `β`.
@@ -169,30 +188,61 @@ fn backward(s: &Saved, grad: &FlexTensor) -> [FlexTensor; 3] {
     let mut dgamma = vec![0.0f32; d];
     let mut dbeta = vec![0.0f32; d];
     let mut gg = vec![0.0f32; d];
-    for (((g, h), o), &rstd) in gs
-        .chunks_exact(d)
-        .zip(s.xhat.chunks_exact(d))
-        .zip(dx.chunks_exact_mut(d))
-        .zip(&s.rstd)
-    {
-        let (mut sum_gg, mut sum_ggh) = (0.0f32, 0.0f32);
-        for j in 0..d {
-            gg[j] = g[j] * gamma[j];
-            sum_gg += gg[j];
-            sum_ggh += gg[j] * h[j];
-            dgamma[j] += g[j] * h[j];
-            dbeta[j] += g[j];
-        }
-        let (mean_gg, mean_ggh) = (sum_gg / d as f32, sum_ggh / d as f32);
-        for j in 0..d {
-            o[j] = rstd * (gg[j] - mean_gg - h[j] * mean_ggh);
-        }
-    }
+    norm_backward_rows(
+        gs,
+        &s.xhat,
+        &s.rstd,
+        gamma,
+        &mut dx,
+        &mut dgamma,
+        &mut dbeta,
+        &mut gg,
+    );
     [
         from_f32(dx, s.shape.clone()),
         from_f32(dgamma, Shape::new([d])),
         from_f32(dbeta, Shape::new([d])),
     ]
+}
+
+wide_fn! {
+    /// `∂x` into `dx`, `∂γ` and `∂β` summed over the rows; `gg` is a row of scratch.
+    fn norm_backward_rows(
+        gs: &[f32],
+        xhat: &[f32],
+        rstds: &[f32],
+        gamma: &[f32],
+        dx: &mut [f32],
+        dgamma: &mut [f32],
+        dbeta: &mut [f32],
+        gg: &mut [f32],
+    ) {
+        let d = gamma.len();
+        let (dgamma, dbeta, gg) = (&mut dgamma[..d], &mut dbeta[..d], &mut gg[..d]);
+        for (((g, h), o), &rstd) in gs
+            .chunks_exact(d)
+            .zip(xhat.chunks_exact(d))
+            .zip(dx.chunks_exact_mut(d))
+            .zip(rstds)
+        {
+            // The element-wise parts in loops of their own vectorise; the two sums keep
+            // their order.
+            for j in 0..d {
+                gg[j] = g[j] * gamma[j];
+                dgamma[j] += g[j] * h[j];
+                dbeta[j] += g[j];
+            }
+            let (mut sum_gg, mut sum_ggh) = (0.0f32, 0.0f32);
+            for j in 0..d {
+                sum_gg += gg[j];
+                sum_ggh += gg[j] * h[j];
+            }
+            let (mean_gg, mean_ggh) = (sum_gg / d as f32, sum_ggh / d as f32);
+            for j in 0..d {
+                o[j] = rstd * (gg[j] - mean_gg - h[j] * mean_ggh);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

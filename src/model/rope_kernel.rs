@@ -14,7 +14,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
 
-use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op};
+use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op, wide_fn};
 
 /// Whether `rotate` runs this file's kernel for `x` (f32 on flex) rather than the composition.
 pub fn applies(x: &Tensor<4>) -> bool {
@@ -75,7 +75,6 @@ fn kernel(x: &FlexTensor, cos: &FlexTensor, sin: &FlexTensor, sign: f32) -> Flex
     let (x, cos, sin) = (dense(x), contiguous_f32(cos), contiguous_f32(sin));
     let dims = x.layout().shape().clone();
     let [b, h, t, d] = [dims[0], dims[1], dims[2], dims[3]];
-    let half = d / 2;
     let strides = x.layout().strides().to_vec();
     let offset = x.layout().start_offset() as isize;
     let (src, c, s) = (
@@ -84,27 +83,48 @@ fn kernel(x: &FlexTensor, cos: &FlexTensor, sin: &FlexTensor, sign: f32) -> Flex
         sin.as_slice::<f32>().expect("contiguous f32 table"),
     );
     let mut out = vec![0.0f32; b * h * t * d];
-    let mut rows = out.chunks_exact_mut(d);
-    for bi in 0..b {
-        for hi in 0..h {
-            for ti in 0..t {
-                let at = offset
-                    + bi as isize * strides[0]
-                    + hi as isize * strides[1]
-                    + ti as isize * strides[2];
-                let row = &src[at as usize..at as usize + d];
-                let table = (bi * t + ti) * d;
-                let (c, s) = (&c[table..table + d], &s[table..table + d]);
-                let o = rows.next().expect("one output row per input row");
-                for i in 0..half {
-                    let (x1, x2) = (row[i], row[i + half]);
-                    o[i] = x1 * c[i] - x2 * sign * s[i];
-                    o[i + half] = x2 * c[i + half] + x1 * sign * s[i + half];
+    rotate_rows(src, c, s, &mut out, [b, h, t, d], &strides, offset, sign);
+    from_f32(out, dims)
+}
+
+wide_fn! {
+    /// Each `d`-row of `src` (at `offset` and `strides`) rotated into the dense `out`.
+    fn rotate_rows(
+        src: &[f32],
+        c: &[f32],
+        s: &[f32],
+        out: &mut [f32],
+        dims: [usize; 4],
+        strides: &[isize],
+        offset: isize,
+        sign: f32,
+    ) {
+        let [b, h, t, d] = dims;
+        let half = d / 2;
+        let mut rows = out.chunks_exact_mut(d);
+        for bi in 0..b {
+            for hi in 0..h {
+                for ti in 0..t {
+                    let at = offset
+                        + bi as isize * strides[0]
+                        + hi as isize * strides[1]
+                        + ti as isize * strides[2];
+                    let row = &src[at as usize..at as usize + d];
+                    let table = (bi * t + ti) * d;
+                    let (c, s) = (&c[table..table + d], &s[table..table + d]);
+                    let o = rows.next().expect("one output row per input row");
+                    let (o1, o2) = o.split_at_mut(half);
+                    let (x1, x2) = row.split_at(half);
+                    let (c1, c2) = c.split_at(half);
+                    let (s1, s2) = s.split_at(half);
+                    for i in 0..half {
+                        o1[i] = x1[i] * c1[i] - x2[i] * sign * s1[i];
+                        o2[i] = x2[i] * c2[i] + x1[i] * sign * s2[i];
+                    }
                 }
             }
         }
     }
-    from_f32(out, dims)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{Int, Shape, Tensor, activation};
 
 use super::erf_gelu::exp_nonpositive;
-use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op};
+use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op, wide_fn};
 use super::int_tensor;
 
 /// `log_softmax(logits, 2)` gathered at `targets` (`[N, L]` row-major): `[N, L]` log-probs.
@@ -82,16 +82,39 @@ fn forward(logits: &FlexTensor, targets: &[u32]) -> (FlexTensor, Vec<f32>) {
     let dims = logits.layout().shape().clone();
     let (n, l, v) = (dims[0], dims[1], dims[2]);
     let z = logits.as_slice::<f32>().expect("contiguous f32 logits");
-    let mut out = Vec::with_capacity(n * l);
-    let mut lses = Vec::with_capacity(n * l);
-    for (row, &t) in z.chunks_exact(v).zip(targets) {
-        let m = row.iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x));
-        let s: f32 = row.iter().map(|&x| exp_nonpositive(x - m)).sum();
-        let lse = m + s.ln();
-        out.push(row[t as usize] - lse);
-        lses.push(lse);
-    }
+    let mut out = vec![0.0f32; n * l];
+    let mut lses = vec![0.0f32; n * l];
+    let mut exps = vec![0.0f32; v];
+    logprob_rows(z, targets, &mut out, &mut lses, &mut exps, v);
     (from_f32(out, Shape::new([n, l])), lses)
+}
+
+wide_fn! {
+    /// Each row's log-sum-exp, and the target's log-prob; `exps` is a row of scratch.
+    fn logprob_rows(
+        z: &[f32],
+        targets: &[u32],
+        out: &mut [f32],
+        lses: &mut [f32],
+        exps: &mut [f32],
+        v: usize,
+    ) {
+        for (((row, &t), o), lse) in z
+            .chunks_exact(v)
+            .zip(targets)
+            .zip(out.iter_mut())
+            .zip(lses.iter_mut())
+        {
+            let m = row.iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x));
+            // The `exp`s in a loop of their own vectorise; the sum keeps its order.
+            for (e, &x) in exps.iter_mut().zip(row) {
+                *e = exp_nonpositive(x - m);
+            }
+            let s = exps.iter().fold(0.0f32, |a, &e| a + e);
+            *lse = m + s.ln();
+            *o = row[t as usize] - *lse;
+        }
+    }
 }
 
 /// `∂/∂z[v] = g · (1[v = target] − exp(z[v] − lse))` per row.
@@ -102,18 +125,32 @@ fn backward(s: &Saved, grad: &FlexTensor) -> FlexTensor {
     let z = logits.as_slice::<f32>().expect("contiguous f32 logits");
     let g = grad.as_slice::<f32>().expect("contiguous f32 gradient");
     let mut out = vec![0.0f32; z.len()];
-    for (((row, o), (&lse, &t)), &g) in z
-        .chunks_exact(v)
-        .zip(out.chunks_exact_mut(v))
-        .zip(s.lse.iter().zip(s.targets.iter()))
-        .zip(g)
-    {
-        for (d, &x) in o.iter_mut().zip(row) {
-            *d = -g * exp_nonpositive(x - lse);
-        }
-        o[t as usize] += g;
-    }
+    logprob_backward_rows(z, g, &s.lse, &s.targets, &mut out, v);
     from_f32(out, dims)
+}
+
+wide_fn! {
+    /// `g · (onehot(target) − softmax)` per row, the softmax from the saved log-sum-exp.
+    fn logprob_backward_rows(
+        z: &[f32],
+        g: &[f32],
+        lse: &[f32],
+        targets: &[u32],
+        out: &mut [f32],
+        v: usize,
+    ) {
+        for (((row, o), (&lse, &t)), &g) in z
+            .chunks_exact(v)
+            .zip(out.chunks_exact_mut(v))
+            .zip(lse.iter().zip(targets))
+            .zip(g)
+        {
+            for (d, &x) in o.iter_mut().zip(row) {
+                *d = -g * exp_nonpositive(x - lse);
+            }
+            o[t as usize] += g;
+        }
+    }
 }
 
 #[cfg(test)]
