@@ -126,7 +126,7 @@ wide_fn! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::flex_kernel::values_and_grads;
+    use crate::model::flex_kernel::{assert_close, values_and_grads};
     use burn::tensor::{Device, TensorData, activation};
 
     fn scores(device: &Device) -> Tensor<4> {
@@ -158,10 +158,8 @@ mod tests {
             )
         };
         let (ours, theirs) = (run(true), run(false));
-        for i in 0..ours.0.len() {
-            assert!((ours.0[i] - theirs.0[i]).abs() < 1e-6, "value {i}");
-            assert!((ours.1[i] - theirs.1[i]).abs() < 1e-6, "grad {i}");
-        }
+        assert_close(&ours.0, &theirs.0, 1e-6, "value");
+        assert_close(&ours.1, &theirs.1, 1e-6, "grad");
     }
 
     /// By hand: one row of two visible scores [0, ln 3] (scale 1) gives [1/4, 3/4], and the

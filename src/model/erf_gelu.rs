@@ -254,7 +254,9 @@ mod tests {
     #[test]
     fn wide_loops_give_the_scalar_bits() {
         let xs: Vec<f32> = (0..1001).map(|i| (i as f32 - 500.0) * 0.0173).collect();
-        let gs: Vec<f32> = (0..1001).map(|i| ((i * 7) % 13) as f32 * 0.1 - 0.6).collect();
+        let gs: Vec<f32> = (0..1001)
+            .map(|i| ((i * 7) % 13) as f32 * 0.1 - 0.6)
+            .collect();
         let (mut out, mut back) = (vec![0.0f32; xs.len()], vec![0.0f32; xs.len()]);
         gelu_into(&xs, &mut out);
         gelu_backward_into(&xs, &gs, &mut back);

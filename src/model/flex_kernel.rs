@@ -132,3 +132,12 @@ pub fn values_and_grads<const D: usize>(
         super::to_vec(x.grad(&grads).expect("a gradient for x")),
     )
 }
+
+/// For the kernels' tests: `ours` and `theirs` agree element by element to within `tol`.
+#[cfg(test)]
+pub fn assert_close(ours: &[f32], theirs: &[f32], tol: f32, what: &str) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: lengths");
+    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        assert!((a - b).abs() < tol, "{what} {i}: {a} against {b}");
+    }
+}

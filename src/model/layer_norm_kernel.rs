@@ -248,6 +248,7 @@ wide_fn! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::flex_kernel::assert_close;
     use burn::module::Param;
     use burn::nn::LayerNormConfig;
     use burn::tensor::{Device, TensorData};
@@ -300,17 +301,7 @@ mod tests {
             )
         };
         let (ours, theirs) = (run(true), run(false));
-        let close = |a: &[f32], b: &[f32], what: &str| {
-            assert_eq!(a.len(), b.len());
-            for i in 0..a.len() {
-                assert!(
-                    (a[i] - b[i]).abs() < 1e-5,
-                    "{what} {i}: {} vs {}",
-                    a[i],
-                    b[i]
-                );
-            }
-        };
+        let close = |a: &[f32], b: &[f32], what: &str| assert_close(a, b, 1e-5, what);
         close(&ours.0, &theirs.0, "value");
         close(&ours.1, &theirs.1, "grad x");
         close(&ours.2, &theirs.2, "grad gamma");

@@ -75,17 +75,10 @@ impl Backward<Flex, 3> for WithBias {
     type State = Saved;
 
     fn backward(self, ops: Ops<Saved, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
-        let [node_x, node_w, node_b] = ops.parents;
-        let grad = contiguous_f32(&grads.consume::<Flex>(&ops.node));
-        register(
-            grads,
-            &ops.state,
-            &grad,
-            node_x.map(|n| n.id),
-            node_w.map(|n| n.id),
-        );
-        if let Some(node) = node_b {
-            grads.register::<Flex>(node.id, bias_grad(&grad));
+        let [x, w, b] = ops.parents.each_ref().map(|p| p.as_ref().map(|n| n.id));
+        let grad = register(grads, &ops, x, w);
+        if let Some(id) = b {
+            grads.register::<Flex>(id, bias_grad(&grad));
         }
     }
 }
@@ -94,28 +87,29 @@ impl Backward<Flex, 2> for NoBias {
     type State = Saved;
 
     fn backward(self, ops: Ops<Saved, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
-        let [node_x, node_w] = ops.parents;
-        let grad = contiguous_f32(&grads.consume::<Flex>(&ops.node));
-        register(
-            grads,
-            &ops.state,
-            &grad,
-            node_x.map(|n| n.id),
-            node_w.map(|n| n.id),
-        );
+        let [x, w] = ops.parents.each_ref().map(|p| p.as_ref().map(|n| n.id));
+        register(grads, &ops, x, w);
     }
 }
 
 type Parent = Option<burn::backend::autodiff::NodeId>;
 
-/// Registers `∂x` and `∂W` for the parents that want them.
-fn register(grads: &mut Gradients, s: &Saved, grad: &FlexTensor, x: Parent, w: Parent) {
+/// Takes the output's gradient, registers `∂x` and `∂W` for the parents that want them, and
+/// returns the gradient (for `∂b`).
+fn register<const N: usize>(
+    grads: &mut Gradients,
+    ops: &Ops<Saved, N>,
+    x: Parent,
+    w: Parent,
+) -> FlexTensor {
+    let grad = contiguous_f32(&grads.consume::<Flex>(&ops.node));
     if let Some(id) = x {
-        grads.register::<Flex>(id, input_grad(s, grad));
+        grads.register::<Flex>(id, input_grad(&ops.state, &grad));
     }
     if let Some(id) = w {
-        grads.register::<Flex>(id, weight_grad(s, grad));
+        grads.register::<Flex>(id, weight_grad(&ops.state, &grad));
     }
+    grad
 }
 
 impl<C: CheckpointStrategy> FlexLinear for Autodiff<Flex, C> {
@@ -314,6 +308,7 @@ fn bias_grad(g: &FlexTensor) -> FlexTensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::flex_kernel::assert_close;
     use burn::module::Param;
     use burn::nn::LinearConfig;
     use burn::tensor::{Device, TensorData};
@@ -384,10 +379,12 @@ mod tests {
                 };
                 let (ours, theirs) = (run(true), run(false));
                 let close = |a: &[f32], b: &[f32], what: &str| {
-                    assert_eq!(a.len(), b.len(), "{what}");
-                    for i in 0..a.len() {
-                        assert!((a[i] - b[i]).abs() < 1e-5, "{what} {i} bias {bias}");
-                    }
+                    assert_close(
+                        a,
+                        b,
+                        1e-5,
+                        &format!("{what} (bias {bias}, strided {strided})"),
+                    )
                 };
                 close(&ours.0, &theirs.0, "value");
                 close(&ours.1, &theirs.1, "grad x");

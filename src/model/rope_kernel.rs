@@ -131,7 +131,7 @@ wide_fn! {
 mod tests {
     use super::*;
     use crate::model::attention::Rope;
-    use crate::model::flex_kernel::values_and_grads;
+    use crate::model::flex_kernel::{assert_close, values_and_grads};
     use burn::tensor::{Device, TensorData};
 
     fn input(device: &Device, strided: bool) -> Tensor<4> {
@@ -168,10 +168,8 @@ mod tests {
                 )
             };
             let (ours, theirs) = (run(true), run(false));
-            for i in 0..ours.0.len() {
-                assert!((ours.0[i] - theirs.0[i]).abs() < 1e-5, "value {i}");
-                assert!((ours.1[i] - theirs.1[i]).abs() < 1e-5, "grad {i}");
-            }
+            assert_close(&ours.0, &theirs.0, 1e-5, "value");
+            assert_close(&ours.1, &theirs.1, 1e-5, "grad");
         }
     }
 
