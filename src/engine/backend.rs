@@ -43,6 +43,51 @@ pub fn probe_wgpu() -> Probe {
     }
 }
 
+/// What `auto` asks of wgpu itself before it starts Burn's wgpu runtime: whether an adapter is a
+/// real GPU. Starting the runtime registers a device whose two service threads then wake every
+/// 150 µs for the life of the process: on a 2-core machine without a GPU they doubled the
+/// voluntary context switches of a CPU pretraining run (docs/speed.md).
+enum Adapters {
+    /// At least one adapter that is not a software driver.
+    Gpu,
+    /// Only software drivers: the first one's label.
+    Software(String),
+    Missing(String),
+}
+
+fn adapters() -> Adapters {
+    let attempt = std::panic::catch_unwind(|| {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: wgpu::Backends::all(),
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        let found = ready(instance.enumerate_adapters(wgpu::Backends::all()));
+        found.iter().map(|a| a.get_info()).collect::<Vec<_>>()
+    });
+    let Ok(infos) = attempt else {
+        return Adapters::Missing("the wgpu runtime failed to start".into());
+    };
+    if infos.iter().any(|i| i.device_type != wgpu::DeviceType::Cpu) {
+        return Adapters::Gpu;
+    }
+    match infos.first() {
+        Some(info) => Adapters::Software(format!("{} ({:?})", info.name, info.backend)),
+        None => Adapters::Missing("no adapter found".into()),
+    }
+}
+
+/// The output of a future that completes without waiting (wgpu's native adapter queries).
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}
+
 pub fn cpu() -> Selected {
     Selected {
         device: Device::flex(),
@@ -73,33 +118,41 @@ pub fn select(requested: &str) -> anyhow::Result<Selected> {
             }),
             Probe::Missing(why) => anyhow::bail!("--backend wgpu: no wgpu adapter ({why})"),
         },
-        _ => Ok(match probe_wgpu() {
-            Probe::Gpu(d, label) => Selected {
-                device: Device::from(d),
-                name: format!("wgpu: {label}"),
-                notice: None,
+        _ => Ok(match adapters() {
+            Adapters::Gpu => match probe_wgpu() {
+                Probe::Gpu(d, label) => Selected {
+                    device: Device::from(d),
+                    name: format!("wgpu: {label}"),
+                    notice: None,
+                },
+                Probe::Software(_, label) => cpu_instead_of_software(&label),
+                Probe::Missing(why) => cpu_without_adapter(&why),
             },
-            Probe::Software(_, label) => {
-                let c = fastest_cpu();
-                Selected {
-                    notice: Some(format!(
-                        "only a software GPU adapter ({label}); using the CPU backend, {}, which is faster here",
-                        c.name
-                    )),
-                    ..c
-                }
-            }
-            Probe::Missing(why) => {
-                let c = fastest_cpu();
-                Selected {
-                    notice: Some(format!(
-                        "no GPU adapter ({why}); using the CPU backend, {}",
-                        c.name
-                    )),
-                    ..c
-                }
-            }
+            Adapters::Software(label) => cpu_instead_of_software(&label),
+            Adapters::Missing(why) => cpu_without_adapter(&why),
         }),
+    }
+}
+
+fn cpu_instead_of_software(label: &str) -> Selected {
+    let c = fastest_cpu();
+    Selected {
+        notice: Some(format!(
+            "only a software GPU adapter ({label}); using the CPU backend, {}, which is faster here",
+            c.name
+        )),
+        ..c
+    }
+}
+
+fn cpu_without_adapter(why: &str) -> Selected {
+    let c = fastest_cpu();
+    Selected {
+        notice: Some(format!(
+            "no GPU adapter ({why}); using the CPU backend, {}",
+            c.name
+        )),
+        ..c
     }
 }
 
