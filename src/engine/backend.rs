@@ -135,23 +135,22 @@ pub fn select(requested: &str) -> anyhow::Result<Selected> {
 }
 
 fn cpu_instead_of_software(label: &str) -> Selected {
-    let c = fastest_cpu();
-    Selected {
-        notice: Some(format!(
-            "only a software GPU adapter ({label}); using the CPU backend, {}, which is faster here",
-            c.name
-        )),
-        ..c
-    }
+    cpu_because(|cpu| {
+        format!(
+            "only a software GPU adapter ({label}); using the CPU backend, {cpu}, which is faster here"
+        )
+    })
 }
 
 fn cpu_without_adapter(why: &str) -> Selected {
+    cpu_because(|cpu| format!("no GPU adapter ({why}); using the CPU backend, {cpu}"))
+}
+
+/// The fastest CPU backend, with the notice `why(its name)`.
+fn cpu_because(why: impl FnOnce(&str) -> String) -> Selected {
     let c = fastest_cpu();
     Selected {
-        notice: Some(format!(
-            "no GPU adapter ({why}); using the CPU backend, {}",
-            c.name
-        )),
+        notice: Some(why(&c.name)),
         ..c
     }
 }
