@@ -37,8 +37,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 c.hist_wrong.clone(),
                 c.reliability.clone(),
                 format!(
-                    "Confidence · eval {} · acc {:.2} · ECE {:.3}",
-                    e.step, c.accuracy, c.ece
+                    "Confidence · {}{} {} · acc {:.2} · ECE {:.3}",
+                    e.split,
+                    if e.phase == "post" { "" } else { "·pre" },
+                    e.step,
+                    c.accuracy,
+                    c.ece
                 ),
             )
         }
