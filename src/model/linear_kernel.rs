@@ -118,44 +118,33 @@ impl<C: CheckpointStrategy> FlexLinear for Autodiff<Flex, C> {
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
+        let s = saved(x.primitive(), w.primitive());
+        let y = forward(&s.x, &s.w, Some(b.primitive()));
         match WithBias
             .prepare::<C>([x.node(), w.node(), b.node()])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => {
-                let s = saved(x.primitive(), w.primitive());
-                let y = forward(&s.x, &s.w, Some(b.primitive()));
-                prep.finish(s, y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward(
-                &contiguous_f32(x.primitive()),
-                &contiguous_f32(w.primitive()),
-                Some(b.primitive()),
-            )),
+            OpsKind::Tracked(prep) => prep.finish(s, y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
 
     fn flex_linear_no_bias(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        let s = saved(x.primitive(), w.primitive());
+        let y = forward(&s.x, &s.w, None);
         match NoBias
             .prepare::<C>([x.node(), w.node()])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => {
-                let s = saved(x.primitive(), w.primitive());
-                let y = forward(&s.x, &s.w, None);
-                prep.finish(s, y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward(
-                &contiguous_f32(x.primitive()),
-                &contiguous_f32(w.primitive()),
-                None,
-            )),
+            OpsKind::Tracked(prep) => prep.finish(s, y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
 }
 
+/// The operands, dense: what the forward multiplies and, when tracked, the backward keeps.
 fn saved(x: &FlexTensor, w: &FlexTensor) -> Saved {
     Saved {
         x: contiguous_f32(x),
