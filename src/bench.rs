@@ -304,6 +304,7 @@ fn hytuning_split(config: &Config, selected: &backend::Selected, args: &BenchArg
         base: None,
         interactive: false,
         only_base: false,
+        fresh_base: false,
         backend: selected.clone(),
     };
     let handle = spawn(job);

@@ -61,6 +61,16 @@ pub enum Cmd {
     Export(ExportArgs),
     /// Print the effective configuration, commented.
     PrintConfig,
+    /// Pretrain the base model of the effective config on the general corpus and write it
+    /// (weights only, no optimizer state) to FILE; `assets/bases/make.sh` makes the shipped one.
+    Pretrain(PretrainArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PretrainArgs {
+    /// The base checkpoint to write (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -179,11 +189,51 @@ pub fn main_with(cli: Cli) -> Result<ExitCode> {
         Some(Cmd::Experiment(e)) => crate::experiment::run(&cli.config, e),
         Some(Cmd::Bench(b)) => crate::bench::run(&load_config(&cli.config)?, b),
         Some(Cmd::Export(e)) => export(e),
+        Some(Cmd::Pretrain(p)) => pretrain(&cli.config, p),
         Some(Cmd::PrintConfig) => {
             print!("{}", config::render(&load_config(&cli.config)?));
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn pretrain(args: &ConfigArgs, p: PretrainArgs) -> Result<ExitCode> {
+    if p.out.exists() {
+        bail!("{}: exists already; not overwriting", p.out.display());
+    }
+    let run = p.out.with_extension("run");
+    let t = TrainArgs {
+        headless: true,
+        out: Some(run.clone()),
+        ..TrainArgs::default()
+    };
+    let mut job = make_job(args, &t, false)?;
+    if job.config.model.source != "builtin" {
+        bail!("--model: a pretrained model needs no base pretraining");
+    }
+    job.only_base = true;
+    // Never a cached or shipped base: this command makes one.
+    job.fresh_base = true;
+    let code = crate::headless::run(job)?;
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    let src = run.join("base.hyt");
+    let ck = checkpoint::load(&src)?;
+    let model = ck.model(&ck.meta.shape, &backend::cpu().device, &src)?;
+    // The wall time and the data folder's path would make two machines' files differ; the
+    // weights do not (a base is not resumed, so neither is needed).
+    let mut meta = ck.meta.clone();
+    meta.elapsed_seconds = 0.0;
+    meta.data = None;
+    checkpoint::save(&p.out, &meta, &model, None, None)?;
+    println!(
+        "base model ({} steps) written to {} (its run: {})",
+        ck.meta.step,
+        p.out.display(),
+        run.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn export(e: ExportArgs) -> Result<ExitCode> {
@@ -269,6 +319,7 @@ pub fn make_job(args: &ConfigArgs, t: &TrainArgs, interactive: bool) -> Result<J
         base: t.base.clone(),
         interactive,
         only_base: false,
+        fresh_base: false,
         backend,
     })
 }

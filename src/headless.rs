@@ -116,6 +116,15 @@ pub fn run(job: Job) -> Result<ExitCode> {
                     r.summary_line()
                 );
             }
+            Event::Canary(c) => {
+                let _ = writeln!(
+                    err,
+                    "{}canary step {}: {}",
+                    if tty { "\n" } else { "" },
+                    c.step,
+                    c.summary_line()
+                );
+            }
             Event::Checkpoint { path, .. } => {
                 if !tty {
                     let _ = writeln!(err, "checkpoint {}", path.display());

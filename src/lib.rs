@@ -18,4 +18,5 @@ pub mod progress;
 pub mod rng;
 #[doc(hidden)]
 pub mod scratch;
+pub mod shipped;
 pub mod tui;

@@ -34,26 +34,33 @@ fn tiny_grid_reports_and_resumes() {
     assert!(err.contains("8/8 cells done"), "{err}");
     let csv = std::fs::read_to_string(exp.join("results.csv")).unwrap();
     let header = csv.lines().next().unwrap();
-    assert!(header.starts_with("suite,fraction,strategy,seed,done,split,phase,step,difficulty"));
+    assert!(header.starts_with(
+        "suite,fraction,labels,strategy,seed,done,split,phase,step,difficulty"
+    ));
     assert!(
-        csv.contains("dosage,0.2,hytuning,2,true,eval,post,8,all"),
+        csv.contains("dosage,0.2,,hytuning,2,true,eval,post,8,all"),
         "{csv}"
     );
     assert!(csv.contains(",dev,post,"), "dev evaluations are rows too");
     assert!(
-        csv.contains("dosage,1,hytuning,1,true,eval,post,8,all"),
+        csv.contains("dosage,1,,hytuning,1,true,eval,post,8,all"),
         "{csv}"
     );
     let summary = std::fs::read_to_string(exp.join("summary.md")).unwrap();
     assert!(summary.contains("## dosage, 20% labeled"), "{summary}");
     assert!(summary.contains("| base (before post-training) |"));
     assert!(summary.contains("| hytuning | 2 |"), "{summary}");
-    assert!(summary.contains("labeled-fraction sweep"));
+    assert!(summary.contains("labeled sweep (eval accuracy / ECE)"));
+    assert!(summary.contains("labeled sweep (dev accuracy / ECE)"));
+    // The paired intervals of HyTuning against RD over both seeds.
+    assert!(summary.contains("Paired differences"), "{summary}");
+    assert!(summary.contains("| hytuning − rd | 2 |"), "{summary}");
     for plot in [
-        "dosage-accuracy-vs-fraction.svg",
-        "dosage-ece-vs-fraction.svg",
+        "dosage-accuracy-vs-labels.svg",
+        "dosage-ece-vs-labels.svg",
         "dosage-f0.2-reliability.svg",
         "dosage-f0.2-hytuning-s1-alpha-prg.svg",
+        "dosage-f0.2-hytuning-s1-canary.svg",
     ] {
         let text = std::fs::read_to_string(exp.join("plots").join(plot)).unwrap();
         assert!(text.starts_with("<svg"), "{plot}");

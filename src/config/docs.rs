@@ -19,7 +19,7 @@ pub(super) const SECTIONS: &[(&str, &str)] = &[
     ),
     (
         "post",
-        "Post-training: RD on labeled traces and RLIF (GRPO, self-certainty reward) on unlabeled questions.",
+        "Post-training: RD on labeled traces and RLIF (GRPO with an internal reward) on unlabeled questions.",
     ),
     (
         "mix",
@@ -168,6 +168,47 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "Consecutive NaN/Inf losses before the run stops (headless) or pauses (TUI).",
     ),
     (
+        "post",
+        "reward",
+        "Reward of an unlabeled rollout: consensus (1 when its answer is its group's majority answer, else 0) | consensus_prg (consensus plus prg_weight * clamp(PRG against the majority, 0, 1)) | self_certainty (the model's certainty; does not carry correctness here) | random | format (controls).",
+    ),
+    (
+        "post",
+        "votes",
+        "Rollouts sampled per unlabeled question for the majority vote; the first group_size are trained on (at least group_size).",
+    ),
+    (
+        "post",
+        "min_majority",
+        "A group whose majority answer holds less than this share of its votes gives no gradient (consensus rewards).",
+    ),
+    (
+        "post",
+        "prg_weight",
+        "Weight of clamp(PRG, 0, 1) added to an agreeing (consensus_prg) or correct (labeled) rollout.",
+    ),
+    (
+        "post",
+        "advantage",
+        "grpo ((r - mean) / std in the group, per-token mean) | dr_grpo (r - mean; token sums over max_new_tokens).",
+    ),
+    (
+        "post",
+        "clip_eps_high",
+        "Upper clip of the ratio (clip-higher: 1 + clip_eps_high); 0: clip_eps.",
+    ),
+    (
+        "post",
+        "update",
+        "split (an AdamW each: RD steps at alpha * lr, RL at (1 - alpha) * rl_lr, whatever the scale of either gradient) | joint (one AdamW over alpha * L_RD + (1 - alpha) * L_RL, as before).",
+    ),
+    ("post", "rl_lr", "RL learning rate (update = split)."),
+    (
+        "post",
+        "labeled_rollouts",
+        "Questions of each RD batch also rolled out (group_size each), rewarded against their gold answer (1 if correct, plus prg_weight * clamp(PRG against gold, 0, 1)).",
+    ),
+    (
         "mix",
         "strategy",
         "rd | rlif | fixed | schedule | hytuning.",
@@ -202,6 +243,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "mix",
         "unanswered",
         "Reward of a rollout with no answer line: keep (its self-certainty) | lowest (one below the group's lowest answered reward).",
+    ),
+    (
+        "mix",
+        "alpha_rule",
+        "What hytuning's alpha follows: prg (sigmoid((PRG_anchor - PRG_policy) / tau)) | solve_rate (1 - the share of labeled rollouts that reach the gold answer; needs post.labeled_rollouts).",
     ),
     (
         "mix",
@@ -248,6 +294,16 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "eval",
         "confidence",
         "A prediction's confidence: response (the probability of its steps and answer) | answer (of the answer after its own steps, which copies the last step and stays near 1).",
+    ),
+    (
+        "eval",
+        "canary",
+        "Reward canary: at every evaluation, this many dev items are rolled out (post.votes each) and the within-question AUROC of the reward against correctness, the majority's accuracy, the answer and cut rates are logged; 0: off.",
+    ),
+    (
+        "eval",
+        "on_hacking",
+        "When the canary flags reward hacking (its reward rises while its AUROC falls below 0.6, or its accuracy falls 2 standard errors below its best): warn | rd (also hold alpha at alpha_max for the rest of the run).",
     ),
     (
         "checkpoint",
@@ -303,6 +359,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "experiment",
         "base_seed",
         "Seed of the one base model that every cell post-trains.",
+    ),
+    (
+        "experiment",
+        "labels",
+        "Labeled counts of the grid (traces out of data.size, e.g. [16, 4000]); when given they replace fractions, and the unlabeled pool, dev and eval are the same items at every count.",
     ),
 ];
 

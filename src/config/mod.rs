@@ -10,7 +10,8 @@ pub use load::{ConfigError, Loaded, find_config_file, load, parse_value};
 
 use serde::{Deserialize, Serialize};
 
-use crate::method::mixing::{MixParams, RolloutPrg, Strategy};
+use crate::method::mixing::{AlphaRule, MixParams, RolloutPrg, Strategy};
+use crate::method::rewards::Reward;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +117,61 @@ pub struct Post {
     pub policy_updates: usize,
     pub grad_clip: f64,
     pub max_bad_steps: usize,
+    /// The RLIF reward of an unlabeled rollout (`method::rewards`). Checkpoints of earlier
+    /// versions read as `self_certainty`, what they trained with.
+    #[serde(default = "self_certainty")]
+    pub reward: String,
+    /// Rollouts sampled per unlabeled question for the vote (>= group_size; the first
+    /// group_size are trained on); 0: group_size.
+    #[serde(default)]
+    pub votes: usize,
+    /// A group whose majority answer holds less than this share of the votes gives no gradient.
+    #[serde(default)]
+    pub min_majority: f64,
+    /// consensus_prg, and labeled rollouts: weight of clamp(PRG, 0, 1) added to a rollout that
+    /// agrees (or is correct).
+    #[serde(default)]
+    pub prg_weight: f64,
+    /// grpo ((r - mean) / std) | dr_grpo (r - mean, token sums over max_new_tokens).
+    #[serde(default = "grpo")]
+    pub advantage: String,
+    /// epsilon_high of the clip (clip-higher); 0: clip_eps.
+    #[serde(default)]
+    pub clip_eps_high: f64,
+    /// split: the RL learning rate (RLIF and labeled rollouts).
+    #[serde(default = "rl_lr")]
+    pub rl_lr: f64,
+    /// joint (one AdamW over alpha*RD + (1-alpha)*RL) | split (an AdamW each: RD steps at
+    /// alpha*lr, RL at (1-alpha)*rl_lr).
+    #[serde(default = "joint")]
+    pub update: String,
+    /// Questions of each RD batch also rolled out (G each) and rewarded against their gold answer.
+    #[serde(default)]
+    pub labeled_rollouts: usize,
+}
+
+fn self_certainty() -> String {
+    "self_certainty".into()
+}
+
+fn grpo() -> String {
+    "grpo".into()
+}
+
+fn joint() -> String {
+    "joint".into()
+}
+
+fn rl_lr() -> f64 {
+    5e-4
+}
+
+fn prg_rule() -> String {
+    "prg".into()
+}
+
+fn warn() -> String {
+    "warn".into()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -135,6 +191,10 @@ pub struct Mix {
     /// every answered rollout of its group).
     #[serde(default = "keep")]
     pub unanswered: String,
+    /// What HyTuning's alpha follows: prg (PRG_anchor against PRG_policy) | solve_rate
+    /// (1 - the share of labeled rollouts that reach the gold answer).
+    #[serde(default = "prg_rule")]
+    pub alpha_rule: String,
 }
 
 fn keep() -> String {
@@ -153,6 +213,12 @@ pub struct Eval {
     /// What a prediction's confidence is: response | answer.
     #[serde(default = "answer_conf")]
     pub confidence: String,
+    /// Dev items rolled out (post.votes each) at every evaluation as the reward canary; 0: off.
+    #[serde(default)]
+    pub canary: usize,
+    /// When the canary flags reward hacking: warn | rd (also hold alpha at alpha_max from then on).
+    #[serde(default = "warn")]
+    pub on_hacking: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -180,6 +246,10 @@ pub struct Experiment {
     pub sweep: Vec<String>,
     pub seeds: Vec<u64>,
     pub base_seed: u64,
+    /// Labeled counts of the grid (traces out of data.size); when given they replace
+    /// `fractions`, and the unlabeled pool, dev and eval are the same at every count.
+    #[serde(default)]
+    pub labels: Vec<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -249,6 +319,15 @@ impl Default for Config {
                 policy_updates: 1,
                 grad_clip: 1.0,
                 max_bad_steps: 5,
+                reward: "consensus".into(),
+                votes: 8,
+                min_majority: 0.5,
+                prg_weight: 0.0,
+                advantage: "grpo".into(),
+                clip_eps_high: 0.0,
+                rl_lr: 5e-5,
+                update: "split".into(),
+                labeled_rollouts: 0,
             },
             mix: Mix {
                 strategy: "hytuning".into(),
@@ -262,6 +341,7 @@ impl Default for Config {
                 hold_until_conf: 0.5,
                 rollout_prg: "consensus".into(),
                 unanswered: keep(),
+                alpha_rule: prg_rule(),
             },
             eval: Eval {
                 every: 50,
@@ -271,6 +351,8 @@ impl Default for Config {
                 dev_items: 100,
                 dev_fraction: 0.1,
                 confidence: "response".into(),
+                canary: 64,
+                on_hacking: warn(),
             },
             checkpoint: Checkpoint {
                 every: 100,
@@ -302,6 +384,7 @@ impl Default for Config {
                 sweep: vec!["rd".into(), "hytuning".into()],
                 seeds: vec![1, 2, 3],
                 base_seed: 42,
+                labels: Vec::new(),
             },
         }
     }
@@ -310,6 +393,15 @@ impl Default for Config {
 impl Config {
     pub fn strategy(&self) -> Strategy {
         Strategy::parse(&self.mix.strategy).expect("validated")
+    }
+
+    pub fn reward(&self) -> Reward {
+        Reward::parse(&self.post.reward).expect("validated")
+    }
+
+    /// Rollouts decoded per unlabeled question: the trained group and the extra votes.
+    pub fn votes(&self) -> usize {
+        self.post.votes.max(self.post.group_size)
     }
 
     pub fn rollout_prg(&self) -> RolloutPrg {
@@ -326,7 +418,14 @@ impl Config {
             tau: self.mix.tau,
             tau_gate: self.mix.tau_gate,
             hold_until_conf: self.mix.hold_until_conf,
+            rule: AlphaRule::parse(&self.mix.alpha_rule).expect("validated"),
         }
+    }
+
+    /// The range checks of a file or `--set`, for a config that came from elsewhere (a
+    /// checkpoint's header): `key: message` of the first bad value.
+    pub fn check(&self) -> Result<(), String> {
+        validate::check(self).map_err(|(k, m)| format!("{k}: {m}"))
     }
 
     pub fn to_table(&self) -> toml::Table {

@@ -2,7 +2,8 @@
 
 use super::Config;
 use crate::data::suites::Suite;
-use crate::method::mixing::{RolloutPrg, Strategy};
+use crate::method::mixing::{AlphaRule, RolloutPrg, Strategy};
+use crate::method::rewards::Reward;
 
 type Check = Result<(), (String, String)>;
 
@@ -60,7 +61,16 @@ fn experiment(e: &super::Experiment) -> Check {
         one_of("experiment.suites", s, Suite::NAMES)?;
     }
     for s in &e.strategies {
-        one_of("experiment.strategies", s, Strategy::NAMES)?;
+        if crate::experiment::grid::parse_variant(s).is_none() {
+            return fail(
+                "experiment.strategies",
+                format!(
+                    "expected a strategy ({}) or strategy+reward ({}), got `{s}`",
+                    Strategy::NAMES.join(", "),
+                    Reward::NAMES.join(", ")
+                ),
+            );
+        }
     }
     // A swept strategy outside the grid is simply not run (a preset's sweep stays valid when
     // --set narrows the strategies).
@@ -70,6 +80,9 @@ fn experiment(e: &super::Experiment) -> Check {
     for &f in &e.fractions {
         positive("experiment.fractions", f)?;
         unit("experiment.fractions", f)?;
+    }
+    for &n in &e.labels {
+        at_least("experiment.labels", n, 1)?;
     }
     Ok(())
 }
@@ -158,6 +171,36 @@ pub fn check(c: &Config) -> Check {
         );
     }
     at_least("post.max_bad_steps", c.post.max_bad_steps, 1)?;
+    one_of("post.reward", &c.post.reward, Reward::NAMES)?;
+    if c.post.votes != 0 && c.post.votes < c.post.group_size {
+        return fail(
+            "post.votes",
+            format!(
+                "must be 0 or >= post.group_size ({}), got {}",
+                c.post.group_size, c.post.votes
+            ),
+        );
+    }
+    unit("post.min_majority", c.post.min_majority)?;
+    if !(0.0..=10.0).contains(&c.post.prg_weight) {
+        return fail(
+            "post.prg_weight",
+            format!("must be within [0, 10], got {}", c.post.prg_weight),
+        );
+    }
+    one_of("post.advantage", &c.post.advantage, &["grpo", "dr_grpo"])?;
+    unit("post.clip_eps_high", c.post.clip_eps_high)?;
+    one_of("post.update", &c.post.update, &["split", "joint"])?;
+    positive("post.rl_lr", c.post.rl_lr)?;
+    if c.post.labeled_rollouts > c.post.rd_batch {
+        return fail(
+            "post.labeled_rollouts",
+            format!(
+                "must be <= post.rd_batch ({}), got {}",
+                c.post.rd_batch, c.post.labeled_rollouts
+            ),
+        );
+    }
     one_of("mix.strategy", &c.mix.strategy, Strategy::NAMES)?;
     unit("mix.alpha", c.mix.alpha)?;
     unit("mix.alpha_min", c.mix.alpha_min)?;
@@ -175,6 +218,14 @@ pub fn check(c: &Config) -> Check {
     unit("mix.hold_until_conf", c.mix.hold_until_conf)?;
     one_of("mix.rollout_prg", &c.mix.rollout_prg, RolloutPrg::NAMES)?;
     one_of("mix.unanswered", &c.mix.unanswered, &["keep", "lowest"])?;
+    one_of("mix.alpha_rule", &c.mix.alpha_rule, AlphaRule::NAMES)?;
+    if c.mix.alpha_rule == "solve_rate" && c.post.labeled_rollouts == 0 {
+        return fail(
+            "mix.alpha_rule",
+            "solve_rate needs labeled rollouts (post.labeled_rollouts >= 1)".into(),
+        );
+    }
+    one_of("eval.on_hacking", &c.eval.on_hacking, &["warn", "rd"])?;
     at_least("eval.max_items", c.eval.max_items, 1)?;
     unit("eval.confident_threshold", c.eval.confident_threshold)?;
     at_least("eval.batch_size", c.eval.batch_size, 1)?;

@@ -69,6 +69,7 @@ pub struct Loaded {
     model: Vec<u8>,
     optimizer: Vec<u8>,
     reference: Vec<u8>,
+    rl_optimizer: Vec<u8>,
 }
 
 /// The record of the model itself (not of the `Lm` wrapper), so byte-GPT checkpoints of
@@ -99,8 +100,21 @@ pub fn save(
     optimizer: Option<Bytes>,
     reference: Option<&Lm>,
 ) -> Result<()> {
+    save_with(path, meta, model, optimizer, reference, None)
+}
+
+/// [`save`] with the RL optimizer's state as a fifth section (`post.update = split`);
+/// checkpoints without it read as before.
+pub fn save_with(
+    path: &Path,
+    meta: &Meta,
+    model: &Lm,
+    optimizer: Option<Bytes>,
+    reference: Option<&Lm>,
+    rl_optimizer: Option<Bytes>,
+) -> Result<()> {
     let header = serde_json::to_vec(meta)?;
-    let sections = [
+    let mut sections = vec![
         header,
         record_bytes(model.clone())?,
         optimizer.map(|b| b.to_vec()).unwrap_or_default(),
@@ -109,6 +123,9 @@ pub fn save(
             .transpose()?
             .unwrap_or_default(),
     ];
+    if let Some(b) = rl_optimizer {
+        sections.push(b.to_vec());
+    }
     let tmp = path.with_extension("tmp");
     let write = || -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
@@ -154,8 +171,36 @@ pub fn load(path: &Path) -> Result<Loaded> {
             .with_context(|| format!("{name}: truncated checkpoint"))?;
         sections.push(buf);
     }
+    // An optional fifth section: the RL optimizer. A file that ends here has none; one that
+    // starts it must hold it whole.
+    let mut rl_optimizer = Vec::new();
+    let mut len = [0u8; 8];
+    let mut got = 0;
+    while got < 8 {
+        match f.read(&mut len[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => bail!("{name}: cannot read checkpoint: {e}"),
+        }
+    }
+    if got > 0 {
+        if got < 8 {
+            bail!("{name}: truncated checkpoint");
+        }
+        let len = u64::from_le_bytes(len);
+        if len > 1 << 34 {
+            bail!("{name}: corrupt checkpoint (section of {len} bytes)");
+        }
+        rl_optimizer = vec![0u8; len as usize];
+        f.read_exact(&mut rl_optimizer)
+            .with_context(|| format!("{name}: truncated checkpoint"))?;
+    }
     let meta: Meta = serde_json::from_slice(&sections[0])
         .with_context(|| format!("{name}: corrupt checkpoint header"))?;
+    meta.config
+        .check()
+        .map_err(|e| anyhow::anyhow!("{name}: corrupt checkpoint header: its config's {e}"))?;
     let reference = sections.pop().unwrap();
     let optimizer = sections.pop().unwrap();
     let model = sections.pop().unwrap();
@@ -164,6 +209,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
         model,
         optimizer,
         reference,
+        rl_optimizer,
     })
 }
 
@@ -263,6 +309,10 @@ impl Loaded {
             return Ok(None);
         }
         apply(&self.reference, skeleton).map(Some)
+    }
+
+    pub fn rl_optimizer_bytes(&self) -> Option<Bytes> {
+        (!self.rl_optimizer.is_empty()).then(|| Bytes::from_bytes_vec(self.rl_optimizer.clone()))
     }
 
     pub fn optimizer_bytes(&self) -> Option<Bytes> {

@@ -160,7 +160,7 @@ impl Trainer {
             confidence: r.confidence.unwrap_or(0.0),
             trace,
             prg,
-            self_certainty: r.reward,
+            self_certainty: r.self_certainty,
         })));
     }
 }

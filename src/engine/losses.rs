@@ -115,6 +115,36 @@ pub fn rlif_loss_part(
     beta: f64,
     batch_rows: usize,
 ) -> RlifPart {
+    let opts = GrpoOpts {
+        eps_low: eps,
+        eps_high: eps,
+        beta,
+        fixed_len: None,
+    };
+    grpo_loss_part(policy, reference, rows, &opts, batch_rows)
+}
+
+/// The clip, the KL weight and the length normalisation of a GRPO loss.
+#[derive(Clone, Copy, Debug)]
+pub struct GrpoOpts {
+    pub eps_low: f64,
+    /// Clip-higher: the ratio is clipped to `[1 − eps_low, 1 + eps_high]`.
+    pub eps_high: f64,
+    pub beta: f64,
+    /// Dr. GRPO: each row's token sum is divided by this constant instead of its own length, so
+    /// a long wrong rollout is not penalised less per token than a short one.
+    pub fixed_len: Option<usize>,
+}
+
+/// [`rlif_loss_part`] with the clip, KL and length normalisation of `opts`.
+pub fn grpo_loss_part(
+    policy: &Lm,
+    reference: &Lm,
+    rows: &[PolicyRow],
+    opts: &GrpoOpts,
+    batch_rows: usize,
+) -> RlifPart {
+    let (eps_low, eps_high, beta) = (opts.eps_low, opts.eps_high, opts.beta);
     let pairs: Vec<(&[u32], &[u32])> = rows.iter().map(|r| (r.prompt, r.response)).collect();
     let packed = Packed::new(&pairs, policy.max_len());
     let (n, l) = (packed.rows, packed.cols);
@@ -129,7 +159,10 @@ pub fn rlif_loss_part(
                 old[i * l + start + j] = lp;
             }
         }
-        lengths[i] = packed.mask[i * l..(i + 1) * l].iter().sum::<f32>().max(1.0);
+        lengths[i] = match opts.fixed_len {
+            Some(len) => len.max(1) as f32,
+            None => packed.mask[i * l..(i + 1) * l].iter().sum::<f32>().max(1.0),
+        };
     }
     let reference_lp = to_vec(packed.token_logprobs(reference));
     let mask_host = &packed.mask;
@@ -147,7 +180,7 @@ pub fn rlif_loss_part(
     let ref_lp = float_tensor(reference_lp, n, l, &device);
     let adv = float_tensor(adv, n, 1, &device).expand([n, l]);
     let ratio = (new_lp.clone() - old_lp).exp();
-    let surrogate = (ratio.clone() * adv.clone()).min_pair(ratio.clamp(1.0 - eps, 1.0 + eps) * adv);
+    let surrogate = (ratio.clone() * adv.clone()).min_pair(ratio.clamp(1.0 - eps_low, 1.0 + eps_high) * adv);
     let d = ref_lp - new_lp;
     let k3 = (d.clone().exp() - d).sub_scalar(1.0);
     let per_token = (surrogate - k3.mul_scalar(beta)) * mask;

@@ -34,12 +34,18 @@ impl Trainer {
             .optim
             .into_bytes()
             .map_err(|e| anyhow::anyhow!("optimizer state: {e}"))?;
-        checkpoint::save(
+        // The RL optimizer holds state only once a split update has used it.
+        let opt_rl = (self.phase == Phase::Post && self.config.post.update == "split")
+            .then(|| self.optim_rl.into_bytes())
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("RL optimizer state: {e}"))?;
+        checkpoint::save_with(
             path,
             &self.meta(complete),
             &self.model,
             Some(opt),
             self.reference.as_ref(),
+            opt_rl,
         )?;
         self.last_checkpoint = Some(path.to_path_buf());
         self.emit(Event::Checkpoint {

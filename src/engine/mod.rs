@@ -3,6 +3,7 @@
 
 pub mod answer_span;
 pub mod backend;
+pub mod canary;
 pub mod checkpoint;
 mod commands;
 pub mod cursor;
@@ -15,6 +16,7 @@ mod phases;
 mod post_step;
 pub mod prg_scoring;
 pub mod protocol;
+mod rl_groups;
 pub mod rollouts;
 mod run_dir;
 mod step_guard;
@@ -42,6 +44,8 @@ pub struct Job {
     pub backend: backend::Selected,
     /// Stop once the base model exists (`hytune experiment` pretrains its shared base this way).
     pub only_base: bool,
+    /// Pretrain the base even when a cached or shipped one exists (`hytune pretrain`).
+    pub fresh_base: bool,
 }
 
 pub struct Handle {

@@ -89,6 +89,7 @@ impl Trainer {
         if resume_at.is_none() {
             self.step = 0;
             self.optim = optimizer(self.config.post.grad_clip);
+            self.optim_rl = optimizer(self.config.post.grad_clip);
             self.reference = Some(self.model.valid());
             self.mix = MixState::new(&self.config.mix_params());
         }
@@ -102,15 +103,26 @@ impl Trainer {
         if resume_at.is_none() {
             self.evaluate_now(Split::Eval)?;
             self.evaluate_now(Split::Dev)?;
+            self.canary_now();
         }
         while self.step < total {
             if let Some(h) = self.between_steps()? {
                 return Ok(Some(h));
             }
-            let m = self.post_step(total)?;
-            self.record_step(m);
+            let mut m = self.post_step(total)?;
             let every = self.config.eval.every;
-            if every > 0 && self.step % every == 0 && self.step < total {
+            let due = every > 0 && self.step % every == 0 && self.step < total;
+            if (due || self.step == total)
+                && let Some(c) = self.canary_now()
+            {
+                m.canary_reward_auroc = c.reward_auroc;
+                m.canary_majority_gold = Some(c.majority_gold);
+                m.canary_accuracy = Some(c.accuracy);
+                m.canary_reward_mean = Some(c.reward_mean);
+                m.canary_onset = c.onset.is_some();
+            }
+            self.record_step(m);
+            if due {
                 self.evaluate_now(Split::Dev)?;
             }
             if let Some(h) = self.after_step(total)? {

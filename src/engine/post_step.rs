@@ -4,16 +4,16 @@ use std::time::Instant;
 
 use anyhow::Result;
 use burn::module::Module;
+use burn::optim::GradientsParams;
 
-use super::losses::{PolicyRow, rd_encode, rd_loss_part, rd_tokens, rlif_loss_part};
+use super::losses::{GrpoOpts, PolicyRow, grpo_loss_part, rd_encode, rd_loss_part, rd_tokens};
 use super::prg_scoring::prg_traces;
 use super::protocol::{Event, PrgTrace, StepMetrics};
+use super::rl_groups::{Group, RewardOpts, advantages, group_rewards, groups};
 use super::rollouts::{Rollout, rollouts};
 use super::trainer::Trainer;
 use crate::data::Labeled;
-use crate::method::consensus::majority;
-use crate::method::grpo::{floor_unanswered, group_advantages, has_spread};
-use crate::method::mixing::{PrgSignals, RolloutPrg, gate};
+use crate::method::mixing::{PrgSignals, Strategy};
 use crate::model::Lm;
 use crate::model::generate::SampleOpts;
 use crate::model::shards::{Shards, split};
@@ -37,30 +37,62 @@ fn mean(v: impl IntoIterator<Item = f64>) -> Option<f64> {
     (n > 0).then(|| s / n as f64)
 }
 
-/// The answer each rollout's PRG is scored against: its own, or its group's majority answer
-/// (`None`: the rollout gave no answer; its PRG is 0).
-fn rollout_targets(rolls: &[Rollout], group_size: usize, mode: RolloutPrg) -> Vec<Option<String>> {
-    match mode {
-        RolloutPrg::Own => rolls.iter().map(|r| r.parsed.answer.clone()).collect(),
-        RolloutPrg::Consensus => rolls
-            .chunks(group_size.max(1))
-            .flat_map(|group| {
-                let answers: Vec<Option<&str>> =
-                    group.iter().map(|r| r.parsed.answer.as_deref()).collect();
-                let m = majority(&answers).map(str::to_string);
-                group
-                    .iter()
-                    .map(move |r| r.parsed.answer.as_ref().and(m.clone()))
-            })
-            .collect(),
-    }
+/// Which optimizer an update goes through (`post.update = split` keeps one per loss).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Optim {
+    /// RD (and, with `update = joint`, the whole mixed loss).
+    Main,
+    /// RL rows (RLIF and labeled rollouts) under `update = split`.
+    Rl,
 }
 
 impl Trainer {
+    /// This step's groups: `questions` unlabeled questions and, for strategies that mix in
+    /// RD, the first `labeled_rollouts` questions of the RD batch, `votes` rollouts each,
+    /// decoded together.
+    fn rollout_groups(&mut self, policy: &Lm, gold: &[Labeled]) -> Vec<Group> {
+        let cfg = &self.config.post;
+        let strategy = self.config.strategy();
+        if !strategy.needs_rollouts() {
+            return Vec::new();
+        }
+        let mut questions: Vec<String> = Vec::new();
+        let mut golds: Vec<Option<String>> = Vec::new();
+        if self.data.rollout_pool() > 0 {
+            let qi = self
+                .streams
+                .unlabeled
+                .take(&mut self.cursors.unlabeled, cfg.questions);
+            for &i in &qi {
+                questions.push(self.data.rollout_question(i).to_string());
+                golds.push(None);
+            }
+        }
+        if strategy != Strategy::Rlif {
+            for g in gold.iter().take(cfg.labeled_rollouts) {
+                questions.push(g.question.clone());
+                golds.push(Some(g.answer.clone()));
+            }
+        }
+        if questions.is_empty() {
+            return Vec::new();
+        }
+        let opts = SampleOpts {
+            temperature: Some(cfg.temperature),
+            top_k: cfg.top_k,
+            max_new: cfg.max_new_tokens,
+        };
+        let votes = self.config.votes();
+        let refs: Vec<&str> = questions.iter().map(String::as_str).collect();
+        let all = rollouts(policy, &refs, votes, &opts, &mut self.rng);
+        groups(all, votes, cfg.group_size, &golds)
+    }
+
     pub(super) fn post_step(&mut self, total: usize) -> Result<StepMetrics> {
         let cfg = self.config.post.clone();
         let params = self.config.mix_params();
         let policy = self.model.valid();
+        let split_update = cfg.update == "split";
         let mut m = StepMetrics {
             phase: "post".into(),
             total,
@@ -77,35 +109,23 @@ impl Trainer {
         let gold: Vec<Labeled> = idx.iter().map(|&i| self.data.labeled[i].clone()).collect();
 
         // Rollouts (pure RD needs none).
-        let mut rolls: Vec<Rollout> = Vec::new();
-        let mut generated = 0usize;
-        if params.strategy.needs_rollouts() && self.data.rollout_pool() > 0 {
-            let qi = self
-                .streams
-                .unlabeled
-                .take(&mut self.cursors.unlabeled, cfg.questions);
-            let questions: Vec<&str> = qi.iter().map(|&i| self.data.rollout_question(i)).collect();
-            let opts = SampleOpts {
-                temperature: Some(cfg.temperature),
-                top_k: cfg.top_k,
-                max_new: cfg.max_new_tokens,
-            };
-            rolls = rollouts(&policy, &questions, cfg.group_size, &opts, &mut self.rng);
-            generated = rolls.iter().map(|r| r.generated.tokens.len()).sum();
-        }
+        let groups = self.rollout_groups(&policy, &gold);
+        let rolls: Vec<&Rollout> = groups.iter().flat_map(|g| &g.rolls).collect();
+        let generated: usize = rolls.iter().map(|r| r.generated.tokens.len()).sum();
         m.time_rollout = t0.elapsed().as_secs_f64();
 
-        // PRG of the gold traces (gold answers) and of the rollouts (against their own answers,
-        // or their group's majority answer), one pass.
+        // PRG of the gold traces (gold answers) and of the rollouts (against the gold answer,
+        // their own, or their question's majority answer), one pass.
         let t1 = Instant::now();
-        let targets = rollout_targets(&rolls, cfg.group_size, self.config.rollout_prg());
+        let mode = self.config.rollout_prg();
+        let targets: Vec<Option<String>> = groups.iter().flat_map(|g| g.targets(mode)).collect();
         let answered: Vec<usize> = (0..rolls.len()).filter(|&i| targets[i].is_some()).collect();
         let mut triples: Vec<(&str, &[String], &str)> = gold
             .iter()
             .map(|g| (g.question.as_str(), g.steps.as_slice(), g.answer.as_str()))
             .collect();
         triples.extend(answered.iter().map(|&i| {
-            let r = &rolls[i];
+            let r = rolls[i];
             (
                 r.question.as_str(),
                 r.parsed.steps.as_slice(),
@@ -124,8 +144,19 @@ impl Trainer {
                 .map(|t| t.trace.last().copied().unwrap_or(0.0)),
         )
         .unwrap_or(0.0);
-        // A rollout without an answer earned no confidence: it counts as PRG 0.
-        let prg_policy = mean(rollout_prg.iter().copied());
+        // PRG_policy: the unlabeled rollouts (a rollout without an answer counts as PRG 0).
+        let unlabeled_prg = groups
+            .iter()
+            .scan(0usize, |at, g| {
+                let r = *at..*at + g.rolls.len();
+                *at = r.end;
+                Some((g.gold.is_none(), r))
+            })
+            .filter(|(u, _)| *u)
+            .flat_map(|(_, r)| r)
+            .map(|i| rollout_prg[i]);
+        let prg_policy = mean(unlabeled_prg);
+        let solve_rate = mean(groups.iter().filter_map(|g| g.solved));
         m.time_prg = t1.elapsed().as_secs_f64();
 
         let alpha = self.mix.next_alpha(
@@ -136,32 +167,36 @@ impl Trainer {
                 anchor: prg_anchor,
                 policy: prg_policy.unwrap_or(prg_anchor),
                 anchor_conf,
+                solve_rate,
             },
         );
 
-        // Group-normalized rewards, gated by PRG under HyTuning.
-        let mut advantages = vec![0.0; rolls.len()];
-        let mut groups_without_spread = 0;
-        let n_groups = rolls.len() / cfg.group_size.max(1);
-        for g in 0..n_groups {
-            let range = g * cfg.group_size..(g + 1) * cfg.group_size;
-            let mut rewards: Vec<f64> = rolls[range.clone()].iter().map(|r| r.reward).collect();
-            if self.config.mix.unanswered == "lowest" {
-                let answered: Vec<bool> = rolls[range.clone()]
-                    .iter()
-                    .map(|r| r.parsed.answer.is_some())
-                    .collect();
-                floor_unanswered(&mut rewards, &answered);
+        // Rewards and advantages, group by group.
+        let ropts = RewardOpts {
+            reward: self.config.reward(),
+            min_majority: cfg.min_majority,
+            prg_weight: cfg.prg_weight,
+            floor_unanswered: self.config.mix.unanswered == "lowest",
+            dr_grpo: cfg.advantage == "dr_grpo",
+            gate: params.strategy.gates().then_some(params.tau_gate),
+        };
+        let mut rewards_u: Vec<f64> = Vec::new();
+        let mut advantage = Vec::with_capacity(rolls.len());
+        let (mut without_spread, mut silenced, mut n_unlabeled) = (0usize, 0usize, 0usize);
+        let mut at = 0;
+        for g in &groups {
+            let prg = &rollout_prg[at..at + g.rolls.len()];
+            at += g.rolls.len();
+            let r = group_rewards(g, prg, &ropts, &mut self.rng);
+            without_spread += !r.as_deref().is_some_and(crate::method::grpo::has_spread) as usize;
+            if g.gold.is_none() {
+                n_unlabeled += 1;
+                silenced += r.is_none() as usize;
+                if let Some(r) = &r {
+                    rewards_u.extend(r);
+                }
             }
-            groups_without_spread += !has_spread(&rewards) as usize;
-            for (k, a) in group_advantages(&rewards).into_iter().enumerate() {
-                let i = range.start + k;
-                advantages[i] = if params.strategy.gates() {
-                    gate(a, rollout_prg[i], params.tau_gate)
-                } else {
-                    a
-                };
-            }
+            advantage.extend(advantages(r.as_deref(), prg, g.rolls.len(), &ropts));
         }
 
         // Update(s).
@@ -169,7 +204,7 @@ impl Trainer {
         let gold_refs: Vec<&Labeled> = gold.iter().collect();
         let rows: Vec<PolicyRow> = rolls
             .iter()
-            .zip(&advantages)
+            .zip(&advantage)
             .filter(|(r, _)| !r.generated.tokens.is_empty())
             .map(|(r, &a)| PolicyRow {
                 prompt: &r.prompt,
@@ -178,65 +213,96 @@ impl Trainer {
                 advantage: a,
             })
             .collect();
-        let use_rlif = !rows.is_empty() && alpha < 1.0;
+        let use_rl = !rows.is_empty() && alpha < 1.0;
+        let use_rd = alpha > 0.0 || !split_update;
         let reference = self
             .reference
             .clone()
             .expect("reference model exists in post-training");
-        // RD and RLIF rows split over the shards; each shard's loss is its share of
-        // α·RD + (1 − α)·RLIF, so the shards' gradients sum to the whole batch's.
-        let rl_rows: &[PolicyRow] = if use_rlif { &rows } else { &[] };
+        let grpo = GrpoOpts {
+            eps_low: cfg.clip_eps,
+            eps_high: if cfg.clip_eps_high > 0.0 {
+                cfg.clip_eps_high
+            } else {
+                cfg.clip_eps
+            },
+            beta: cfg.kl_beta,
+            fixed_len: ropts.dr_grpo.then_some(cfg.max_new_tokens),
+        };
         let gold_toks = rd_encode(self.model.codec(), &gold_refs);
         let rd_denom = rd_tokens(&gold_toks, self.model.max_len());
         let sharding = Shards::for_device(&self.device);
-        let shards = sharding.count(gold_toks.len() + rl_rows.len());
-        let (rd_parts, rl_parts) = (split(gold_toks.len(), shards), split(rl_rows.len(), shards));
-        let shard_loss = |model: &Lm, i: usize| {
-            let (gold, rows) = (
-                &gold_toks[rd_parts[i].clone()],
-                &rl_rows[rl_parts[i].clone()],
-            );
-            let mut part = UpdatePart::default();
-            let mut loss = None;
-            if !gold.is_empty() {
-                let (rd, tok) = rd_loss_part(model, gold, rd_denom);
-                part.rd = rd.clone().into_scalar::<f32>() as f64;
-                part.tokens += tok;
-                loss = Some(rd.mul_scalar(alpha));
-            }
-            if !rows.is_empty() {
-                let rl = rlif_loss_part(
-                    model,
-                    &reference,
-                    rows,
-                    cfg.clip_eps,
-                    cfg.kl_beta,
-                    rl_rows.len(),
-                );
-                part.rlif = rl.loss.clone().into_scalar::<f32>() as f64;
-                (part.kl_sum, part.kl_tokens) = (rl.kl_sum, rl.kl_tokens);
-                part.tokens += rl.tokens;
-                let weighted = rl.loss.mul_scalar(1.0 - alpha);
-                loss = Some(match loss {
-                    Some(l) => l + weighted,
-                    None => weighted,
-                });
-            }
-            loss.map(|l| (l, part))
+        // One pass over `gold` and `rl` rows split over the shards, each shard's loss its share
+        // of `w_rd·RD + w_rl·RL`, so the shards' gradients sum to the whole batch's.
+        let pass = |model: &Lm, gold: &[(Vec<u32>, Vec<u32>)], rl: &[PolicyRow], w_rd: f64, w_rl: f64| {
+            let shards = sharding.count(gold.len() + rl.len());
+            let (rd_parts, rl_parts) = (split(gold.len(), shards), split(rl.len(), shards));
+            sharding.grads(model, shards, |model: &Lm, i: usize| {
+                let (gold, rows) = (&gold[rd_parts[i].clone()], &rl[rl_parts[i].clone()]);
+                let mut part = UpdatePart::default();
+                let mut loss = None;
+                if !gold.is_empty() {
+                    let (rd, tok) = rd_loss_part(model, gold, rd_denom);
+                    part.rd = rd.clone().into_scalar::<f32>() as f64;
+                    part.tokens += tok;
+                    loss = Some(rd.mul_scalar(w_rd));
+                }
+                if !rows.is_empty() {
+                    let rl = grpo_loss_part(model, &reference, rows, &grpo, rl.len());
+                    part.rlif = rl.loss.clone().into_scalar::<f32>() as f64;
+                    (part.kl_sum, part.kl_tokens) = (rl.kl_sum, rl.kl_tokens);
+                    part.tokens += rl.tokens;
+                    let weighted = rl.loss.mul_scalar(w_rl);
+                    loss = Some(match loss {
+                        Some(l) => l + weighted,
+                        None => weighted,
+                    });
+                }
+                loss.map(|l| (l, part))
+            })
         };
+        let rl_rows: &[PolicyRow] = if use_rl { &rows } else { &[] };
+        let no_gold: &[(Vec<u32>, Vec<u32>)] = &[];
         let mut update_tokens = 0;
         let (mut loss_rd, mut loss_rlif, mut loss_total, mut kl) = (0.0, None, 0.0, None);
         for _ in 0..cfg.policy_updates.max(1) {
-            let (grads, parts) = sharding.grads(&self.model, shards, shard_loss);
+            // joint: one pass, one AdamW over the mixed loss. split: RD and RL each through an
+            // AdamW of its own, their step sizes α·lr and (1 − α)·rl_lr, so neither loss's
+            // gradient scale decides how far the other moves the model.
+            let mut steps: Vec<(GradientsParams, Optim, f64)> = Vec::new();
+            let mut parts: Vec<UpdatePart> = Vec::new();
+            if split_update {
+                if use_rd {
+                    let (g, p) = pass(&self.model, &gold_toks, &[], 1.0, 0.0);
+                    steps.push((g, Optim::Main, alpha * cfg.lr));
+                    parts.extend(p);
+                }
+                if use_rl {
+                    let (g, p) = pass(&self.model, no_gold, rl_rows, 0.0, 1.0);
+                    steps.push((g, Optim::Rl, (1.0 - alpha) * cfg.rl_lr));
+                    parts.extend(p);
+                }
+            } else {
+                let (g, p) = pass(&self.model, &gold_toks, rl_rows, alpha, 1.0 - alpha);
+                steps.push((g, Optim::Main, cfg.lr));
+                parts.extend(p);
+            }
             let sum = |f: fn(&UpdatePart) -> f64| parts.iter().map(f).sum::<f64>();
             update_tokens += parts.iter().map(|p| p.tokens).sum::<usize>();
             loss_rd = sum(|p| p.rd);
-            if use_rlif {
+            if use_rl {
                 loss_rlif = Some(sum(|p| p.rlif));
                 kl = Some(sum(|p| p.kl_sum) / sum(|p| p.kl_tokens).max(1.0));
             }
             loss_total = alpha * loss_rd + (1.0 - alpha) * loss_rlif.unwrap_or(0.0);
-            if !self.apply_update(grads, loss_total, cfg.lr)? {
+            let mut applied = true;
+            for (grads, which, lr) in steps {
+                if !self.apply_update_with(which, grads, loss_total, lr)? {
+                    applied = false;
+                    break;
+                }
+            }
+            if !applied {
                 m.skipped = true;
                 break;
             }
@@ -254,13 +320,29 @@ impl Trainer {
         m.anchor_conf = Some(anchor_conf);
         m.prg_policy = prg_policy;
         m.kl_ref = kl;
+        m.solve_rate = solve_rate;
+        if split_update {
+            m.rl_lr = Some(cfg.rl_lr);
+        }
         if !rolls.is_empty() {
             let n = rolls.len() as f64;
-            let rewards: Vec<f64> = rolls.iter().map(|r| r.reward).collect();
-            let rm = rewards.iter().sum::<f64>() / n;
-            m.reward_mean = Some(rm);
-            m.reward_std = Some((rewards.iter().map(|r| (r - rm).powi(2)).sum::<f64>() / n).sqrt());
-            m.no_spread_share = Some(groups_without_spread as f64 / n_groups.max(1) as f64);
+            if !rewards_u.is_empty() {
+                let k = rewards_u.len() as f64;
+                let rm = rewards_u.iter().sum::<f64>() / k;
+                m.reward_mean = Some(rm);
+                m.reward_std =
+                    Some((rewards_u.iter().map(|r| (r - rm).powi(2)).sum::<f64>() / k).sqrt());
+            }
+            m.no_spread_share = Some(without_spread as f64 / groups.len().max(1) as f64);
+            if n_unlabeled > 0 {
+                m.silenced_share = Some(silenced as f64 / n_unlabeled as f64);
+                m.vote_share = mean(
+                    groups
+                        .iter()
+                        .filter(|g| g.gold.is_none())
+                        .map(|g| g.vote.as_ref().map_or(0.0, |v| v.1)),
+                );
+            }
             m.entropy = mean(
                 rolls
                     .iter()
@@ -273,18 +355,7 @@ impl Trainer {
                     .map(|r| super::answer_span::repetition_rate(&r.generated.tokens)),
             );
             m.extraction_rate = Some(answered.len() as f64 / n);
-            m.truncation_rate = Some(
-                rolls
-                    .iter()
-                    .filter(|r| {
-                        !r.generated
-                            .tokens
-                            .last()
-                            .is_some_and(|&t| self.model.codec().is_end(t))
-                    })
-                    .count() as f64
-                    / n,
-            );
+            m.truncation_rate = Some(rolls.iter().filter(|r| !r.ended).count() as f64 / n);
             m.rollout_confidences = rolls.iter().filter_map(|r| r.confidence).collect();
             m.rollout_confidence_mean = mean(m.rollout_confidences.iter().copied());
             m.tok_s_rollout = Some(generated as f64 / m.time_rollout.max(1e-9));

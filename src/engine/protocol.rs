@@ -62,6 +62,8 @@ pub enum Event {
         items: usize,
     },
     Eval(Box<EvalReport>),
+    /// The reward canary's figures (`eval.canary`).
+    Canary(Box<CanaryReport>),
     Sample(Box<Sample>),
     Checkpoint {
         path: PathBuf,
@@ -121,6 +123,31 @@ pub struct StepMetrics {
     #[serde(default)]
     pub truncation_rate: Option<f64>,
     pub rollout_confidence_mean: Option<f64>,
+    /// Share of this step's labeled rollouts (all votes) that reached the gold answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solve_rate: Option<f64>,
+    /// Mean share of its votes that an unlabeled question's majority answer holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vote_share: Option<f64>,
+    /// Share of unlabeled groups whose vote was too weak to give a gradient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced_share: Option<f64>,
+    /// The reward canary, when it ran after this step: the within-question AUROC of the reward
+    /// against correctness, the majority's accuracy, the canary's accuracy; its full report is
+    /// a line of `canary.jsonl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_reward_auroc: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_majority_gold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_reward_mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub canary_onset: bool,
+    /// The RL learning rate (`post.update = split`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rl_lr: Option<f64>,
     pub time_rollout: f64,
     pub time_prg: f64,
     pub time_update: f64,
@@ -255,3 +282,65 @@ pub struct Summary {
 fn eval_split() -> String {
     "eval".into()
 }
+
+/// One canary evaluation; a line of `canary.jsonl`, and the `canary_*` figures of the step's
+/// line in `metrics.jsonl`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CanaryReport {
+    pub phase: String,
+    pub step: usize,
+    pub questions: usize,
+    pub votes: usize,
+    pub reward: String,
+    /// Within-question AUROC of the configured reward against correctness.
+    pub reward_auroc: Option<f64>,
+    pub self_certainty_auroc: Option<f64>,
+    /// Of the response's log-probability (its tokens' sum).
+    pub logprob_auroc: Option<f64>,
+    /// Of agreement with the vote's majority.
+    pub consensus_auroc: Option<f64>,
+    /// Share of questions whose majority answer is the gold answer.
+    pub majority_gold: f64,
+    pub majority_share: f64,
+    pub answer_rate: f64,
+    pub cut_rate: f64,
+    /// Mean reward over the questions the reward did not silence.
+    pub reward_mean: f64,
+    /// Share of rollouts with the gold answer, and its standard error over questions.
+    pub accuracy: f64,
+    pub accuracy_se: f64,
+    /// Share of rollouts wrong with a response confidence at or above the threshold.
+    pub confident_error_rate: f64,
+    /// Why this point marks the onset of reward hacking, if it does.
+    pub onset: Option<String>,
+}
+
+impl CanaryReport {
+    pub fn point(&self) -> crate::method::hacking::CanaryPoint {
+        crate::method::hacking::CanaryPoint {
+            reward_mean: self.reward_mean,
+            auroc: self.reward_auroc,
+            accuracy: self.accuracy,
+            accuracy_se: self.accuracy_se,
+        }
+    }
+
+    /// One line for the log and the screen.
+    pub fn summary_line(&self) -> String {
+        let f = |a: Option<f64>| a.map_or("—".into(), |a| format!("{a:.2}"));
+        format!(
+            "reward AUROC {} (sc {}, logp {}, vote {}) · majority=gold {:.2} · acc {:.3} · conf-err {:.3} · answered {:.2} · cut {:.2} · reward {:.3}",
+            f(self.reward_auroc),
+            f(self.self_certainty_auroc),
+            f(self.logprob_auroc),
+            f(self.consensus_auroc),
+            self.majority_gold,
+            self.accuracy,
+            self.confident_error_rate,
+            self.answer_rate,
+            self.cut_rate,
+            self.reward_mean
+        )
+    }
+}
+

@@ -1,5 +1,5 @@
 //! RLIF rollouts: G samples per question in one KV-cached decode, each with its answer,
-//! confidence and self-certainty reward.
+//! confidence and self-certainty.
 
 use crate::data::text::{ParsedResponse, parse_response, prompt};
 use crate::method::self_certainty::mean_self_certainty;
@@ -17,8 +17,10 @@ pub struct Rollout {
     pub parsed: ParsedResponse,
     /// `conf(own answer | own steps)`; `None` when no answer was extracted.
     pub confidence: Option<f64>,
-    /// Self-certainty, the RLIF reward.
-    pub reward: f64,
+    /// Mean self-certainty of its tokens (the `self_certainty` reward).
+    pub self_certainty: f64,
+    /// It ended with an end token before the length cap.
+    pub ended: bool,
 }
 
 /// `group_size` rollouts of each question, all decoded together.
@@ -46,11 +48,13 @@ pub fn rollouts(
                 .as_ref()
                 .and_then(|_| answer_span(codec, &g.tokens))
                 .map(|s| span_confidence(&g.logprobs, s));
+            let ended = g.tokens.last().is_some_and(|&t| codec.is_end(t));
             Rollout {
                 group: i / group_size,
                 question: questions[i / group_size].to_string(),
                 prompt: p,
-                reward: mean_self_certainty(&g.self_certainty),
+                self_certainty: mean_self_certainty(&g.self_certainty),
+                ended,
                 generated: g,
                 parsed,
                 confidence,

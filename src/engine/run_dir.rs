@@ -56,6 +56,32 @@ fn lock(dir: &Path) -> Result<File> {
     }
 }
 
+/// Rewrites a JSONL file of `phase`/`step` lines without those after (`phase`, `step`).
+fn forget_lines_after(path: &Path, phase: &str, step: usize) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let order = |p: &str| if p == "pretrain" { 0 } else { 1 };
+    let keep: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+            let (p, s) = (
+                v["phase"].as_str().unwrap_or(""),
+                v["step"].as_u64().unwrap_or(0) as usize,
+            );
+            (order(p), s) <= (order(phase), step)
+        })
+        .collect();
+    if keep.len() == text.lines().count() {
+        return Ok(());
+    }
+    let tmp = path.with_extension("jsonl.tmp");
+    std::fs::write(&tmp, keep.iter().map(|l| format!("{l}\n")).collect::<String>())
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot rewrite {}", path.display()))
+}
+
 fn append(path: &Path) -> Result<BufWriter<File>> {
     let f = OpenOptions::new()
         .create(true)
@@ -92,9 +118,23 @@ impl RunDir {
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
-    /// On resume into this folder: drops the metrics of steps after the checkpoint (`phase`,
-    /// `step`), which the resumed run writes again, so every step appears once.
+    /// A line of `canary.jsonl`.
+    pub fn canary(&mut self, r: &super::protocol::CanaryReport) -> Result<()> {
+        let path = self.path.join("canary.jsonl");
+        let line = serde_json::to_string(r)? + "\n";
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// On resume into this folder: drops the metrics (and canary lines) of steps after the
+    /// checkpoint (`phase`, `step`), which the resumed run writes again, so every step appears
+    /// once.
     pub fn forget_after(&mut self, phase: &str, step: usize) -> Result<()> {
+        forget_lines_after(&self.path.join("canary.jsonl"), phase, step)?;
         let path = self.path.join("metrics.jsonl");
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let order = |p: &str| if p == "pretrain" { 0 } else { 1 };

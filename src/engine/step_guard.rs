@@ -5,6 +5,7 @@
 use anyhow::Result;
 use burn::optim::GradientsParams;
 
+use super::post_step::Optim;
 use super::protocol::{Event, StepMetrics};
 use super::trainer::{Halt, Trainer};
 
@@ -12,6 +13,17 @@ impl Trainer {
     /// The optimizer step with `grads`, unless the loss `value` is not finite. Returns whether it
     /// applied.
     pub fn apply_update(&mut self, grads: GradientsParams, value: f64, lr: f64) -> Result<bool> {
+        self.apply_update_with(Optim::Main, grads, value, lr)
+    }
+
+    /// [`Self::apply_update`] through the RD/main or the RL optimizer (`post.update = split`).
+    pub(super) fn apply_update_with(
+        &mut self,
+        which: Optim,
+        grads: GradientsParams,
+        value: f64,
+        lr: f64,
+    ) -> Result<bool> {
         if !value.is_finite() {
             self.bad_steps += 1;
             self.warn(format!(
@@ -23,7 +35,11 @@ impl Trainer {
             return Ok(false);
         }
         self.bad_steps = 0;
-        self.model = self.optim.step(lr, self.model.clone(), grads);
+        let optim = match which {
+            Optim::Main => &mut self.optim,
+            Optim::Rl => &mut self.optim_rl,
+        };
+        self.model = optim.step(lr, self.model.clone(), grads);
         Ok(true)
     }
 

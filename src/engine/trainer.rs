@@ -37,6 +37,8 @@ pub(super) struct Trainer {
     pub device: Device,
     pub model: Lm,
     pub optim: ModuleOptimizer,
+    /// The RL rows' own AdamW under `post.update = split`.
+    pub optim_rl: ModuleOptimizer,
     pub reference: Option<Lm>,
     /// The pretrained model the run started from (`None`: the byte GPT).
     pub base_model: Option<BaseIdentity>,
@@ -67,6 +69,8 @@ pub(super) struct Trainer {
     pub steps_since_start: usize,
     pub pending_changes: Vec<String>,
     pub sample_rng: Rng,
+    /// The reward canary's points so far in this process (the onset rule reads them).
+    pub canary_history: Vec<crate::method::hacking::CanaryPoint>,
 }
 
 pub(super) struct Streams {
@@ -179,9 +183,11 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         data_record,
         io_error: None,
         optim: optimizer(config.post.grad_clip),
+        optim_rl: optimizer(config.post.grad_clip),
         mix: MixState::new(&config.mix_params()),
         rng: Rng::new(seed),
         sample_rng: Rng::new(seed ^ 0x5A),
+        canary_history: Vec::new(),
         config,
         shape,
         device,
@@ -247,6 +253,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         job.base.clone(),
         data_dir.as_deref(),
         job.only_base,
+        job.fresh_base,
     )?;
     t.finish(halted.is_some());
     Ok(())
@@ -276,6 +283,32 @@ impl Trainer {
             p.lr,
             self.config.run.seed
         )
+    }
+
+    /// The base shipped in the binary (`crate::shipped`), when it is this run's, written next to
+    /// the data (or into the run folder) so it loads like a cached one.
+    fn unpack_shipped_base(&mut self, data_dir: Option<&Path>) -> Option<PathBuf> {
+        let name = self.base_cache_name();
+        let bytes = crate::shipped::base(&name)?;
+        let dir = data_dir.unwrap_or(&self.dir.path).to_path_buf();
+        let path = dir.join(&name);
+        let tmp = dir.join(format!("{name}.tmp{}", std::process::id()));
+        match std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, &path)) {
+            Ok(()) => {
+                self.dir.log(&format!(
+                    "base model: the one shipped with hytune (assets/bases/{name})"
+                ));
+                Some(path)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                self.warn(format!(
+                    "cannot unpack the shipped base model to {}: {e}; pretraining instead",
+                    path.display()
+                ));
+                None
+            }
+        }
     }
 
     /// A checkpoint's weights, refused when it is of another model than this run's.
@@ -313,6 +346,7 @@ impl Trainer {
         base: Option<PathBuf>,
         data_dir: Option<&Path>,
         only_base: bool,
+        fresh_base: bool,
     ) -> Result<Option<Halt>> {
         let mut post_start = None;
         if let Some((path, ck)) = resumed {
@@ -326,6 +360,13 @@ impl Trainer {
                 self.optim = optimizer(self.config.post.grad_clip)
                     .from_bytes(bytes)
                     .map_err(|e| anyhow::anyhow!("{}: optimizer state: {e}", path.display()))?;
+            }
+            if let Some(bytes) = ck.rl_optimizer_bytes() {
+                self.optim_rl = optimizer(self.config.post.grad_clip)
+                    .from_bytes(bytes)
+                    .map_err(|e| {
+                        anyhow::anyhow!("{}: RL optimizer state: {e}", path.display())
+                    })?;
             }
             match (ck.meta.phase, ck.meta.complete) {
                 (Phase::Pretrain, false) => {
@@ -356,10 +397,16 @@ impl Trainer {
                 .log(&format!("base model {}", self.model.describe()));
         } else {
             let found = base.or_else(|| {
-                let dir = data_dir?;
-                [dir.join("base.hyt"), dir.join(self.base_cache_name())]
-                    .into_iter()
-                    .find(|p| p.is_file())
+                if fresh_base {
+                    return None;
+                }
+                data_dir
+                    .and_then(|dir| {
+                        [dir.join("base.hyt"), dir.join(self.base_cache_name())]
+                            .into_iter()
+                            .find(|p| p.is_file())
+                    })
+                    .or_else(|| self.unpack_shipped_base(data_dir))
             });
             match found {
                 Some(path) => {

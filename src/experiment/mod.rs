@@ -5,6 +5,7 @@
 //! `results.csv`, `summary.md` and the plots (`plots/*.svg`).
 
 pub mod grid;
+mod paired;
 mod plots;
 mod results;
 mod runner;

@@ -10,7 +10,18 @@ use plotters::prelude::*;
 
 use super::results::{CellData, mean_std};
 use crate::config::Config;
+use crate::engine::protocol::CanaryReport;
 use crate::method::calibration::Calibration;
+
+/// The canary reports of a run folder, in step order.
+pub fn read_canary(run: &Path) -> Vec<CanaryReport> {
+    std::fs::read_to_string(run.join("canary.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|r: &CanaryReport| r.phase == "post")
+        .collect()
+}
 
 const W: (u32, u32) = (720, 460);
 
@@ -28,14 +39,20 @@ fn color(i: usize) -> RGBColor {
 
 type Plot = std::result::Result<(), Box<dyn std::error::Error>>;
 
-/// One line per strategy: mean of `metric` over seeds at each fraction, with ± std bars.
-fn against_fraction(
+/// One line per strategy: mean of `metric` over seeds at each labeled count (traces, on a
+/// log axis fitted to the grid's counts), with ± std bars.
+fn against_labels(
     path: &Path,
     title: &str,
     metric: fn(&Calibration) -> f64,
     config: &Config,
     data: &[&CellData],
 ) -> Plot {
+    let size = config.data.size as f64;
+    let arms = super::grid::arms(&config.experiment, config.data.size);
+    let counts: Vec<f64> = arms.iter().map(|(f, _)| (f * size).max(1.0)).collect();
+    let lo = counts.iter().copied().fold(f64::INFINITY, f64::min) / 1.5;
+    let hi = counts.iter().copied().fold(1.0, f64::max) * 1.5;
     let root = SVGBackend::new(path, W).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
@@ -43,22 +60,23 @@ fn against_fraction(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(0f64..1.05f64, 0f64..1f64)?;
+        .build_cartesian_2d((lo..hi).log_scale(), 0f64..1f64)?;
     chart
         .configure_mesh()
-        .x_desc("labeled fraction")
+        .x_desc(format!("labeled traces (of {}; log scale)", config.data.size))
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc(title.split(' ').next().unwrap_or(""))
         .draw()?;
     for (i, s) in config.experiment.strategies.iter().enumerate() {
         let mut pts = Vec::new();
-        for &f in &config.experiment.fractions {
+        for (&(f, _), &n) in arms.iter().zip(&counts) {
             let v: Vec<f64> = data
                 .iter()
-                .filter(|d| d.done && d.cell.fraction == f && d.cell.strategy.name() == s)
+                .filter(|d| d.done && d.cell.fraction == f && d.cell.variant() == *s)
                 .filter_map(|d| d.last("eval").map(|r| metric(&r.overall)))
                 .collect();
             if let Some((m, sd)) = mean_std(&v) {
-                pts.push((f, m, sd));
+                pts.push((n, m, sd));
             }
         }
         if pts.is_empty() {
@@ -111,7 +129,7 @@ fn reliability(path: &Path, title: &str, config: &Config, data: &[&CellData]) ->
     for (i, s) in config.experiment.strategies.iter().enumerate() {
         let finals: Vec<&Calibration> = data
             .iter()
-            .filter(|d| d.done && d.cell.strategy.name() == s)
+            .filter(|d| d.done && d.cell.variant() == *s)
             .filter_map(|d| d.last("eval").map(|r| &r.overall))
             .collect();
         let Some(first) = finals.first() else {
@@ -200,6 +218,65 @@ fn alpha_prg(path: &Path, title: &str, cell: &CellData) -> Plot {
     Ok(())
 }
 
+/// The reward canary over the steps of one run (`canary.jsonl`): the within-question AUROC of
+/// its reward, how often the vote's majority is the gold answer, the canary's accuracy, its
+/// mean reward (scaled to its largest value); onsets of hacking marked with a cross.
+fn canary(path: &Path, title: &str, reports: &[CanaryReport]) -> Plot {
+    let last = reports.iter().map(|r| r.step).max().unwrap_or(1).max(1) as f64;
+    let top = reports
+        .iter()
+        .map(|r| r.reward_mean.abs())
+        .fold(0.0f64, f64::max)
+        .max(1e-9);
+    let series: [(&str, Box<dyn Fn(&CanaryReport) -> Option<f64>>); 4] = [
+        ("reward AUROC (within question)", Box::new(|r| r.reward_auroc)),
+        ("majority = gold", Box::new(|r| Some(r.majority_gold))),
+        ("canary accuracy", Box::new(|r| Some(r.accuracy))),
+        (
+            "mean reward (scaled)",
+            Box::new(move |r| Some(r.reward_mean / top)),
+        ),
+    ];
+    let root = SVGBackend::new(path, W).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..last, 0f64..1.05f64)?;
+    chart.configure_mesh().x_desc("post-training step").draw()?;
+    for (i, (name, f)) in series.iter().enumerate() {
+        let pts: Vec<(f64, f64)> = reports
+            .iter()
+            .filter_map(|r| f(r).map(|v| (r.step as f64, v)))
+            .collect();
+        let c = color(i);
+        chart
+            .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
+    }
+    chart.draw_series(
+        reports
+            .iter()
+            .filter(|r| r.onset.is_some())
+            .map(|r| Cross::new((r.step as f64, 0.03), 7, RED.stroke_width(3))),
+    )?;
+    chart
+        .draw_series(LineSeries::new([(0.0, 0.6), (last, 0.6)], BLACK.mix(0.3)))?
+        .label("AUROC 0.6");
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
 /// Writes every plot the cells on disk allow; returns their paths.
 pub fn write_all(dir: &Path, config: &Config, data: &[CellData]) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -218,8 +295,8 @@ pub fn write_all(dir: &Path, config: &Config, data: &[CellData]) -> Result<Vec<P
         if !of_suite.iter().any(|d| d.done) {
             continue;
         }
-        emit(format!("{suite}-accuracy-vs-fraction.svg"), &|p| {
-            against_fraction(
+        emit(format!("{suite}-accuracy-vs-labels.svg"), &|p| {
+            against_labels(
                 p,
                 &format!("accuracy ({suite}, eval)"),
                 |c| c.accuracy,
@@ -227,8 +304,8 @@ pub fn write_all(dir: &Path, config: &Config, data: &[CellData]) -> Result<Vec<P
                 &of_suite,
             )
         })?;
-        emit(format!("{suite}-ece-vs-fraction.svg"), &|p| {
-            against_fraction(
+        emit(format!("{suite}-ece-vs-labels.svg"), &|p| {
+            against_labels(
                 p,
                 &format!("ECE ({suite}, eval)"),
                 |c| c.ece,
@@ -236,7 +313,7 @@ pub fn write_all(dir: &Path, config: &Config, data: &[CellData]) -> Result<Vec<P
                 &of_suite,
             )
         })?;
-        for &f in &config.experiment.fractions {
+        for (f, count) in super::grid::arms(&config.experiment, config.data.size) {
             let here: Vec<&CellData> = of_suite
                 .iter()
                 .copied()
@@ -245,17 +322,32 @@ pub fn write_all(dir: &Path, config: &Config, data: &[CellData]) -> Result<Vec<P
             if !here.iter().any(|d| d.done) {
                 continue;
             }
-            emit(format!("{suite}-f{f}-reliability.svg"), &|p| {
+            let tag = here[0].cell.labels_tag();
+            emit(format!("{suite}-{tag}-reliability.svg"), &|p| {
                 reliability(
                     p,
-                    &format!("reliability ({suite}, {}% labeled, eval)", f * 100.0),
+                    &format!(
+                        "reliability ({suite}, {} labeled, eval)",
+                        super::grid::arm_label(f, count)
+                    ),
                     config,
                     &here,
                 )
             })?;
+            for d in here.iter().filter(|d| {
+                matches!(d.cell.variant().as_str(), "hytuning" | "rlif") && d.cell.seed == here[0].cell.seed
+            }) {
+                let reports = read_canary(&d.run_dir);
+                if reports.len() < 2 {
+                    continue;
+                }
+                emit(format!("{}-canary.svg", d.cell.name()), &|p| {
+                    canary(p, &format!("reward canary ({})", d.cell.name()), &reports)
+                })?;
+            }
             for d in here
                 .iter()
-                .filter(|d| d.cell.strategy.name() == "hytuning" && !d.steps.is_empty())
+                .filter(|d| d.cell.variant() == "hytuning" && !d.steps.is_empty())
             {
                 emit(format!("{}-alpha-prg.svg", d.cell.name()), &|p| {
                     alpha_prg(

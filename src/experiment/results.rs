@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::grid::{Cell, cells};
+use super::grid::{Cell, arm_label, arms, cells};
 use super::plots;
 use super::runner::DONE;
 use crate::config::Config;
@@ -18,6 +18,7 @@ use crate::method::calibration::Calibration;
 /// The evaluations and step metrics of one cell's run folder.
 pub struct CellData {
     pub cell: Cell,
+    pub run_dir: PathBuf,
     pub done: bool,
     pub reports: Vec<EvalReport>,
     pub steps: Vec<StepMetrics>,
@@ -61,6 +62,7 @@ fn read_cell(dir: &Path, cell: Cell) -> CellData {
         .collect();
     CellData {
         done: run.join(DONE).exists(),
+        run_dir: run.clone(),
         cell,
         reports,
         steps,
@@ -119,7 +121,7 @@ impl Written {
 
 fn csv_rows(data: &[CellData]) -> (String, usize) {
     let mut out = String::from(
-        "suite,fraction,strategy,seed,done,split,phase,step,difficulty,n,accuracy,ece,brier,auroc,confident_error_rate,mean_confidence\n",
+        "suite,fraction,labels,strategy,seed,done,split,phase,step,difficulty,n,accuracy,ece,brier,auroc,confident_error_rate,mean_confidence\n",
     );
     let mut n = 0;
     for d in data {
@@ -129,10 +131,11 @@ fn csv_rows(data: &[CellData]) -> (String, usize) {
             for (difficulty, c) in groups {
                 let _ = writeln!(
                     out,
-                    "{},{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{:.6},{:.6}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{:.6},{:.6}",
                     d.cell.suite.name(),
                     d.cell.fraction,
-                    d.cell.strategy.name(),
+                    d.cell.count.map(|n| n.to_string()).unwrap_or_default(),
+                    d.cell.variant(),
                     d.cell.seed,
                     d.done,
                     r.split,
@@ -190,7 +193,7 @@ fn table(out: &mut String, data: &[&CellData], split: &str, strategies: &[String
         .map(|s| {
             let cs = data
                 .iter()
-                .filter(|d| d.done && d.cell.strategy.name() == s)
+                .filter(|d| d.done && d.cell.variant() == *s)
                 .filter_map(|d| d.last(split).map(|r| &r.overall))
                 .collect();
             (s, cs)
@@ -272,7 +275,7 @@ fn by_difficulty(out: &mut String, data: &[&CellData], strategies: &[String]) {
     for s in strategies {
         let finals: Vec<&EvalReport> = data
             .iter()
-            .filter(|d| d.done && d.cell.strategy.name() == s)
+            .filter(|d| d.done && d.cell.variant() == *s)
             .filter_map(|d| d.last("eval"))
             .collect();
         if finals.is_empty() {
@@ -307,8 +310,9 @@ fn summary(config: &Config, data: &[CellData], done: usize) -> String {
         e.base_seed,
         e.seeds
     );
+    let arms = arms(e, config.data.size);
     for suite in &e.suites {
-        for &f in &e.fractions {
+        for &(f, count) in &arms {
             let cells_here: Vec<&CellData> = data
                 .iter()
                 .filter(|d| d.cell.suite.name() == suite && d.cell.fraction == f)
@@ -316,42 +320,50 @@ fn summary(config: &Config, data: &[CellData], done: usize) -> String {
             if cells_here.is_empty() {
                 continue;
             }
-            let _ = writeln!(out, "## {suite}, {}% labeled\n", f * 100.0);
+            let _ = writeln!(out, "## {suite}, {} labeled\n", arm_label(f, count));
             table(&mut out, &cells_here, "eval", &e.strategies);
+            super::paired::intervals(
+                &mut out,
+                &cells_here,
+                "eval",
+                config.eval.confident_threshold,
+                &e.strategies,
+            );
             by_difficulty(&mut out, &cells_here, &e.strategies);
             let _ = writeln!(out, "\nDev split:\n");
             table(&mut out, &cells_here, "dev", &e.strategies);
             out.push('\n');
         }
-        if e.fractions.len() > 1 {
+        for split in ["eval", "dev"] {
+            if arms.len() < 2 {
+                break;
+            }
             let _ = writeln!(
                 out,
-                "## {suite}: labeled-fraction sweep (eval accuracy / ECE)\n"
+                "## {suite}: labeled sweep ({split} accuracy / ECE)\n"
             );
             let _ = writeln!(
                 out,
                 "| strategy | {} |",
-                e.fractions
-                    .iter()
-                    .map(|f| format!("{}%", f * 100.0))
+                arms.iter()
+                    .map(|&(f, c)| arm_label(f, c))
                     .collect::<Vec<_>>()
                     .join(" | ")
             );
-            let _ = writeln!(out, "|---|{}", "---|".repeat(e.fractions.len()));
+            let _ = writeln!(out, "|---|{}", "---|".repeat(arms.len()));
             for s in &e.strategies {
-                let cols: Vec<String> = e
-                    .fractions
+                let cols: Vec<String> = arms
                     .iter()
-                    .map(|&f| {
+                    .map(|&(f, _)| {
                         let cs: Vec<&Calibration> = data
                             .iter()
                             .filter(|d| {
                                 d.done
                                     && d.cell.suite.name() == suite
                                     && d.cell.fraction == f
-                                    && d.cell.strategy.name() == s
+                                    && d.cell.variant() == *s
                             })
-                            .filter_map(|d| d.last("eval").map(|r| &r.overall))
+                            .filter_map(|d| d.last(split).map(|r| &r.overall))
                             .collect();
                         if cs.is_empty() {
                             return "—".into();
@@ -371,7 +383,7 @@ fn summary(config: &Config, data: &[CellData], done: usize) -> String {
 
 /// Rewrites `results.csv`, `summary.md` and `plots/` from the cells on disk.
 pub fn write_reports(dir: &Path, config: &Config) -> Result<Written> {
-    let data: Vec<CellData> = cells(&config.experiment)
+    let data: Vec<CellData> = cells(&config.experiment, config.data.size)
         .into_iter()
         .map(|c| read_cell(dir, c))
         .collect();

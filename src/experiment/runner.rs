@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::grid::{Cell, cells};
+use super::grid::{Cell, cells, pool_start};
 use super::results;
 use crate::config::Config;
 use crate::data::jsonl;
-use crate::data::suites::{GenSpec, generate};
+use crate::data::suites::{GenSpec, generate_with_pool};
 use crate::engine::protocol::{Command, Event, Phase};
 use crate::engine::{DataSource, Job, backend, checkpoint, spawn};
 use crate::progress::format_duration;
@@ -54,6 +54,10 @@ fn cell_config(config: &Config, cell: &Cell) -> Result<Config> {
     Ok(config.with_sets(&[
         format!("run.seed={}", cell.seed),
         format!("mix.strategy=\"{}\"", cell.strategy.name()),
+        format!(
+            "post.reward=\"{}\"",
+            cell.reward.map_or(config.post.reward.as_str(), |r| r.name())
+        ),
         format!("data.suite=\"{}\"", cell.suite.name()),
         format!("data.labeled_fraction={}", cell.fraction),
     ])?)
@@ -74,7 +78,8 @@ fn ensure_data(dir: &Path, config: &Config, cells: &[Cell]) -> Result<()> {
             labeled_fraction: cell.fraction,
             seed: config.data.seed,
         };
-        jsonl::write_dataset(&d, &generate(&spec))
+        let pool = pool_start(&config.experiment, config.data.size);
+        jsonl::write_dataset(&d, &generate_with_pool(&spec, pool))
             .with_context(|| format!("cannot write {}", d.display()))?;
     }
     Ok(())
@@ -109,7 +114,7 @@ pub fn run(dir: &Path, config: &Config) -> Result<ExitCode> {
     ] {
         signal_hook::flag::register(sig, term.clone())?;
     }
-    let grid = cells(&config.experiment);
+    let grid = cells(&config.experiment, config.data.size);
     let selected = backend::select(&config.run.backend)?;
     if let Some(n) = &selected.notice {
         eprintln!("note: {n}");
@@ -138,6 +143,7 @@ pub fn run(dir: &Path, config: &Config) -> Result<ExitCode> {
             interactive: false,
             backend: selected.clone(),
             only_base: true,
+            fresh_base: false,
         };
         match drive(job, "base", &term, &mut |_, _| String::new())? {
             Outcome::Stopped => return Ok(interrupted()),
@@ -171,17 +177,18 @@ pub fn run(dir: &Path, config: &Config) -> Result<ExitCode> {
             interactive: false,
             backend: selected.clone(),
             only_base: false,
+            fresh_base: false,
         };
         let label = format!("cell {}/{} {}", k + 1, grid.len(), cell.name());
         let t0 = Instant::now();
         let outcome = drive(job, &label, &term, &mut |step, secs| {
-            tracker.push(cell.strategy.name(), secs);
+            tracker.push(&cell.variant(), secs);
             // The rest of this cell, then every cell not done yet.
-            let mut eta = tracker.per_step(cell.strategy.name()).unwrap_or(0.0)
+            let mut eta = tracker.per_step(&cell.variant()).unwrap_or(0.0)
                 * steps.saturating_sub(step) as f64;
             for c in &grid[k + 1..] {
                 if !dir.join("cells").join(c.name()).join(DONE).exists() {
-                    eta += tracker.per_step(c.strategy.name()).unwrap_or(0.0) * steps as f64;
+                    eta += tracker.per_step(&c.variant()).unwrap_or(0.0) * steps as f64;
                 }
             }
             format!("  experiment ETA {}", format_duration(eta))
@@ -267,6 +274,9 @@ fn drive(
                     r.step,
                     r.summary_line()
                 );
+            }
+            Event::Canary(c) => {
+                let _ = writeln!(err, "[{label}] canary step {}: {}", c.step, c.summary_line());
             }
             Event::Warning(w) => {
                 let _ = writeln!(err, "[{label}] warning: {w}");

@@ -8,6 +8,13 @@ pub fn group_advantages(rewards: &[f64]) -> Vec<f64> {
     rewards.iter().map(|r| (r - mean) / (std + 1e-6)).collect()
 }
 
+/// Dr. GRPO (Liu et al. 2025): `A_i = r_i − mean r`, without the division by the group's std
+/// that turns near-ties of a continuous reward into full ±1 advantages.
+pub fn dr_advantages(rewards: &[f64]) -> Vec<f64> {
+    let mean = rewards.iter().sum::<f64>() / rewards.len() as f64;
+    rewards.iter().map(|r| r - mean).collect()
+}
+
 /// `mix.unanswered = lowest`: a rollout without an answer gets one less than the lowest reward
 /// of its group's answered rollouts, so self-certainty earned without committing to an answer
 /// is never reinforced. A group with no answered rollout is left as it is.
@@ -34,7 +41,13 @@ pub fn has_spread(rewards: &[f64]) -> bool {
 
 /// `min(ρ A, clip(ρ, 1−ε, 1+ε) A)` for one token.
 pub fn clipped_surrogate(ratio: f64, advantage: f64, eps: f64) -> f64 {
-    (ratio * advantage).min(ratio.clamp(1.0 - eps, 1.0 + eps) * advantage)
+    clipped_surrogate_asym(ratio, advantage, eps, eps)
+}
+
+/// Clip-higher (DAPO): `min(ρ A, clip(ρ, 1−ε_low, 1+ε_high) A)`; a larger `ε_high` lets rare
+/// tokens of a good rollout grow faster than the symmetric clip allows.
+pub fn clipped_surrogate_asym(ratio: f64, advantage: f64, eps_low: f64, eps_high: f64) -> f64 {
+    (ratio * advantage).min(ratio.clamp(1.0 - eps_low, 1.0 + eps_high) * advantage)
 }
 
 /// k3 estimator of `KL(π_θ ‖ π_ref)` at one sampled token: `e^(ref−θ) − (ref−θ) − 1`.
@@ -97,6 +110,22 @@ mod tests {
         assert!(close(clipped_surrogate(1.5, -1.0, 0.2), -1.5)); // above, A<0: pessimistic, unclipped
         assert!(close(clipped_surrogate(0.5, 1.0, 0.2), 0.5)); // below, A>0: unclipped
         assert!(close(clipped_surrogate(0.5, -1.0, 0.2), -0.8)); // below, A<0: clipped
+    }
+
+    #[test]
+    fn dr_advantages_and_clip_higher_by_hand() {
+        assert_eq!(dr_advantages(&[1.0, 0.0, 0.0, 1.0]), vec![0.5, -0.5, -0.5, 0.5]);
+        // Near-tie: GRPO blows 0.01 apart into ±1, Dr. GRPO keeps ±0.005.
+        let g = group_advantages(&[0.50, 0.51]);
+        assert!((g[1] - 1.0).abs() < 1e-3, "{g:?}");
+        let d = dr_advantages(&[0.50, 0.51]);
+        assert!((d[1] - 0.005).abs() < 1e-12, "{d:?}");
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        // ρ 1.25, A 1: symmetric 0.2 clips to 1.2; ε_high 0.28 lets it through.
+        assert!(close(clipped_surrogate_asym(1.25, 1.0, 0.2, 0.28), 1.25));
+        assert!(close(clipped_surrogate_asym(1.5, 1.0, 0.2, 0.28), 1.28));
+        // The low side stays at ε_low.
+        assert!(close(clipped_surrogate_asym(0.5, -1.0, 0.2, 0.28), -0.8));
     }
 
     #[test]

@@ -66,6 +66,30 @@ impl RolloutPrg {
     }
 }
 
+/// What HyTuning's α follows (`mix.alpha_rule`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlphaRule {
+    /// `sigmoid((PRG_anchor − PRG_policy) / τ)` (DESIGN §1.6): the gold traces' PRG against the
+    /// unlabeled rollouts' PRG, two quantities on different questions that can invert.
+    Prg,
+    /// `1 − solve rate` of this step's labeled rollouts (HPT/ReLIFT): lean on distillation
+    /// while the policy cannot yet solve the labeled questions itself.
+    SolveRate,
+}
+
+impl AlphaRule {
+    pub const NAMES: &'static [&'static str] = &["prg", "solve_rate"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "prg" => Some(AlphaRule::Prg),
+            "solve_rate" => Some(AlphaRule::SolveRate),
+            _ => None,
+        }
+    }
+}
+
 /// The `[mix]` hyperparameters that α depends on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MixParams {
@@ -79,6 +103,7 @@ pub struct MixParams {
     /// Cold-start hold (HyTuning): α stays at `alpha_max` while the policy's mean confidence in
     /// the gold answers after the gold steps is below this; 0 turns the hold off.
     pub hold_until_conf: f64,
+    pub rule: AlphaRule,
 }
 
 /// What HyTuning's α reads at a step.
@@ -90,6 +115,8 @@ pub struct PrgSignals {
     pub policy: f64,
     /// Mean `p_K` of the gold traces: how well the policy follows them to the gold answer.
     pub anchor_conf: f64,
+    /// Share of this step's labeled rollouts that reached the gold answer (`None`: none rolled).
+    pub solve_rate: Option<f64>,
 }
 
 /// What α carries from step to step; saved in checkpoints.
@@ -97,11 +124,17 @@ pub struct PrgSignals {
 pub struct MixState {
     /// α_{t−1} of the EMA (starts at `alpha`).
     pub alpha: f64,
+    /// The reward canary flagged hacking and `eval.on_hacking = rd`: α stays at `alpha_max`.
+    #[serde(default)]
+    pub held: bool,
 }
 
 impl MixState {
     pub fn new(p: &MixParams) -> Self {
-        Self { alpha: p.alpha }
+        Self {
+            alpha: p.alpha,
+            held: false,
+        }
     }
 
     /// α_t for step `step` of `total`, given this step's PRG signals (HyTuning only reads them).
@@ -114,9 +147,14 @@ impl MixState {
                 let frac = step as f64 / total.saturating_sub(1).max(1) as f64;
                 p.alpha_max + (p.alpha_min - p.alpha_max) * frac.min(1.0)
             }
-            Strategy::Hytuning if s.anchor_conf < p.hold_until_conf => p.alpha_max,
+            Strategy::Hytuning if self.held || s.anchor_conf < p.hold_until_conf => p.alpha_max,
             Strategy::Hytuning => {
-                let raw = sigmoid((s.anchor - s.policy) / p.tau);
+                let raw = match (p.rule, s.solve_rate) {
+                    (AlphaRule::SolveRate, Some(rate)) => 1.0 - rate,
+                    // No labeled rollout this step: α keeps its course.
+                    (AlphaRule::SolveRate, None) => self.alpha,
+                    (AlphaRule::Prg, _) => sigmoid((s.anchor - s.policy) / p.tau),
+                };
                 (p.momentum * self.alpha + (1.0 - p.momentum) * raw).clamp(p.alpha_min, p.alpha_max)
             }
         };
@@ -148,6 +186,7 @@ mod tests {
             tau: 0.1,
             tau_gate: 0.1,
             hold_until_conf: 0.0,
+            rule: AlphaRule::Prg,
         }
     }
 
@@ -156,6 +195,7 @@ mod tests {
             anchor,
             policy,
             anchor_conf: 1.0,
+            solve_rate: None,
         }
     }
 
@@ -224,6 +264,7 @@ mod tests {
             anchor: 0.0,
             policy: 0.5,
             anchor_conf: 0.2,
+            solve_rate: None,
         };
         assert_eq!(st.next_alpha(&p, 0, 10, cold), 0.9);
         assert_eq!(st.next_alpha(&p, 1, 10, cold), 0.9);
@@ -240,6 +281,29 @@ mod tests {
             ..params(Strategy::Fixed)
         };
         assert_eq!(MixState::new(&f).next_alpha(&f, 0, 10, cold), 0.5);
+    }
+
+    #[test]
+    fn solve_rate_rule_by_hand_and_the_hacking_hold() {
+        let p = MixParams {
+            rule: AlphaRule::SolveRate,
+            ..params(Strategy::Hytuning)
+        };
+        let mut st = MixState::new(&p);
+        let solved = |r| PrgSignals {
+            solve_rate: Some(r),
+            ..sig(0.0, 0.9)
+        };
+        // raw = 1 − 0.25 = 0.75; 0.9·0.5 + 0.1·0.75 = 0.525 (the PRGs are not read).
+        assert!(close(st.next_alpha(&p, 0, 10, solved(0.25)), 0.525));
+        // No labeled rollout: raw = α itself, α stays.
+        assert!(close(st.next_alpha(&p, 1, 10, sig(0.0, 0.9)), 0.525));
+        // All solved: raw 0; 0.9·0.525 = 0.4725.
+        assert!(close(st.next_alpha(&p, 2, 10, solved(1.0)), 0.4725));
+        // Held after a hacking flag: alpha_max from then on.
+        st.held = true;
+        assert_eq!(st.next_alpha(&p, 3, 10, solved(1.0)), 0.9);
+        assert_eq!(AlphaRule::parse("solve_rate"), Some(AlphaRule::SolveRate));
     }
 
     #[test]

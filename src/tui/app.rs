@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::history::Series;
 use super::keymap::Keymap;
 use crate::config::Config;
-use crate::engine::protocol::{EvalReport, Phase, PrgTrace, RunInfo, Sample, StepMetrics, Summary};
+use crate::engine::protocol::{CanaryReport, EvalReport, Phase, PrgTrace, RunInfo, Sample, StepMetrics, Summary};
 use crate::progress::Progress;
 
 /// Hyperparameters the editor offers (a subset of the engine's live keys).
@@ -87,6 +87,8 @@ pub struct RunData {
     pub marks: Vec<(f64, String)>,
     pub traces: Vec<PrgTrace>,
     pub evals: Vec<EvalReport>,
+    /// The reward canary's reports, oldest first (one per evaluation: a few dozen a run).
+    pub canary: Vec<CanaryReport>,
     pub rolling_confidence: VecDeque<f64>,
     pub samples: Vec<Sample>,
     pub last_step: Option<StepMetrics>,
@@ -106,6 +108,7 @@ impl RunData {
             marks: Vec::new(),
             traces: Vec::new(),
             evals: Vec::new(),
+            canary: Vec::new(),
             rolling_confidence: VecDeque::new(),
             samples: Vec::new(),
             last_step: None,

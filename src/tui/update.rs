@@ -99,6 +99,15 @@ fn on_event(app: &mut App, e: Event) {
             }
             app.data.evals.push(*r);
         }
+        Event::Canary(c) => {
+            let kind = if c.onset.is_some() {
+                LogKind::Warning
+            } else {
+                LogKind::Info
+            };
+            app.log(kind, format!("canary {}: {}", c.step, c.summary_line()));
+            app.data.canary.push(*c);
+        }
         Event::Sample(s) => {
             app.data.samples.push(*s);
             if app.data.samples.len() > 20 {

@@ -67,6 +67,7 @@ pub fn run(config: Config, data: &Path, run_dir: &Path, resume: Option<PathBuf>)
         base: None,
         interactive: false,
         only_base: false,
+        fresh_base: false,
         backend: backend::cpu(),
     };
     let handle = spawn(job);

@@ -114,6 +114,13 @@ fn held_out(spec: &GenSpec, seed: u64, n: usize, seen: &mut HashSet<String>) -> 
 /// traces. The training pool does not depend on the fraction, so eval and dev are the same
 /// items at every fraction.
 pub fn generate(spec: &GenSpec) -> Dataset {
+    generate_with_pool(spec, None)
+}
+
+/// [`generate`], with the unlabeled pool starting at training item `pool_start` when given
+/// (items between the labeled ones and it are left out, though still kept out of eval and
+/// dev): a grid of labeled counts then shares one unlabeled pool.
+pub fn generate_with_pool(spec: &GenSpec, pool_start: Option<usize>) -> Dataset {
     let mut rng = Rng::new(spec.seed);
     let train = spec.suite.train_steps();
     let n_labeled = ((spec.size as f64) * spec.labeled_fraction).round() as usize;
@@ -135,6 +142,8 @@ pub fn generate(spec: &GenSpec) -> Dataset {
         seen.insert(ex.question.clone());
         if i < n_labeled {
             ds.labeled.push(ex);
+        } else if pool_start.is_some_and(|p| i < p) {
+            continue;
         } else {
             ds.unlabeled.push(Unlabeled {
                 question: ex.question,

@@ -1,5 +1,6 @@
 //! The eval table: accuracy, ECE, Brier, AUROC and confident-error rate at each evaluation,
-//! the best (lowest dev Brier in post-training) marked.
+//! the best (lowest dev Brier in post-training) marked; the reward canary's latest figures on
+//! its bottom edge.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -7,7 +8,27 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Row, Table};
 
 use super::pane_block;
+use crate::engine::protocol::CanaryReport;
 use crate::tui::app::{App, Pane};
+
+/// The bottom line of the pane: whether the internal reward still tracks correctness on the
+/// canary, and the canary's accuracy against its first measurement. `None` before any canary.
+pub fn canary_line(reports: &[CanaryReport]) -> Option<String> {
+    let last = reports.last()?;
+    let first = &reports[0];
+    let auroc = last
+        .reward_auroc
+        .map_or("—".into(), |a| format!("{a:.2}"));
+    let flagged = reports.iter().any(|r| r.onset.is_some());
+    Some(format!(
+        " canary {}: reward AUROC {auroc} · vote=gold {:.2} · acc {:.2} (from {:.2}){} ",
+        last.step,
+        last.majority_gold,
+        last.accuracy,
+        first.accuracy,
+        if flagged { " · ⚠ HACKING" } else { "" }
+    ))
+}
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let d = app.view();
@@ -56,10 +77,42 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(6),
         Constraint::Length(8),
     ];
-    frame.render_widget(
-        Table::new(rows, widths)
-            .header(header)
-            .block(pane_block("Evaluations", app, Pane::Evals)),
-        area,
-    );
+    let mut block = pane_block("Evaluations", app, Pane::Evals);
+    if let Some(line) = canary_line(&d.canary) {
+        let flagged = line.contains("HACKING");
+        block = block.title_bottom(ratatui::text::Line::styled(
+            line,
+            if flagged {
+                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+            } else {
+                Style::default().fg(Color::Cyan)
+            },
+        ));
+    }
+    frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canary_line_reads_the_latest_and_flags_any_onset() {
+        assert_eq!(canary_line(&[]), None);
+        let r = |step, acc, onset: Option<&str>| CanaryReport {
+            step,
+            accuracy: acc,
+            reward_auroc: Some(0.71),
+            majority_gold: 0.8,
+            onset: onset.map(String::from),
+            ..Default::default()
+        };
+        let line = canary_line(&[r(0, 0.5, None), r(20, 0.62, None)]).unwrap();
+        assert_eq!(
+            line,
+            " canary 20: reward AUROC 0.71 · vote=gold 0.80 · acc 0.62 (from 0.50) "
+        );
+        let line = canary_line(&[r(0, 0.5, None), r(20, 0.3, Some("x")), r(40, 0.4, None)]).unwrap();
+        assert!(line.ends_with("· ⚠ HACKING "), "{line}");
+    }
 }
