@@ -12,7 +12,8 @@ use crate::engine::protocol::CanaryReport;
 use crate::tui::app::{App, Pane};
 
 /// The bottom line of the pane: whether the internal reward still tracks correctness on the
-/// canary, and the canary's accuracy against its first measurement. `None` before any canary.
+/// canary (its within-question AUROC; `vote`: how often the vote's majority is right), and the canary's
+/// accuracy with its change since the first measurement. `None` before any canary.
 pub fn canary_line(reports: &[CanaryReport]) -> Option<String> {
     let last = reports.last()?;
     let first = &reports[0];
@@ -21,12 +22,12 @@ pub fn canary_line(reports: &[CanaryReport]) -> Option<String> {
         .map_or("—".into(), |a| format!("{a:.2}"));
     let flagged = reports.iter().any(|r| r.onset.is_some());
     Some(format!(
-        " canary {}: reward AUROC {auroc} · vote=gold {:.2} · acc {:.2} (from {:.2}){} ",
+        " canary@{} AUROC {auroc} vote {:.2} acc {:.2}{:+.2}{} ",
         last.step,
         last.majority_gold,
         last.accuracy,
-        first.accuracy,
-        if flagged { " · ⚠ HACKING" } else { "" }
+        last.accuracy - first.accuracy,
+        if flagged { " ⚠HACKING" } else { "" }
     ))
 }
 
@@ -108,11 +109,8 @@ mod tests {
             ..Default::default()
         };
         let line = canary_line(&[r(0, 0.5, None), r(20, 0.62, None)]).unwrap();
-        assert_eq!(
-            line,
-            " canary 20: reward AUROC 0.71 · vote=gold 0.80 · acc 0.62 (from 0.50) "
-        );
+        assert_eq!(line, " canary@20 AUROC 0.71 vote 0.80 acc 0.62+0.12 ");
         let line = canary_line(&[r(0, 0.5, None), r(20, 0.3, Some("x")), r(40, 0.4, None)]).unwrap();
-        assert!(line.ends_with("· ⚠ HACKING "), "{line}");
+        assert!(line.ends_with(" ⚠HACKING "), "{line}");
     }
 }
