@@ -398,7 +398,8 @@ fn data(args: &ConfigArgs, cmd: DataCmd) -> Result<ExitCode> {
             force,
         } => {
             let suite: Suite = suite.parse().map_err(anyhow::Error::msg)?;
-            let d = Config::default().data;
+            // The [data] section of the effective config (--config, --set), flags on top.
+            let d = load_config(args)?.data;
             let labeled_fraction = labeled_fraction.unwrap_or(d.labeled_fraction);
             if !(labeled_fraction > 0.0 && labeled_fraction <= 1.0) {
                 bail!("--labeled-fraction must be within (0, 1], got {labeled_fraction}");

@@ -34,9 +34,9 @@ fn tiny_grid_reports_and_resumes() {
     assert!(err.contains("8/8 cells done"), "{err}");
     let csv = std::fs::read_to_string(exp.join("results.csv")).unwrap();
     let header = csv.lines().next().unwrap();
-    assert!(header.starts_with(
-        "suite,fraction,labels,strategy,seed,done,split,phase,step,difficulty"
-    ));
+    assert!(
+        header.starts_with("suite,fraction,labels,strategy,seed,done,split,phase,step,difficulty")
+    );
     assert!(
         csv.contains("dosage,0.2,,hytuning,2,true,eval,post,8,all"),
         "{csv}"

@@ -18,8 +18,14 @@ fn every_reward_and_update_mode_trains_with_finite_losses() {
     let dir = tmp();
     let data = dataset(dir.path());
     for (k, sets) in [
-        vec![("post.reward", "\"consensus\""), ("post.update", "\"split\"")],
-        vec![("post.reward", "\"self_certainty\""), ("post.update", "\"joint\"")],
+        vec![
+            ("post.reward", "\"consensus\""),
+            ("post.update", "\"split\""),
+        ],
+        vec![
+            ("post.reward", "\"self_certainty\""),
+            ("post.update", "\"joint\""),
+        ],
         vec![
             ("post.reward", "\"consensus_prg\""),
             ("post.prg_weight", "0.25"),
@@ -109,7 +115,10 @@ fn labeled_rollouts_drive_alpha_and_the_canary_reports_its_figures() {
         "{at2}"
     );
     assert_eq!(
-        r.events.iter().filter(|e| matches!(e, Event::Canary(_))).count(),
+        r.events
+            .iter()
+            .filter(|e| matches!(e, Event::Canary(_)))
+            .count(),
         3
     );
 }

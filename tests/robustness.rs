@@ -14,6 +14,10 @@ use hytune::rng::Rng;
 /// One random mutation of `bytes`.
 fn mutate(rng: &mut Rng, bytes: &[u8]) -> Vec<u8> {
     let mut b = bytes.to_vec();
+    if b.is_empty() {
+        // Nothing left to flip or cut (an earlier truncation emptied it).
+        return b;
+    }
     let at = |rng: &mut Rng, b: &Vec<u8>| rng.below(b.len().max(1));
     match rng.below(7) {
         0 => {

@@ -81,7 +81,10 @@ impl Trainer {
                 });
                 conf_err += (!c && conf >= threshold) as usize;
             }
-            by_sc.push((g.rolls.iter().map(|r| r.self_certainty).collect(), correct.clone()));
+            by_sc.push((
+                g.rolls.iter().map(|r| r.self_certainty).collect(),
+                correct.clone(),
+            ));
             by_lp.push((
                 g.rolls
                     .iter()
@@ -127,8 +130,11 @@ impl Trainer {
         if let Err(e) = self.dir.canary(&report) {
             self.io_error.get_or_insert(format!("{e:#}"));
         }
-        self.dir
-            .log(&format!("canary step {}: {}", report.step, report.summary_line()));
+        self.dir.log(&format!(
+            "canary step {}: {}",
+            report.step,
+            report.summary_line()
+        ));
         if let Some(why) = &report.onset {
             let react = self.config.eval.on_hacking == "rd" && !self.mix.held;
             if react {

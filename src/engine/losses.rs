@@ -180,7 +180,8 @@ pub fn grpo_loss_part(
     let ref_lp = float_tensor(reference_lp, n, l, &device);
     let adv = float_tensor(adv, n, 1, &device).expand([n, l]);
     let ratio = (new_lp.clone() - old_lp).exp();
-    let surrogate = (ratio.clone() * adv.clone()).min_pair(ratio.clamp(1.0 - eps_low, 1.0 + eps_high) * adv);
+    let surrogate =
+        (ratio.clone() * adv.clone()).min_pair(ratio.clamp(1.0 - eps_low, 1.0 + eps_high) * adv);
     let d = ref_lp - new_lp;
     let k3 = (d.clone().exp() - d).sub_scalar(1.0);
     let per_token = (surrogate - k3.mul_scalar(beta)) * mask;

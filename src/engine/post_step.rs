@@ -234,33 +234,34 @@ impl Trainer {
         let sharding = Shards::for_device(&self.device);
         // One pass over `gold` and `rl` rows split over the shards, each shard's loss its share
         // of `w_rd·RD + w_rl·RL`, so the shards' gradients sum to the whole batch's.
-        let pass = |model: &Lm, gold: &[(Vec<u32>, Vec<u32>)], rl: &[PolicyRow], w_rd: f64, w_rl: f64| {
-            let shards = sharding.count(gold.len() + rl.len());
-            let (rd_parts, rl_parts) = (split(gold.len(), shards), split(rl.len(), shards));
-            sharding.grads(model, shards, |model: &Lm, i: usize| {
-                let (gold, rows) = (&gold[rd_parts[i].clone()], &rl[rl_parts[i].clone()]);
-                let mut part = UpdatePart::default();
-                let mut loss = None;
-                if !gold.is_empty() {
-                    let (rd, tok) = rd_loss_part(model, gold, rd_denom);
-                    part.rd = rd.clone().into_scalar::<f32>() as f64;
-                    part.tokens += tok;
-                    loss = Some(rd.mul_scalar(w_rd));
-                }
-                if !rows.is_empty() {
-                    let rl = grpo_loss_part(model, &reference, rows, &grpo, rl.len());
-                    part.rlif = rl.loss.clone().into_scalar::<f32>() as f64;
-                    (part.kl_sum, part.kl_tokens) = (rl.kl_sum, rl.kl_tokens);
-                    part.tokens += rl.tokens;
-                    let weighted = rl.loss.mul_scalar(w_rl);
-                    loss = Some(match loss {
-                        Some(l) => l + weighted,
-                        None => weighted,
-                    });
-                }
-                loss.map(|l| (l, part))
-            })
-        };
+        let pass =
+            |model: &Lm, gold: &[(Vec<u32>, Vec<u32>)], rl: &[PolicyRow], w_rd: f64, w_rl: f64| {
+                let shards = sharding.count(gold.len() + rl.len());
+                let (rd_parts, rl_parts) = (split(gold.len(), shards), split(rl.len(), shards));
+                sharding.grads(model, shards, |model: &Lm, i: usize| {
+                    let (gold, rows) = (&gold[rd_parts[i].clone()], &rl[rl_parts[i].clone()]);
+                    let mut part = UpdatePart::default();
+                    let mut loss = None;
+                    if !gold.is_empty() {
+                        let (rd, tok) = rd_loss_part(model, gold, rd_denom);
+                        part.rd = rd.clone().into_scalar::<f32>() as f64;
+                        part.tokens += tok;
+                        loss = Some(rd.mul_scalar(w_rd));
+                    }
+                    if !rows.is_empty() {
+                        let rl = grpo_loss_part(model, &reference, rows, &grpo, rl.len());
+                        part.rlif = rl.loss.clone().into_scalar::<f32>() as f64;
+                        (part.kl_sum, part.kl_tokens) = (rl.kl_sum, rl.kl_tokens);
+                        part.tokens += rl.tokens;
+                        let weighted = rl.loss.mul_scalar(w_rl);
+                        loss = Some(match loss {
+                            Some(l) => l + weighted,
+                            None => weighted,
+                        });
+                    }
+                    loss.map(|l| (l, part))
+                })
+            };
         let rl_rows: &[PolicyRow] = if use_rl { &rows } else { &[] };
         let no_gold: &[(Vec<u32>, Vec<u32>)] = &[];
         let mut update_tokens = 0;

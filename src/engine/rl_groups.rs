@@ -61,15 +61,16 @@ impl Group {
     pub fn targets(&self, mode: RolloutPrg) -> Vec<Option<String>> {
         let fixed = match (&self.gold, mode) {
             (Some(g), _) => Some(g.clone()),
-            (None, RolloutPrg::Consensus) => self
-                .vote
-                .as_ref()
-                .map(|(a, _)| a.clone())
-                .or_else(|| {
-                    let answers: Vec<Option<&str>> =
-                        self.rolls.iter().map(|r| r.parsed.answer.as_deref()).collect();
+            (None, RolloutPrg::Consensus) => {
+                self.vote.as_ref().map(|(a, _)| a.clone()).or_else(|| {
+                    let answers: Vec<Option<&str>> = self
+                        .rolls
+                        .iter()
+                        .map(|r| r.parsed.answer.as_deref())
+                        .collect();
                     majority(&answers).map(str::to_string)
-                }),
+                })
+            }
             (None, RolloutPrg::Own) => None,
         };
         self.rolls
@@ -213,7 +214,12 @@ mod tests {
         let mut rng = Rng::new(1);
         let r = group_rewards(&g[0], &[0.0, 0.8, 0.0], &opts(Reward::Consensus), &mut rng);
         assert_eq!(r, Some(vec![0.0, 1.0, 0.0]));
-        let r = group_rewards(&g[0], &[0.0, 0.8, 0.0], &opts(Reward::ConsensusPrg), &mut rng);
+        let r = group_rewards(
+            &g[0],
+            &[0.0, 0.8, 0.0],
+            &opts(Reward::ConsensusPrg),
+            &mut rng,
+        );
         assert_eq!(r, Some(vec![0.0, 1.2, 0.0]));
         let r = group_rewards(&g[0], &[0.0; 3], &opts(Reward::Format), &mut rng);
         assert_eq!(r, Some(vec![1.0, 1.0, 0.0]));

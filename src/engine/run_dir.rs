@@ -77,9 +77,12 @@ fn forget_lines_after(path: &Path, phase: &str, step: usize) -> Result<()> {
         return Ok(());
     }
     let tmp = path.with_extension("jsonl.tmp");
-    std::fs::write(&tmp, keep.iter().map(|l| format!("{l}\n")).collect::<String>())
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .with_context(|| format!("cannot rewrite {}", path.display()))
+    std::fs::write(
+        &tmp,
+        keep.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .and_then(|_| std::fs::rename(&tmp, path))
+    .with_context(|| format!("cannot rewrite {}", path.display()))
 }
 
 fn append(path: &Path) -> Result<BufWriter<File>> {

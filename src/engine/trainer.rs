@@ -364,9 +364,7 @@ impl Trainer {
             if let Some(bytes) = ck.rl_optimizer_bytes() {
                 self.optim_rl = optimizer(self.config.post.grad_clip)
                     .from_bytes(bytes)
-                    .map_err(|e| {
-                        anyhow::anyhow!("{}: RL optimizer state: {e}", path.display())
-                    })?;
+                    .map_err(|e| anyhow::anyhow!("{}: RL optimizer state: {e}", path.display()))?;
             }
             match (ck.meta.phase, ck.meta.complete) {
                 (Phase::Pretrain, false) => {
@@ -413,6 +411,13 @@ impl Trainer {
                     let ck = checkpoint::load(&path)?;
                     self.model = self.model_from(&ck, &path)?;
                     self.dir.log(&format!("base model from {}", path.display()));
+                    if only_base {
+                        // What a caller of a base-only job reads (`hytune experiment`).
+                        self.phase = Phase::Pretrain;
+                        self.step = ck.meta.step;
+                        let out = self.dir.path.join("base.hyt");
+                        self.save(&out, true)?;
+                    }
                 }
                 None => {
                     if let Some(h) = self.pretrain(data_dir)? {

@@ -78,7 +78,14 @@ pub fn arms(e: &Experiment, size: usize) -> Vec<(f64, Option<usize>)> {
 /// Where the unlabeled pool starts when the grid is in counts: after the largest count below
 /// `size`, so every count sees the same unlabeled questions.
 pub fn pool_start(e: &Experiment, size: usize) -> Option<usize> {
-    (!e.labels.is_empty()).then(|| e.labels.iter().copied().filter(|&n| n < size).max().unwrap_or(0))
+    (!e.labels.is_empty()).then(|| {
+        e.labels
+            .iter()
+            .copied()
+            .filter(|&n| n < size)
+            .max()
+            .unwrap_or(0)
+    })
 }
 
 /// How a report names an arm: `16 labels`, `all 4000 labels`, or `5%`.
@@ -124,16 +131,15 @@ pub const PRESETS: &[&str] = &["quick", "full"];
 /// `--set` overrides of a preset, applied before the user's own.
 pub fn preset(name: &str) -> Option<Vec<String>> {
     let sets: &[&str] = match name {
-        // The main question in about 30 minutes on a 2-core CPU: dosage at 16 labeled traces,
-        // RD, RLIF and HyTuning, RD on all 4,000 traces beside them; two seeds; eval 1,000
-        // items, dev 300.
+        // The main question in about 20 minutes on a 2-core CPU (from the shipped base): dosage
+        // at 16 labeled traces, RD, RLIF, HyTuning and its random-reward control, RD on all
+        // 4,000 traces beside them; two seeds; eval 1,000 items, dev 300.
         "quick" => &[
             "experiment.suites=[\"dosage\"]",
-            "experiment.strategies=[\"rd\", \"rlif\", \"hytuning\"]",
+            "experiment.strategies=[\"rd\", \"rlif\", \"hytuning\", \"hytuning+random\"]",
             "experiment.labels=[16, 4000]",
             "experiment.sweep=[\"rd\"]",
             "experiment.seeds=[1, 2]",
-            "post.steps=60",
             "data.eval_size=1000",
             "data.dev_size=300",
             "eval.every=20",
@@ -142,7 +148,7 @@ pub fn preset(name: &str) -> Option<Vec<String>> {
             "checkpoint.every=20",
         ],
         // Both domains at 16 labels: the five strategies and the two reward controls, five
-        // seeds; RD and HyTuning swept over 8-64 labels and all of them.
+        // seeds; RD and HyTuning swept over 8-64 labels and all of them. Many hours; resumes.
         "full" => &[
             "experiment.suites=[\"dosage\", \"finance\"]",
             "experiment.strategies=[\"rd\", \"rlif\", \"fixed\", \"schedule\", \"hytuning\", \"hytuning+random\", \"hytuning+format\"]",
@@ -151,9 +157,10 @@ pub fn preset(name: &str) -> Option<Vec<String>> {
             "experiment.seeds=[1, 2, 3, 4, 5]",
             "data.eval_size=1000",
             "data.dev_size=300",
+            "eval.every=20",
             "eval.max_items=1000",
             "eval.dev_items=300",
-            "checkpoint.every=25",
+            "checkpoint.every=20",
         ],
         _ => return None,
     };

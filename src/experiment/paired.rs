@@ -67,9 +67,14 @@ pub fn intervals(
         }
         // The items every compared cell scored, in one order.
         let mut items: Vec<&String> = hy[&seeds[0]].keys().collect();
-        items.retain(|q| seeds.iter().all(|s| hy[s].contains_key(*q) && o[s].contains_key(*q)));
+        items.retain(|q| {
+            seeds
+                .iter()
+                .all(|s| hy[s].contains_key(*q) && o[s].contains_key(*q))
+        });
         items.sort();
-        let pick = |m: &HashMap<String, (f64, bool)>| -> Preds { items.iter().map(|q| m[*q]).collect() };
+        let pick =
+            |m: &HashMap<String, (f64, bool)>| -> Preds { items.iter().map(|q| m[*q]).collect() };
         let a: Vec<Preds> = seeds.iter().map(|s| pick(&hy[s])).collect();
         let b: Vec<Preds> = seeds.iter().map(|s| pick(&o[s])).collect();
         let mut cols = Vec::new();

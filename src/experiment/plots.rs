@@ -63,7 +63,10 @@ fn against_labels(
         .build_cartesian_2d((lo..hi).log_scale(), 0f64..1f64)?;
     chart
         .configure_mesh()
-        .x_desc(format!("labeled traces (of {}; log scale)", config.data.size))
+        .x_desc(format!(
+            "labeled traces (of {}; log scale)",
+            config.data.size
+        ))
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc(title.split(' ').next().unwrap_or(""))
         .draw()?;
@@ -229,7 +232,10 @@ fn canary(path: &Path, title: &str, reports: &[CanaryReport]) -> Plot {
         .fold(0.0f64, f64::max)
         .max(1e-9);
     let series: [(&str, Box<dyn Fn(&CanaryReport) -> Option<f64>>); 4] = [
-        ("reward AUROC (within question)", Box::new(|r| r.reward_auroc)),
+        (
+            "reward AUROC (within question)",
+            Box::new(|r| r.reward_auroc),
+        ),
         ("majority = gold", Box::new(|r| Some(r.majority_gold))),
         ("canary accuracy", Box::new(|r| Some(r.accuracy))),
         (
@@ -335,7 +341,8 @@ pub fn write_all(dir: &Path, config: &Config, data: &[CellData]) -> Result<Vec<P
                 )
             })?;
             for d in here.iter().filter(|d| {
-                matches!(d.cell.variant().as_str(), "hytuning" | "rlif") && d.cell.seed == here[0].cell.seed
+                matches!(d.cell.variant().as_str(), "hytuning" | "rlif")
+                    && d.cell.seed == here[0].cell.seed
             }) {
                 let reports = read_canary(&d.run_dir);
                 if reports.len() < 2 {

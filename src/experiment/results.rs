@@ -338,10 +338,7 @@ fn summary(config: &Config, data: &[CellData], done: usize) -> String {
             if arms.len() < 2 {
                 break;
             }
-            let _ = writeln!(
-                out,
-                "## {suite}: labeled sweep ({split} accuracy / ECE)\n"
-            );
+            let _ = writeln!(out, "## {suite}: labeled sweep ({split} accuracy / ECE)\n");
             let _ = writeln!(
                 out,
                 "| strategy | {} |",

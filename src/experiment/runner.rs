@@ -56,7 +56,8 @@ fn cell_config(config: &Config, cell: &Cell) -> Result<Config> {
         format!("mix.strategy=\"{}\"", cell.strategy.name()),
         format!(
             "post.reward=\"{}\"",
-            cell.reward.map_or(config.post.reward.as_str(), |r| r.name())
+            cell.reward
+                .map_or(config.post.reward.as_str(), |r| r.name())
         ),
         format!("data.suite=\"{}\"", cell.suite.name()),
         format!("data.labeled_fraction={}", cell.fraction),
@@ -276,7 +277,12 @@ fn drive(
                 );
             }
             Event::Canary(c) => {
-                let _ = writeln!(err, "[{label}] canary step {}: {}", c.step, c.summary_line());
+                let _ = writeln!(
+                    err,
+                    "[{label}] canary step {}: {}",
+                    c.step,
+                    c.summary_line()
+                );
             }
             Event::Warning(w) => {
                 let _ = writeln!(err, "[{label}] warning: {w}");

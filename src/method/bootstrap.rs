@@ -68,15 +68,26 @@ mod tests {
         let a: Preds = (0..100).map(|i| (0.5, i < 60)).collect();
         let b: Preds = (0..100).map(|i| (0.5, i < 50)).collect();
         let mut rng = Rng::new(7);
-        let (d, lo, hi) = paired_diff(&[a.clone()], &[b.clone()], &accuracy, 500, &mut rng).unwrap();
+        let (d, lo, hi) =
+            paired_diff(&[a.clone()], &[b.clone()], &accuracy, 500, &mut rng).unwrap();
         assert!((d - 0.10).abs() < 1e-12);
-        assert!(lo > 0.03 && hi < 0.17 && lo < 0.10 && 0.10 < hi, "{lo} {hi}");
+        assert!(
+            lo > 0.03 && hi < 0.17 && lo < 0.10 && 0.10 < hi,
+            "{lo} {hi}"
+        );
         // Identical predictions: exactly 0 everywhere.
-        let (d, lo, hi) = paired_diff(&[a.clone()], &[a.clone()], &accuracy, 100, &mut rng).unwrap();
+        let (d, lo, hi) =
+            paired_diff(&[a.clone()], &[a.clone()], &accuracy, 100, &mut rng).unwrap();
         assert_eq!((d, lo, hi), (0.0, 0.0, 0.0));
         // Two seeds: the point is the mean of the per-seed differences (0.10 and 0.0).
-        let (d, _, _) =
-            paired_diff(&[a.clone(), a.clone()], &[b, a.clone()], &accuracy, 50, &mut rng).unwrap();
+        let (d, _, _) = paired_diff(
+            &[a.clone(), a.clone()],
+            &[b, a.clone()],
+            &accuracy,
+            50,
+            &mut rng,
+        )
+        .unwrap();
         assert!((d - 0.05).abs() < 1e-12);
         // Mismatched item counts are refused.
         assert!(paired_diff(&[a], &[vec![(0.5, true)]], &accuracy, 10, &mut rng).is_none());
@@ -89,6 +100,9 @@ mod tests {
         let a: Preds = (0..400).map(|_| (0.5, r.unit() < 0.5)).collect();
         let b: Preds = (0..400).map(|_| (0.5, r.unit() < 0.5)).collect();
         let (d, lo, hi) = paired_diff(&[a], &[b], &accuracy, 400, &mut Rng::new(3)).unwrap();
-        assert!(lo < d && d < hi && hi - lo > 0.05 && hi - lo < 0.2, "{d} {lo} {hi}");
+        assert!(
+            lo < d && d < hi && hi - lo > 0.05 && hi - lo < 0.2,
+            "{d} {lo} {hi}"
+        );
     }
 }

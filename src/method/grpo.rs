@@ -114,7 +114,10 @@ mod tests {
 
     #[test]
     fn dr_advantages_and_clip_higher_by_hand() {
-        assert_eq!(dr_advantages(&[1.0, 0.0, 0.0, 1.0]), vec![0.5, -0.5, -0.5, 0.5]);
+        assert_eq!(
+            dr_advantages(&[1.0, 0.0, 0.0, 1.0]),
+            vec![0.5, -0.5, -0.5, 0.5]
+        );
         // Near-tie: GRPO blows 0.01 apart into ±1, Dr. GRPO keeps ±0.005.
         let g = group_advantages(&[0.50, 0.51]);
         assert!((g[1] - 1.0).abs() < 1e-3, "{g:?}");

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use super::history::Series;
 use super::keymap::Keymap;
 use crate::config::Config;
-use crate::engine::protocol::{CanaryReport, EvalReport, Phase, PrgTrace, RunInfo, Sample, StepMetrics, Summary};
+use crate::engine::protocol::{
+    CanaryReport, EvalReport, Phase, PrgTrace, RunInfo, Sample, StepMetrics, Summary,
+};
 use crate::progress::Progress;
 
 /// Hyperparameters the editor offers (a subset of the engine's live keys).

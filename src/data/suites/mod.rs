@@ -123,7 +123,9 @@ pub fn generate(spec: &GenSpec) -> Dataset {
 pub fn generate_with_pool(spec: &GenSpec, pool_start: Option<usize>) -> Dataset {
     let mut rng = Rng::new(spec.seed);
     let train = spec.suite.train_steps();
-    let n_labeled = ((spec.size as f64) * spec.labeled_fraction).round() as usize;
+    // A positive fraction keeps at least one trace (16 of 4,000 is 0.004; of 40 it rounds to 0).
+    let n_labeled = (((spec.size as f64) * spec.labeled_fraction).round() as usize)
+        .max((spec.labeled_fraction > 0.0 && spec.size > 0) as usize);
     let mut ds = Dataset::default();
     let mut seen = HashSet::new();
     // Every training item fits the default model: its trace, and its question with a rollout.

@@ -17,9 +17,7 @@ use crate::tui::app::{App, Pane};
 pub fn canary_line(reports: &[CanaryReport]) -> Option<String> {
     let last = reports.last()?;
     let first = &reports[0];
-    let auroc = last
-        .reward_auroc
-        .map_or("—".into(), |a| format!("{a:.2}"));
+    let auroc = last.reward_auroc.map_or("—".into(), |a| format!("{a:.2}"));
     let flagged = reports.iter().any(|r| r.onset.is_some());
     Some(format!(
         " canary@{} AUROC {auroc} vote {:.2} acc {:.2}{:+.2}{} ",
@@ -110,7 +108,8 @@ mod tests {
         };
         let line = canary_line(&[r(0, 0.5, None), r(20, 0.62, None)]).unwrap();
         assert_eq!(line, " canary@20 AUROC 0.71 vote 0.80 acc 0.62+0.12 ");
-        let line = canary_line(&[r(0, 0.5, None), r(20, 0.3, Some("x")), r(40, 0.4, None)]).unwrap();
+        let line =
+            canary_line(&[r(0, 0.5, None), r(20, 0.3, Some("x")), r(40, 0.4, None)]).unwrap();
         assert!(line.ends_with(" ⚠HACKING "), "{line}");
     }
 }
