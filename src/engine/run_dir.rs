@@ -56,10 +56,11 @@ fn lock(dir: &Path) -> Result<File> {
     }
 }
 
-/// Rewrites a JSONL file of `phase`/`step` lines without those after (`phase`, `step`).
-fn forget_lines_after(path: &Path, phase: &str, step: usize) -> Result<()> {
+/// Rewrites a JSONL file of `phase`/`step` lines without those after (`phase`, `step`);
+/// whether it had any to drop.
+fn forget_lines_after(path: &Path, phase: &str, step: usize) -> Result<bool> {
     let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(());
+        return Ok(false);
     };
     let order = |p: &str| if p == "pretrain" { 0 } else { 1 };
     let keep: Vec<&str> = text
@@ -74,7 +75,7 @@ fn forget_lines_after(path: &Path, phase: &str, step: usize) -> Result<()> {
         })
         .collect();
     if keep.len() == text.lines().count() {
-        return Ok(());
+        return Ok(false);
     }
     let tmp = path.with_extension("jsonl.tmp");
     std::fs::write(
@@ -82,7 +83,8 @@ fn forget_lines_after(path: &Path, phase: &str, step: usize) -> Result<()> {
         keep.iter().map(|l| format!("{l}\n")).collect::<String>(),
     )
     .and_then(|_| std::fs::rename(&tmp, path))
-    .with_context(|| format!("cannot rewrite {}", path.display()))
+    .with_context(|| format!("cannot rewrite {}", path.display()))?;
+    Ok(true)
 }
 
 fn append(path: &Path) -> Result<BufWriter<File>> {
@@ -139,30 +141,9 @@ impl RunDir {
     pub fn forget_after(&mut self, phase: &str, step: usize) -> Result<()> {
         forget_lines_after(&self.path.join("canary.jsonl"), phase, step)?;
         let path = self.path.join("metrics.jsonl");
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let order = |p: &str| if p == "pretrain" { 0 } else { 1 };
-        let keep: Vec<&str> = text
-            .lines()
-            .filter(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
-                let (p, s) = (
-                    v["phase"].as_str().unwrap_or(""),
-                    v["step"].as_u64().unwrap_or(0) as usize,
-                );
-                (order(p), s) <= (order(phase), step)
-            })
-            .collect();
-        if keep.len() == text.lines().count() {
-            return Ok(());
+        if forget_lines_after(&path, phase, step)? {
+            self.metrics = append(&path)?;
         }
-        let tmp = self.path.join("metrics.jsonl.tmp");
-        std::fs::write(
-            &tmp,
-            keep.iter().map(|l| format!("{l}\n")).collect::<String>(),
-        )
-        .and_then(|_| std::fs::rename(&tmp, &path))
-        .with_context(|| format!("cannot rewrite {}", path.display()))?;
-        self.metrics = append(&path)?;
         Ok(())
     }
 
