@@ -305,6 +305,7 @@ fn hytuning_split(config: &Config, selected: &backend::Selected, args: &BenchArg
         interactive: false,
         only_base: false,
         fresh_base: false,
+        stop: Default::default(),
         backend: selected.clone(),
     };
     let handle = spawn(job);

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, Config};
+pub use crate::config::args::{ConfigArgs, load_config, model_dir};
+use crate::config;
 use crate::data::jsonl;
 use crate::data::suites::{GenSpec, Suite, generate};
 use crate::engine::{DataSource, Job, backend, checkpoint, evaluate};
@@ -24,22 +25,6 @@ pub struct Cli {
     pub command: Option<Cmd>,
     #[command(flatten)]
     pub config: ConfigArgs,
-}
-
-#[derive(Args, Debug, Clone, Default)]
-pub struct ConfigArgs {
-    /// Config file (default: ./config.toml, then the user config directory).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// Override one setting, e.g. --set post.steps=50 (repeatable).
-    #[arg(long = "set", global = true, value_name = "SECTION.KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// auto | wgpu | cpu | ndarray (overrides run.backend).
-    #[arg(long, global = true)]
-    pub backend: Option<String>,
-    /// A local Hugging Face model directory to post-train (overrides model.source).
-    #[arg(long, global = true, value_name = "DIR")]
-    pub model: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -150,36 +135,6 @@ pub enum DataCmd {
 }
 
 /// The effective config of a command line.
-pub fn load_config(args: &ConfigArgs) -> Result<Config> {
-    let mut config = config::load(args.config.as_deref(), &args.sets)?.config;
-    if let Some(b) = &args.backend {
-        config = config
-            .set("run.backend", toml::Value::String(b.clone()))
-            .map_err(|e| config::ConfigError {
-                key: "--backend".into(),
-                ..e
-            })?;
-    }
-    if let Some(dir) = &args.model {
-        config.model.source = model_dir(dir)?;
-    }
-    Ok(config)
-}
-
-/// `--model DIR` as an absolute path, so checkpoints name it from anywhere.
-fn model_dir(dir: &Path) -> Result<String> {
-    if !dir.join("config.json").is_file() {
-        bail!(
-            "--model {}: no config.json there (a Hugging Face model directory is needed: config.json, model.safetensors, tokenizer.json)",
-            dir.display()
-        );
-    }
-    Ok(std::fs::canonicalize(dir)
-        .unwrap_or_else(|_| dir.to_path_buf())
-        .display()
-        .to_string())
-}
-
 pub fn main_with(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         None => train(&cli.config, TrainArgs::default()),
@@ -320,6 +275,7 @@ pub fn make_job(args: &ConfigArgs, t: &TrainArgs, interactive: bool) -> Result<J
         interactive,
         only_base: false,
         fresh_base: false,
+        stop: Default::default(),
         backend,
     })
 }

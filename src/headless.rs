@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::engine::protocol::{Command, Event, StepMetrics};
+use crate::engine::protocol::{Event, StepMetrics};
 use crate::engine::{Job, spawn};
 use crate::progress::{Progress, format_duration};
 
@@ -40,15 +40,10 @@ pub fn status_line(m: &StepMetrics, p: &Progress) -> String {
 }
 
 pub fn run(job: Job) -> Result<ExitCode> {
-    // SIGTERM/SIGHUP: ask the engine for a checkpoint and a clean stop.
-    let term = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-        signal_hook::consts::SIGINT,
-    ] {
-        signal_hook::flag::register(sig, term.clone())?;
-    }
+    // SIGTERM/SIGHUP/SIGINT raise the engine's stop flag: the step in progress is dropped, a
+    // checkpoint written, and the process exits within seconds (a scheduler's grace period).
+    let stop = job.stop.clone();
+    stop.on_signals()?;
     let handle = spawn(job);
     let tty = std::io::stderr().is_terminal();
     let mut progress = Progress::default();
@@ -57,8 +52,7 @@ pub fn run(job: Job) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     let mut err = std::io::stderr();
     loop {
-        if term.load(std::sync::atomic::Ordering::Relaxed) && !stop_sent {
-            let _ = handle.commands.send(Command::Stop { checkpoint: true });
+        if stop.is_raised() && !stop_sent {
             let _ = writeln!(err, "\nstopping: writing a checkpoint…");
             stop_sent = true;
         }

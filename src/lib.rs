@@ -15,6 +15,7 @@ pub mod method;
 pub mod model;
 pub mod paths;
 pub mod progress;
+pub mod publish;
 pub mod rng;
 #[doc(hidden)]
 pub mod scratch;

@@ -106,3 +106,137 @@ fn tiny_grid_reports_and_resumes() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("holds an experiment with another config"));
 }
+
+/// The experiment's report files: results.csv, summary.md and every plot, by name.
+fn reports(exp: &Path) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = ["results.csv", "summary.md"]
+        .iter()
+        .map(|n| (n.to_string(), std::fs::read_to_string(exp.join(n)).unwrap()))
+        .collect();
+    let mut plots: Vec<_> = std::fs::read_dir(exp.join("plots"))
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            (
+                format!("plots/{}", e.file_name().to_string_lossy()),
+                std::fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    plots.sort();
+    v.extend(plots);
+    v
+}
+
+/// A grid spread over three shard processes started at once on one folder (what a Slurm array
+/// or a Kubernetes Indexed Job does), a fourth that duplicates one of them, one shard killed
+/// mid-cell with SIGKILL and rerun, then the merge: the reports are those of one unsharded run.
+#[test]
+fn three_shards_on_one_folder_give_the_unsharded_results() {
+    use std::process::{Child, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let cwd = dir.path();
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
+    let args = |out: &str, extra: &[&str]| -> Vec<String> {
+        let mut a = vec![
+            "experiment",
+            "--config",
+            cfg,
+            "--backend",
+            "cpu",
+            "--out",
+            out,
+            "--set",
+            "experiment.strategies=[\"rd\", \"hytuning\"]",
+            "--set",
+            "experiment.fractions=[0.2]",
+            "--set",
+            "experiment.seeds=[1, 2, 3]",
+            "--set",
+            "checkpoint.every=2",
+        ];
+        a.extend(extra);
+        a.into_iter().map(String::from).collect()
+    };
+    let run = |a: Vec<String>| {
+        let o = common::hytune_command(cwd).args(&a).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{a:?}: {err}");
+        err
+    };
+    let start = |a: Vec<String>| -> Child {
+        common::hytune_command(cwd)
+            .args(&a)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let err = run(args("whole", &[]));
+    assert!(err.contains("6 cells"), "{err}");
+
+    let err = run(args("sharded", &["--prepare"]));
+    assert!(err.contains("prepared"), "{err}");
+    let shard = |i: usize| args("sharded", &["--shard", &format!("{i}/3")]);
+    let mut kids: Vec<Child> = (0..3).map(|i| start(shard(i))).collect();
+    // Shard 1 once more, at the same time: the two share its cells, never one cell.
+    let twin = start(shard(1));
+    // Shard 2 is killed mid-cell: while it holds a claim on a cell that has started.
+    let victim = kids[2].id();
+    let t = Instant::now();
+    'wait: loop {
+        assert!(t.elapsed() < Duration::from_secs(300), "shard 2 never started a cell");
+        for e in std::fs::read_dir(cwd.join("sharded/cells")).into_iter().flatten().flatten() {
+            let claim = std::fs::read_to_string(e.path().join("claim.json")).unwrap_or_default();
+            let started = e.path().join("metrics.jsonl").exists();
+            if started && claim.contains(&format!("\"pid\":{victim},")) {
+                break 'wait;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kids[2].kill().unwrap();
+    let killed = kids.remove(2).wait_with_output().unwrap();
+    assert!(!killed.status.success());
+    let mut said = Vec::new();
+    for k in kids.into_iter().chain([twin]) {
+        let o = k.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        said.push(err);
+    }
+    assert!(
+        said[1..].iter().any(|e| e.contains("being run by") && e.contains("moving on")),
+        "one of the two shard-1 processes met the other's claim: {said:?}"
+    );
+    // The merge before the rerun reports what is done, and says so.
+    let err = run(args("sharded", &["--merge"]));
+    assert!(!err.contains("6/6 cells done"), "{err}");
+    // The killed shard rerun: its dead claim is taken over, the cell resumed.
+    run(shard(2));
+    let err = run(args("sharded", &["--merge"]));
+    assert!(err.contains("6/6 cells done"), "{err}");
+    let (whole, sharded) = (reports(&cwd.join("whole")), reports(&cwd.join("sharded")));
+    assert_eq!(
+        whole.iter().map(|r| &r.0).collect::<Vec<_>>(),
+        sharded.iter().map(|r| &r.0).collect::<Vec<_>>()
+    );
+    for (a, b) in whole.iter().zip(&sharded) {
+        assert!(a.1 == b.1, "{} differs between the unsharded and the sharded run", a.0);
+    }
+    // No claim, temporary or dead-claim file is left anywhere.
+    let mut left = Vec::new();
+    let mut stack = vec![cwd.join("sharded")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else if n.contains("claim") || n.contains(".tmp-") {
+                left.push(e.path());
+            }
+        }
+    }
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -284,3 +284,104 @@ fn every_checkpoint_left_by_a_killed_writer_loads() {
         "the writer got to checkpoints before the kills ({checked})"
     );
 }
+
+/// The highest post-training step in a run's metrics.jsonl so far.
+fn last_post_step(run: &Path) -> u64 {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["phase"] == "post")
+        .filter_map(|v| v["step"].as_u64())
+        .max()
+        .unwrap_or(0)
+}
+
+/// What Slurm and Kubernetes do at the end of a job: SIGTERM, then SIGKILL about 30 s later.
+/// The run drops the step in progress, skips the evaluations still due, writes a checkpoint of
+/// the last finished step and exits within seconds; resuming from it gives every later step
+/// exactly as a run that was never stopped.
+#[test]
+fn sigterm_stops_within_seconds_and_the_resume_is_exact() {
+    use std::time::{Duration, Instant};
+    let dir = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let cwd = dir.path();
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
+    let sets = [
+        "--set",
+        "post.steps=10",
+        "--set",
+        "checkpoint.every=0",
+        "--set",
+        "eval.every=0",
+    ];
+    let train = |out: &str| {
+        let mut a = vec![
+            "train",
+            "--config",
+            cfg,
+            "--headless",
+            "--backend",
+            "cpu",
+            "--out",
+            out,
+        ];
+        a.extend(sets);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    ok(hytune(
+        &train("R").iter().map(String::as_str).collect::<Vec<_>>(),
+        cwd,
+    ));
+
+    let mut child = common::hytune_command(cwd)
+        .args(train("S"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while last_post_step(&cwd.join("S")) < 3 {
+        assert!(t.elapsed() < Duration::from_secs(240), "no post step 3");
+        assert!(child.try_wait().unwrap().is_none(), "ended before step 3");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sent = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let took = sent.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(15), "{took:?} from SIGTERM to exit");
+    let log = std::fs::read_to_string(cwd.join("S/events.log")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("stop requested"))
+        .unwrap_or_else(|| panic!("no stop line in events.log:\n{log}"));
+    eprintln!("{took:?} from SIGTERM to exit; {line}");
+    assert!(!cwd.join("S/final.hyt").exists(), "the run did not finish");
+    let ck = hytune::engine::checkpoint::periodic(&cwd.join("S"))
+        .into_iter()
+        .last()
+        .expect("a checkpoint written on the stop");
+    let at = last_post_step(&cwd.join("S"));
+    assert!(
+        ck.to_string_lossy().ends_with(&format!("{at:07}.hyt")),
+        "checkpoint {} of the last finished step {at}",
+        ck.display()
+    );
+
+    let ck = ck.to_string_lossy().to_string();
+    ok(hytune(
+        &["train", "--resume", &ck, "--out", "S2", "--headless", "--backend", "cpu"],
+        cwd,
+    ));
+    assert_continues(&cwd.join("R"), &cwd.join("S2"), ("post", at));
+}

@@ -78,3 +78,90 @@ fn end_to_end_in_tmux() {
         .collect();
     assert!(!ckpts.is_empty(), "a checkpoint file was written");
 }
+
+/// A closed terminal, for real: the TUI runs inside tmux and the tmux session is killed (what a
+/// closed terminal window or a dropped SSH session does: the pty goes away and SIGHUP arrives).
+/// The run writes a checkpoint, says so in events.log, and the process ends on its own.
+#[test]
+fn a_killed_terminal_loses_nothing() {
+    use std::process::Command as Cmd;
+    use std::time::{Duration, Instant};
+    if Cmd::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var("HYTUNE_REQUIRE_TMUX").is_err(),
+            "HYTUNE_REQUIRE_TMUX is set but tmux is missing"
+        );
+        eprintln!("skipped: no tmux");
+        return;
+    }
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
+    let run = dir.path().join("run");
+    let session = format!("hytune-hup-{}", std::process::id());
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
+    // `exec`: the pane's process is hytune itself, so its pid is the one to watch.
+    let cmd = format!(
+        "cd {} && exec env XDG_DATA_HOME={d}/xdg XDG_CONFIG_HOME={d}/xdg {} train --config {cfg} --backend cpu --set post.steps=2000 --set pretrain.steps=30 --set checkpoint.every=0 --out {}",
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_hytune"),
+        run.display(),
+        d = dir.path().display()
+    );
+    let tmux = |args: &[&str]| Cmd::new("tmux").args(args).output().unwrap();
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &cmd,
+    ]);
+    let pid = String::from_utf8_lossy(
+        &tmux(&["list-panes", "-t", &session, "-F", "#{pane_pid}"]).stdout,
+    )
+    .trim()
+    .to_string();
+    let t = Instant::now();
+    loop {
+        let s = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout)
+            .into_owned();
+        if s.contains("post ") && s.contains("tok/s") {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(120) {
+            tmux(&["kill-session", "-t", &session]);
+            panic!("post-training never showed; screen:\n{s}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    tmux(&["kill-session", "-t", &session]);
+    let killed = Instant::now();
+    // Gone, or a zombie its parent has yet to reap.
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+    };
+    while alive() && killed.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(), "hytune (pid {pid}) still running 60 s after the terminal closed");
+    let log = std::fs::read_to_string(run.join("events.log")).unwrap();
+    assert!(
+        log.contains("stop requested") && log.contains("finished after"),
+        "events.log:\n{log}"
+    );
+    let ckpts: Vec<_> = std::fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("ckpt-1post"))
+        .collect();
+    assert!(!ckpts.is_empty(), "a checkpoint file was written; events.log:\n{log}");
+    eprintln!(
+        "ended {:?} after tmux kill-session; events.log ends:\n{}",
+        killed.elapsed(),
+        log.lines().rev().take(3).collect::<Vec<_>>().join("\n")
+    );
+}

@@ -1,6 +1,7 @@
 //! The one validated configuration: defaults, then a TOML file, then `--set` overrides
 //! (explicit layering; nothing downstream sees an `Option`).
 
+pub mod args;
 mod docs;
 mod load;
 mod validate;
@@ -283,7 +284,7 @@ impl Default for Config {
                 d_model: 128,
                 n_layers: 4,
                 n_heads: 4,
-                max_len: 160,
+                max_len: crate::data::fit::DEFAULT_MAX_LEN,
                 mlp_ratio: 4,
                 positions: "rope".into(),
                 activation: "gelu".into(),
@@ -313,7 +314,7 @@ impl Default for Config {
                 group_size: 4,
                 temperature: 1.0,
                 top_k: 0,
-                max_new_tokens: 64,
+                max_new_tokens: crate::data::fit::DEFAULT_MAX_NEW,
                 clip_eps: 0.2,
                 kl_beta: 0.02,
                 policy_updates: 1,

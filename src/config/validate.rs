@@ -61,7 +61,7 @@ fn experiment(e: &super::Experiment) -> Check {
         one_of("experiment.suites", s, Suite::NAMES)?;
     }
     for s in &e.strategies {
-        if crate::experiment::grid::parse_variant(s).is_none() {
+        if crate::method::parse_variant(s).is_none() {
             return fail(
                 "experiment.strategies",
                 format!(

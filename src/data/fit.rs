@@ -6,6 +6,11 @@ use super::codec::Codec;
 use super::text::{prompt, response};
 use super::{Dataset, EvalItem, Labeled};
 
+/// The default model's context (`model.max_len`) and rollout cap (`post.max_new_tokens`):
+/// every generated suite item fits them.
+pub const DEFAULT_MAX_LEN: usize = 160;
+pub const DEFAULT_MAX_NEW: usize = 64;
+
 /// Tokens of a question's prompt (BOS included).
 pub fn prompt_tokens(codec: &Codec, question: &str) -> usize {
     codec.encode_prompt(&prompt(question)).len()

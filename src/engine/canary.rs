@@ -39,7 +39,17 @@ impl Trainer {
         // Its own stream, the same at a step whether or not the run was resumed.
         let mut rng = Rng::new(self.config.run.seed ^ 0xCA4A_51ED ^ self.step as u64);
         let questions: Vec<&str> = items.iter().map(|i| i.question.as_str()).collect();
-        let all = rollouts(&policy, &questions, votes, &opts, &mut rng);
+        let all = rollouts(
+            &policy,
+            &questions,
+            votes,
+            &opts,
+            &mut rng,
+            self.stop.atomic(),
+        );
+        if self.stop.is_raised() {
+            return None;
+        }
         let codec = policy.codec();
         let ropts = RewardOpts {
             reward: self.config.reward(),

@@ -1,6 +1,7 @@
 //! Commands between steps: drained without waiting while running, waited for while paused.
 
-use std::sync::mpsc::TryRecvError;
+use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+use std::time::Duration;
 
 use anyhow::Result;
 use burn::module::Module;
@@ -40,11 +41,16 @@ impl Trainer {
     /// Handles pending commands; blocks while paused. `Some` means stop now.
     pub(super) fn between_steps(&mut self) -> Result<Option<Halt>> {
         loop {
+            if self.stop.is_raised() {
+                return self.stop_requested(false).map(Some);
+            }
             let cmd = if self.paused {
-                match self.commands.recv() {
+                // Woken now and then to see the stop flag.
+                match self.commands.recv_timeout(Duration::from_millis(100)) {
                     Ok(c) => c,
+                    Err(RecvTimeoutError::Timeout) => continue,
                     // Nobody can resume us: stop cleanly.
-                    Err(_) => return Ok(Some(Halt::Stop)),
+                    Err(RecvTimeoutError::Disconnected) => return Ok(Some(Halt::Stop)),
                 }
             } else {
                 match self.commands.try_recv() {
@@ -87,6 +93,23 @@ impl Trainer {
         Ok(None)
     }
 
+    /// The stop flag is up: a checkpoint of the last finished step (`dropped`: a step in
+    /// progress was given up for it), a line in the log, and the halt.
+    pub(super) fn stop_requested(&mut self, dropped: bool) -> Result<Halt> {
+        self.checkpoint_now()?;
+        self.dir.log(&format!(
+            "stop requested (signal or terminal gone): {}checkpoint at {} step {}",
+            if dropped {
+                format!("step {} in progress dropped; ", self.step + 1)
+            } else {
+                String::new()
+            },
+            self.phase.name(),
+            self.step
+        ));
+        Ok(Halt::Stop)
+    }
+
     fn set_hyper(&mut self, key: &str, value: &str) {
         if !LIVE_KEYS.contains(&key) {
             self.warn(format!(
@@ -125,7 +148,14 @@ impl Trainer {
             max_new: p.max_new_tokens,
         };
         let policy = self.model.valid();
-        let r = super::rollouts::rollouts(&policy, &[q.as_str()], 1, &opts, &mut self.sample_rng)
+        let r = super::rollouts::rollouts(
+            &policy,
+            &[q.as_str()],
+            1,
+            &opts,
+            &mut self.sample_rng,
+            &crate::model::generate::NEVER,
+        )
             .remove(0);
         let (trace, prg) = match &r.parsed.answer {
             Some(a) => {

@@ -2,6 +2,7 @@
 //! and the calibration summary overall and per difficulty.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::answer_span::{answer_span, span_confidence};
 use super::prg_scoring::prg_traces;
@@ -12,7 +13,7 @@ use crate::data::text::{answers_equal, parse_response, prompt};
 use crate::method::calibration::Calibration;
 use crate::method::self_certainty::mean_self_certainty;
 use crate::model::Lm;
-use crate::model::generate::{SampleOpts, generate};
+use crate::model::generate::{NEVER, SampleOpts, generate_until};
 use crate::rng::Rng;
 
 /// Which probability a prediction's confidence is (`eval.confidence`).
@@ -52,6 +53,20 @@ pub fn evaluate(
     step: usize,
     progress: &mut dyn FnMut(usize),
 ) -> EvalReport {
+    evaluate_until(model, items, opts, phase, step, progress, &NEVER)
+        .expect("an evaluation nobody stops ends")
+}
+
+/// [`evaluate`], given up (`None`) once `stop` is set: between batches and inside decoding.
+pub fn evaluate_until(
+    model: &Lm,
+    items: &[EvalItem],
+    opts: &EvalOpts,
+    phase: &str,
+    step: usize,
+    progress: &mut dyn FnMut(usize),
+    stop: &AtomicBool,
+) -> Option<EvalReport> {
     let greedy = SampleOpts {
         temperature: None,
         top_k: 0,
@@ -70,7 +85,10 @@ pub fn evaluate(
             .iter()
             .map(|it| codec.encode_prompt(&prompt(&it.question)))
             .collect();
-        let generated = generate(model, &prompts, &greedy, &mut rng);
+        let generated = generate_until(model, &prompts, &greedy, &mut rng, stop);
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
         let mut batch: Vec<Prediction> = chunk
             .iter()
             .zip(&generated)
@@ -145,7 +163,7 @@ pub fn evaluate(
         unfit: true,
     }));
     progress(predictions.len());
-    summarize(predictions, opts.confident_threshold, phase, step)
+    Some(summarize(predictions, opts.confident_threshold, phase, step))
 }
 
 pub fn summarize(

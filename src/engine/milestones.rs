@@ -7,7 +7,7 @@ use anyhow::Result;
 use burn::module::Module;
 
 use super::checkpoint::{self, Meta};
-use super::evaluate::{EvalOpts, evaluate};
+use super::evaluate::{EvalOpts, evaluate_until};
 use super::protocol::{EvalReport, Event, Phase};
 use super::trainer::Trainer;
 
@@ -92,7 +92,7 @@ impl Trainer {
         };
         self.emit(Event::Evaluating { done: 0, items: n });
         let events = self.events.clone();
-        let mut report: EvalReport = evaluate(
+        let Some(mut report): Option<EvalReport> = evaluate_until(
             &self.model.valid(),
             &items,
             &opts,
@@ -101,7 +101,14 @@ impl Trainer {
             &mut |done| {
                 let _ = events.send(Event::Evaluating { done, items: n });
             },
-        );
+            self.stop.atomic(),
+        ) else {
+            self.dir.log(&format!(
+                "{name} evaluation at step {} given up: stop requested",
+                self.step
+            ));
+            return Ok(());
+        };
         report.split = name.to_string();
         self.dir.eval(&report)?;
         let c = report.overall.clone();

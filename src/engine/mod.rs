@@ -20,6 +20,7 @@ mod rl_groups;
 pub mod rollouts;
 mod run_dir;
 mod step_guard;
+pub mod stop;
 mod trainer;
 
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ pub struct Job {
     pub only_base: bool,
     /// Pretrain the base even when a cached or shipped one exists (`hytune pretrain`).
     pub fresh_base: bool,
+    /// Raised to stop within seconds: the step in progress is dropped, a checkpoint written.
+    pub stop: stop::StopFlag,
 }
 
 pub struct Handle {

@@ -109,10 +109,17 @@ impl Trainer {
             if let Some(h) = self.between_steps()? {
                 return Ok(Some(h));
             }
-            let mut m = self.post_step(total)?;
+            let before = self.step_start();
+            let Some(mut m) = self.post_step(total)? else {
+                // Stop requested mid-step: back to the last finished step, which the
+                // checkpoint then holds, so a resume is exact.
+                self.restore(before);
+                return self.stop_requested(true).map(Some);
+            };
             let every = self.config.eval.every;
             let due = every > 0 && self.step % every == 0 && self.step < total;
             if (due || self.step == total)
+                && !self.stop.is_raised()
                 && let Some(c) = self.canary_now()
             {
                 m.canary_reward_auroc = c.reward_auroc;
@@ -122,15 +129,21 @@ impl Trainer {
                 m.canary_onset = c.onset.is_some();
             }
             self.record_step(m);
-            if due {
+            if due && !self.stop.is_raised() {
                 self.evaluate_now(Split::Dev)?;
             }
             if let Some(h) = self.after_step(total)? {
                 return Ok(Some(h));
             }
         }
-        self.evaluate_now(Split::Dev)?;
-        self.evaluate_now(Split::Eval)?;
+        // A stop skips the final evaluation (a resume at this step runs it).
+        if !self.stop.is_raised() {
+            self.evaluate_now(Split::Dev)?;
+            self.evaluate_now(Split::Eval)?;
+        }
+        if self.stop.is_raised() {
+            return self.stop_requested(false).map(Some);
+        }
         let last = self.dir.path.join("final.hyt");
         self.save(&last, true)?;
         Ok(None)

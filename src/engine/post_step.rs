@@ -37,6 +37,19 @@ fn mean(v: impl IntoIterator<Item = f64>) -> Option<f64> {
     (n > 0).then(|| s / n as f64)
 }
 
+/// What a step changes, kept from its start (model and optimizer states are shared tensors:
+/// the copy is of handles).
+pub(super) struct StepStart {
+    model: Lm,
+    optim: burn::optim::ModuleOptimizer,
+    optim_rl: burn::optim::ModuleOptimizer,
+    rng: crate::rng::Rng,
+    cursors: super::cursor::Cursors,
+    mix: crate::method::mixing::MixState,
+    bad_steps: usize,
+    pending_changes: Vec<String>,
+}
+
 /// Which optimizer an update goes through (`post.update = split` keeps one per loss).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Optim {
@@ -84,11 +97,38 @@ impl Trainer {
         };
         let votes = self.config.votes();
         let refs: Vec<&str> = questions.iter().map(String::as_str).collect();
-        let all = rollouts(policy, &refs, votes, &opts, &mut self.rng);
+        let all = rollouts(policy, &refs, votes, &opts, &mut self.rng, self.stop.atomic());
         groups(all, votes, cfg.group_size, &golds)
     }
 
-    pub(super) fn post_step(&mut self, total: usize) -> Result<StepMetrics> {
+    /// The state a step changes, taken before it so that a step given up leaves no trace.
+    pub(super) fn step_start(&self) -> StepStart {
+        StepStart {
+            model: self.model.clone(),
+            optim: self.optim.clone(),
+            optim_rl: self.optim_rl.clone(),
+            rng: self.rng.clone(),
+            cursors: self.cursors.clone(),
+            mix: self.mix.clone(),
+            bad_steps: self.bad_steps,
+            pending_changes: self.pending_changes.clone(),
+        }
+    }
+
+    pub(super) fn restore(&mut self, s: StepStart) {
+        self.model = s.model;
+        self.optim = s.optim;
+        self.optim_rl = s.optim_rl;
+        self.rng = s.rng;
+        self.cursors = s.cursors;
+        self.mix = s.mix;
+        self.bad_steps = s.bad_steps;
+        self.pending_changes = s.pending_changes;
+    }
+
+    /// One step; `None` when the stop flag rose before it finished (the caller restores the
+    /// state [`Self::step_start`] took).
+    pub(super) fn post_step(&mut self, total: usize) -> Result<Option<StepMetrics>> {
         let cfg = self.config.post.clone();
         let params = self.config.mix_params();
         let policy = self.model.valid();
@@ -113,6 +153,9 @@ impl Trainer {
         let rolls: Vec<&Rollout> = groups.iter().flat_map(|g| &g.rolls).collect();
         let generated: usize = rolls.iter().map(|r| r.generated.tokens.len()).sum();
         m.time_rollout = t0.elapsed().as_secs_f64();
+        if self.stop.is_raised() {
+            return Ok(None);
+        }
 
         // PRG of the gold traces (gold answers) and of the rollouts (against the gold answer,
         // their own, or their question's majority answer), one pass.
@@ -158,6 +201,9 @@ impl Trainer {
         let prg_policy = mean(unlabeled_prg);
         let solve_rate = mean(groups.iter().filter_map(|g| g.solved));
         m.time_prg = t1.elapsed().as_secs_f64();
+        if self.stop.is_raised() {
+            return Ok(None);
+        }
 
         let alpha = self.mix.next_alpha(
             &params,
@@ -278,7 +324,7 @@ impl Trainer {
                     steps.push((g, Optim::Main, alpha * cfg.lr));
                     parts.extend(p);
                 }
-                if use_rl {
+                if use_rl && !self.stop.is_raised() {
                     let (g, p) = pass(&self.model, no_gold, rl_rows, 0.0, 1.0);
                     steps.push((g, Optim::Rl, (1.0 - alpha) * cfg.rl_lr));
                     parts.extend(p);
@@ -296,6 +342,9 @@ impl Trainer {
                 kl = Some(sum(|p| p.kl_sum) / sum(|p| p.kl_tokens).max(1.0));
             }
             loss_total = alpha * loss_rd + (1.0 - alpha) * loss_rlif.unwrap_or(0.0);
+            if self.stop.is_raised() {
+                return Ok(None);
+            }
             let mut applied = true;
             for (grads, which, lr) in steps {
                 if !self.apply_update_with(which, grads, loss_total, lr)? {
@@ -396,6 +445,6 @@ impl Trainer {
             step: self.step,
             traces,
         });
-        Ok(m)
+        Ok(Some(m))
     }
 }

@@ -1,10 +1,12 @@
 //! RLIF rollouts: G samples per question in one KV-cached decode, each with its answer,
 //! confidence and self-certainty.
 
+use std::sync::atomic::AtomicBool;
+
 use crate::data::text::{ParsedResponse, parse_response, prompt};
 use crate::method::self_certainty::mean_self_certainty;
 use crate::model::Lm;
-use crate::model::generate::{Generated, SampleOpts, generate};
+use crate::model::generate::{Generated, SampleOpts, generate_until};
 use crate::rng::Rng;
 
 use super::answer_span::{answer_span, span_confidence};
@@ -23,20 +25,22 @@ pub struct Rollout {
     pub ended: bool,
 }
 
-/// `group_size` rollouts of each question, all decoded together.
+/// `group_size` rollouts of each question, all decoded together; cut short once `stop` is set
+/// (the caller then drops them).
 pub fn rollouts(
     model: &Lm,
     questions: &[&str],
     group_size: usize,
     opts: &SampleOpts,
     rng: &mut Rng,
+    stop: &AtomicBool,
 ) -> Vec<Rollout> {
     let codec = model.codec();
     let prompts: Vec<Vec<u32>> = questions
         .iter()
         .flat_map(|q| std::iter::repeat_n(codec.encode_prompt(&prompt(q)), group_size))
         .collect();
-    let generated = generate(model, &prompts, opts, rng);
+    let generated = generate_until(model, &prompts, opts, rng, stop);
     generated
         .into_iter()
         .zip(prompts)

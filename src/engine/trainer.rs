@@ -71,6 +71,8 @@ pub(super) struct Trainer {
     pub sample_rng: Rng,
     /// The reward canary's points so far in this process (the onset rule reads them).
     pub canary_history: Vec<crate::method::hacking::CanaryPoint>,
+    /// Raised from outside (signals, a terminal gone): stop within seconds.
+    pub stop: super::stop::StopFlag,
 }
 
 pub(super) struct Streams {
@@ -188,6 +190,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         rng: Rng::new(seed),
         sample_rng: Rng::new(seed ^ 0x5A),
         canary_history: Vec::new(),
+        stop: job.stop.clone(),
         config,
         shape,
         device,

@@ -3,6 +3,7 @@
 use crate::config::Experiment;
 use crate::data::suites::Suite;
 use crate::method::mixing::Strategy;
+use crate::method::parse_variant;
 use crate::method::rewards::Reward;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -15,15 +16,6 @@ pub struct Cell {
     /// The RL reward when the grid entry names one (`hytuning+random`), else the config's.
     pub reward: Option<Reward>,
     pub seed: u64,
-}
-
-/// A grid entry: `strategy` or `strategy+reward` (a control such as `hytuning+random` runs the
-/// same mixing with another reward). `None` when either part is unknown.
-pub fn parse_variant(s: &str) -> Option<(Strategy, Option<Reward>)> {
-    match s.split_once('+') {
-        None => Some((Strategy::parse(s)?, None)),
-        Some((st, r)) => Some((Strategy::parse(st)?, Some(Reward::parse(r)?))),
-    }
 }
 
 impl Cell {

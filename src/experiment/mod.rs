@@ -4,11 +4,14 @@
 //! killed experiment loses at most `checkpoint.every` steps. After every cell it rewrites
 //! `results.csv`, `summary.md` and the plots (`plots/*.svg`).
 
+mod cell_data;
+mod claim;
 pub mod grid;
 mod paired;
 mod plots;
 mod results;
 mod runner;
+pub mod shard;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,7 +19,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::cli::{ConfigArgs, load_config};
+use crate::config::args::{ConfigArgs, load_config};
 use crate::config::Config;
 
 #[derive(Args, Debug, Clone)]
@@ -28,9 +31,21 @@ pub struct ExperimentArgs {
     /// quick (about 30 min on 2 CPU cores) | full; the [experiment] section and --set apply on top.
     #[arg(long)]
     pub preset: Option<String>,
-    /// Only rewrite results.csv, summary.md and the plots from the cells on disk.
-    #[arg(long)]
-    pub report: bool,
+    /// Only write results.csv, summary.md and the plots from the cells done so far (the last
+    /// stage of a sharded grid; `--report` is the same).
+    #[arg(long, alias = "report")]
+    pub merge: bool,
+    /// Only make the datasets and the shared base, then exit (the first stage of a sharded grid).
+    #[arg(long, conflicts_with = "merge")]
+    pub prepare: bool,
+    /// Run only shard I of N (counted from 0; cell k is shard k mod N's). Without it, a Slurm
+    /// array task (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)
+    /// picks its shard itself.
+    #[arg(long, value_name = "I/N", conflicts_with_all = ["merge", "prepare"])]
+    pub shard: Option<String>,
+    /// The shard count for JOB_COMPLETION_INDEX (default: $HYTUNE_SHARDS).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
     /// A base model to share instead of pretraining one (e.g. another experiment's base.hyt);
     /// copied into the folder once.
     #[arg(long)]
@@ -57,11 +72,12 @@ fn experiment_config(args: &ConfigArgs, e: &ExperimentArgs) -> Result<Config> {
 
 const CONFIG_FILE: &str = "experiment.toml";
 
-/// Creates the folder, or checks that it holds this same experiment.
+/// Creates the folder, or checks that it holds this same experiment. Shards started together
+/// on a new folder may all get here at once: the config is published whole, first.
 fn open_folder(dir: &Path, config: &Config) -> Result<()> {
     let path = dir.join(CONFIG_FILE);
     let text = toml::to_string(config)?;
-    if path.exists() {
+    let same = || -> Result<()> {
         let old = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         if old != text {
@@ -70,16 +86,28 @@ fn open_folder(dir: &Path, config: &Config) -> Result<()> {
                 dir.display()
             );
         }
-        return Ok(());
+        Ok(())
+    };
+    if path.exists() {
+        return same();
     }
-    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+    let foreign = std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
+        !e.file_name()
+            .to_string_lossy()
+            .starts_with(&format!("{CONFIG_FILE}.tmp-"))
+    });
+    if foreign {
+        if path.exists() {
+            return same();
+        }
         bail!(
             "{}: exists and is not an experiment folder (no {CONFIG_FILE})",
             dir.display()
         );
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::publish::publish(&path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -90,7 +118,7 @@ pub fn run(args: &ConfigArgs, e: ExperimentArgs) -> Result<ExitCode> {
             .join("experiments")
             .join(e.preset.as_deref().unwrap_or("custom"))
     });
-    if e.report {
+    if e.merge {
         if !dir.join(CONFIG_FILE).exists() {
             bail!(
                 "{}: not an experiment folder (no {CONFIG_FILE})",
@@ -107,11 +135,21 @@ pub fn run(args: &ConfigArgs, e: ExperimentArgs) -> Result<ExitCode> {
         if !into.exists() {
             crate::engine::checkpoint::load(b)?
                 .check_shape(&crate::model::GptShape::from_config(&config.model), b)?;
-            let tmp = dir.join("base.hyt.tmp");
-            std::fs::copy(b, &tmp)
-                .and_then(|_| std::fs::rename(&tmp, &into))
+            crate::publish::publish_copy(b, &into)
                 .with_context(|| format!("cannot copy {} into {}", b.display(), dir.display()))?;
         }
     }
-    runner::run(&dir, &config)
+    let shard = match &e.shard {
+        Some(s) => Some(shard::Shard::parse(s)?),
+        None if e.prepare => None,
+        None => shard::Shard::from_env(e.shards, &|name| std::env::var(name).ok())?,
+    };
+    runner::run(
+        &dir,
+        &config,
+        runner::Stages {
+            prepare_only: e.prepare,
+            shard,
+        },
+    )
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::results::CellData;
+use super::cell_data::CellData;
 use crate::engine::protocol::Prediction;
 use crate::method::bootstrap::{Metric, Preds, accuracy, paired_diff};
 use crate::method::calibration::{confident_error_rate, ece};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use plotters::prelude::*;
 
-use super::results::{CellData, mean_std};
+use super::cell_data::{CellData, mean_std};
 use crate::config::Config;
 use crate::engine::protocol::CanaryReport;
 use crate::method::calibration::Calibration;
@@ -289,7 +289,15 @@ pub fn write_all(dir: &Path, config: &Config, data: &[CellData]) -> Result<Vec<P
     let mut out = Vec::new();
     let mut emit = |name: String, plot: &dyn Fn(&Path) -> Plot| -> Result<()> {
         let path = dir.join(name);
-        plot(&path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        // Drawn under a name of this process's, then renamed: a reader never sees half a plot.
+        let tmp = crate::publish::unique_tmp(&path);
+        plot(&tmp)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .and_then(|_| Ok(std::fs::rename(&tmp, &path)?))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                anyhow::anyhow!("cannot write {}: {e}", path.display())
+            })?;
         out.push(path);
         Ok(())
     };

@@ -5,23 +5,23 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::cell_data::DONE;
+use super::claim::{self, CLAIM, Claim, Taken};
+use super::shard::Shard;
+use crate::publish::{publish, publish_copy};
 use super::grid::{Cell, cells, pool_start};
 use super::results;
 use crate::config::Config;
 use crate::data::jsonl;
 use crate::data::suites::{GenSpec, generate_with_pool};
-use crate::engine::protocol::{Command, Event, Phase};
+use crate::engine::protocol::{Event, Phase};
+use crate::engine::stop::StopFlag;
 use crate::engine::{DataSource, Job, backend, checkpoint, spawn};
 use crate::progress::format_duration;
-
-/// Marks a finished cell (written after its final evaluation and checkpoint).
-pub const DONE: &str = "done.json";
 
 /// Seconds per post-training step by strategy, learned as cells run, for the ETA.
 #[derive(Default)]
@@ -80,8 +80,17 @@ fn ensure_data(dir: &Path, config: &Config, cells: &[Cell]) -> Result<()> {
             seed: config.data.seed,
         };
         let pool = pool_start(&config.experiment, config.data.size);
-        jsonl::write_dataset(&d, &generate_with_pool(&spec, pool))
-            .with_context(|| format!("cannot write {}", d.display()))?;
+        // Into a folder of this process's, renamed into place: a concurrent shard that made
+        // the same (deterministic) data first wins, and ours is dropped.
+        let tmp = crate::publish::unique_tmp(&d);
+        jsonl::write_dataset(&tmp, &generate_with_pool(&spec, pool))
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        if std::fs::rename(&tmp, &d).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+            if !d.join(jsonl::EVAL).exists() {
+                bail!("cannot write {}", d.display());
+            }
+        }
     }
     Ok(())
 }
@@ -96,43 +105,105 @@ fn latest(run_dir: &Path, phase: Phase) -> Option<PathBuf> {
     })
 }
 
-/// A run folder without a checkpoint to resume holds nothing worth keeping: start it afresh.
+/// A run folder without a checkpoint to resume holds nothing worth keeping: start it afresh,
+/// keeping only the claim that makes it ours (only the claim's holder calls this).
 fn fresh_or_resume(run_dir: &Path, phase: Phase) -> Result<Option<PathBuf>> {
     let resume = latest(run_dir, phase);
-    if resume.is_none() && run_dir.exists() {
-        std::fs::remove_dir_all(run_dir)
-            .with_context(|| format!("cannot clear {}", run_dir.display()))?;
+    if resume.is_none() {
+        for e in std::fs::read_dir(run_dir).into_iter().flatten().flatten() {
+            if e.file_name() == CLAIM {
+                continue;
+            }
+            let p = e.path();
+            let gone = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            gone.with_context(|| format!("cannot clear {}", p.display()))?;
+        }
     }
     Ok(resume)
 }
 
-pub fn run(dir: &Path, config: &Config) -> Result<ExitCode> {
-    let term = Arc::new(AtomicBool::new(false));
-    for sig in [
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-        signal_hook::consts::SIGINT,
-    ] {
-        signal_hook::flag::register(sig, term.clone())?;
+/// What this process does of the experiment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stages {
+    /// Only the datasets and the shared base (`--prepare`).
+    pub prepare_only: bool,
+    /// Only this shard's cells (`--shard`, or a scheduler's array index); the reports are left
+    /// to `--merge`.
+    pub shard: Option<Shard>,
+}
+
+/// Claims `run_dir`, or says who has it and gives `None`.
+fn claim_or_skip(run_dir: &Path, what: &str) -> Result<Option<Claim>> {
+    match claim::take(run_dir)? {
+        Taken::Mine(c) => Ok(Some(c)),
+        Taken::Busy(owner) => {
+            eprintln!(
+                "{what}: being run by {}; moving on",
+                owner.map_or("another process".into(), |o| o.describe())
+            );
+            Ok(None)
+        }
     }
+}
+
+pub fn run(dir: &Path, config: &Config, stages: Stages) -> Result<ExitCode> {
+    // SIGTERM/SIGHUP/SIGINT: the cell in progress stops within seconds with a checkpoint.
+    let stop = StopFlag::new();
+    stop.on_signals()?;
     let grid = cells(&config.experiment, config.data.size);
     let selected = backend::select(&config.run.backend)?;
     if let Some(n) = &selected.notice {
         eprintln!("note: {n}");
     }
+    let mine = grid
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| stages.shard.is_none_or(|s| s.owns(*k)))
+        .count();
     eprintln!(
-        "experiment {}: {} cells, {} post-training steps each",
+        "experiment {}: {} cells{}, {} post-training steps each",
         dir.display(),
         grid.len(),
+        stages
+            .shard
+            .map(|s| format!(" ({}: {mine} of them)", s.describe()))
+            .unwrap_or_default(),
         config.post.steps
     );
     ensure_data(dir, config, &grid)?;
 
     // The shared base model: pretrained once, unless the model is a pretrained one already.
+    // Concurrent shards: one pretrains it, the others wait for it.
     let pretrained = config.model.source != "builtin";
     let base = dir.join("base.hyt");
-    if !pretrained && !base.exists() {
+    let mut told = false;
+    while !pretrained && !base.exists() {
         let run_dir = dir.join("base-run");
+        let claim = match claim::take(&run_dir)? {
+            Taken::Mine(c) => c,
+            Taken::Busy(owner) => {
+                if !told {
+                    eprintln!(
+                        "the shared base: being pretrained by {}; waiting for it",
+                        owner.map_or("another process".into(), |o| o.describe())
+                    );
+                    told = true;
+                }
+                if stop.is_raised() {
+                    return Ok(interrupted());
+                }
+                std::thread::sleep(Duration::from_secs(2));
+                continue;
+            }
+        };
+        if base.exists() {
+            claim.release();
+            break;
+        }
         let resume = fresh_or_resume(&run_dir, Phase::Pretrain)?;
         let cfg = config.with_sets(&[format!("run.seed={}", config.experiment.base_seed)])?;
         let job = Job {
@@ -145,23 +216,45 @@ pub fn run(dir: &Path, config: &Config) -> Result<ExitCode> {
             backend: selected.clone(),
             only_base: true,
             fresh_base: false,
+            stop: stop.clone(),
         };
-        match drive(job, "base", &term, &mut |_, _| String::new())? {
-            Outcome::Stopped => return Ok(interrupted()),
+        match drive(job, "base", &stop, &mut |_, _| String::new())? {
+            Outcome::Stopped => {
+                claim.release();
+                return Ok(interrupted());
+            }
             Outcome::Finished => {}
         }
-        let tmp = dir.join("base.hyt.tmp");
-        std::fs::copy(run_dir.join("base.hyt"), &tmp)
-            .and_then(|_| std::fs::rename(&tmp, &base))
+        publish_copy(&run_dir.join("base.hyt"), &base)
             .with_context(|| format!("cannot write {}", base.display()))?;
+        claim.release();
+    }
+    if stages.prepare_only {
+        eprintln!(
+            "prepared {}: datasets and the shared base; now run the cells (--shard I/N or a scheduler's array) and then --merge",
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
     }
 
     let started = Instant::now();
     let mut tracker = Tracker::default();
     let steps = config.post.steps;
+    let mut ran = 0;
     for (k, cell) in grid.iter().enumerate() {
+        if stages.shard.is_some_and(|s| !s.owns(k)) {
+            continue;
+        }
         let run_dir = dir.join("cells").join(cell.name());
         if run_dir.join(DONE).exists() {
+            continue;
+        }
+        let Some(claim) = claim_or_skip(&run_dir, &format!("cell {}", cell.name()))? else {
+            continue;
+        };
+        if run_dir.join(DONE).exists() {
+            // Finished by another process between the two looks.
+            claim.release();
             continue;
         }
         let resume = fresh_or_resume(&run_dir, Phase::Post)?;
@@ -179,10 +272,11 @@ pub fn run(dir: &Path, config: &Config) -> Result<ExitCode> {
             backend: selected.clone(),
             only_base: false,
             fresh_base: false,
+            stop: stop.clone(),
         };
         let label = format!("cell {}/{} {}", k + 1, grid.len(), cell.name());
         let t0 = Instant::now();
-        let outcome = drive(job, &label, &term, &mut |step, secs| {
+        let outcome = drive(job, &label, &stop, &mut |step, secs| {
             tracker.push(&cell.variant(), secs);
             // The rest of this cell, then every cell not done yet.
             let mut eta = tracker.per_step(&cell.variant()).unwrap_or(0.0)
@@ -195,14 +289,30 @@ pub fn run(dir: &Path, config: &Config) -> Result<ExitCode> {
             format!("  experiment ETA {}", format_duration(eta))
         })?;
         match outcome {
-            Outcome::Stopped => return Ok(interrupted()),
+            Outcome::Stopped => {
+                claim.release();
+                return Ok(interrupted());
+            }
             Outcome::Finished => {
+                // The done marker last: a cell is done only once everything else is on disk.
                 let done = serde_json::json!({ "seconds": t0.elapsed().as_secs_f64() });
-                std::fs::write(run_dir.join(DONE), done.to_string())
+                publish(&run_dir.join(DONE), done.to_string().as_bytes())
                     .with_context(|| format!("cannot write {}", run_dir.join(DONE).display()))?;
+                claim.release();
+                ran += 1;
             }
         }
-        results::write_reports(dir, config)?;
+        if stages.shard.is_none() {
+            results::write_reports(dir, config)?;
+        }
+    }
+    if let Some(s) = stages.shard {
+        eprintln!(
+            "{} done in {}: {ran} cells run here; when every shard is done, `--merge` writes the reports",
+            s.describe(),
+            format_duration(started.elapsed().as_secs_f64()),
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     let written = results::write_reports(dir, config)?;
     eprintln!(
@@ -223,7 +333,7 @@ fn interrupted() -> ExitCode {
 fn drive(
     job: Job,
     label: &str,
-    term: &AtomicBool,
+    stop: &StopFlag,
     extra: &mut dyn FnMut(usize, f64) -> String,
 ) -> Result<Outcome> {
     let handle = spawn(job);
@@ -233,8 +343,8 @@ fn drive(
     let mut outcome = Outcome::Finished;
     let mut failure = None;
     loop {
-        if term.load(Ordering::Relaxed) && !stop_sent {
-            let _ = handle.commands.send(Command::Stop { checkpoint: true });
+        if stop.is_raised() && !stop_sent {
+            // The engine reads the flag itself, inside the step.
             let _ = writeln!(err, "stopping: writing a checkpoint…");
             stop_sent = true;
             outcome = Outcome::Stopped;

@@ -12,6 +12,15 @@ pub mod rewards;
 pub mod self_certainty;
 pub mod within_auroc;
 
+/// A grid entry: `strategy` or `strategy+reward` (a control such as `hytuning+random` runs the
+/// same mixing with another reward). `None` when either part is unknown.
+pub fn parse_variant(s: &str) -> Option<(mixing::Strategy, Option<rewards::Reward>)> {
+    match s.split_once('+') {
+        None => Some((mixing::Strategy::parse(s)?, None)),
+        Some((st, r)) => Some((mixing::Strategy::parse(st)?, Some(rewards::Reward::parse(r)?))),
+    }
+}
+
 pub fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }

@@ -35,7 +35,7 @@ impl SelfAttention {
     ) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let heads = |z: Tensor<3>| z.reshape([b, t, self.n_heads, self.d_head]).swap_dims(1, 2); // [B, H, T, dh]
-        let qkv = super::linear_kernel::linear(&self.qkv, x);
+        let qkv = super::kernels::linear::linear(&self.qkv, x);
         let mut q = heads(qkv.clone().narrow(2, 0, d));
         let mut k = heads(qkv.clone().narrow(2, d, d));
         if let Some(r) = rope {
@@ -50,15 +50,15 @@ impl SelfAttention {
         }
         let keys = k.dims()[2];
         let scores = q.matmul(k.swap_dims(2, 3));
-        let probs = if causal && super::causal_softmax::applies(&scores) {
+        let probs = if causal && super::kernels::causal_softmax::applies(&scores) {
             debug_assert_eq!(bias.dims(), [1, 1, t, t]);
-            super::causal_softmax::softmax(scores, 1.0 / (self.d_head as f32).sqrt())
+            super::kernels::causal_softmax::softmax(scores, 1.0 / (self.d_head as f32).sqrt())
         } else {
             let scores = scores.div_scalar((self.d_head as f32).sqrt());
             activation::softmax(scores + bias.expand([b, self.n_heads, t, keys]), 3)
         };
         let out = probs.matmul(v); // [B, H, T, dh]
-        super::linear_kernel::linear(&self.proj, out.swap_dims(1, 2).reshape([b, t, d]))
+        super::kernels::linear::linear(&self.proj, out.swap_dims(1, 2).reshape([b, t, d]))
     }
 }
 
@@ -109,11 +109,11 @@ impl Rope {
     }
 
     /// `x · cos + rotate_half(x) · sin` for `x` of `[B, H, T, d_head]`, where
-    /// `rotate_half([x1, x2]) = [−x2, x1]`: one pass each way on flex (`rope_kernel`).
+    /// `rotate_half([x1, x2]) = [−x2, x1]`: one pass each way on flex (`kernels/rope.rs`).
     pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, _, t, d] = x.dims();
-        if super::rope_kernel::applies(&x) && self.cos.dims() == [b, 1, t, d] {
-            return super::rope_kernel::rotate(x, self.cos.clone(), self.sin.clone());
+        if super::kernels::rope::applies(&x) && self.cos.dims() == [b, 1, t, d] {
+            return super::kernels::rope::rotate(x, self.cos.clone(), self.sin.clone());
         }
         self.apply_composed(x)
     }
@@ -170,6 +170,9 @@ pub struct KvCache {
     values: Vec<Option<Tensor<4>>>,
     len: usize,
     pending: usize,
+    /// Keys the next forward attends over (≥ the filled length; beyond it the bias masks):
+    /// a bucketed view keeps decode shapes from changing every token (`model/shapes.rs`).
+    view: usize,
 }
 
 impl KvCache {
@@ -187,7 +190,13 @@ impl KvCache {
             values: (0..layers).map(|_| zeros()).collect(),
             len: 0,
             pending: 0,
+            view: 0,
         }
+    }
+
+    /// The next forward attends over `keys` columns of the cache (at least the filled ones).
+    pub(super) fn set_view(&mut self, keys: usize) {
+        self.view = keys.min(self.capacity());
     }
 
     pub fn len(&self) -> usize {
@@ -221,9 +230,10 @@ impl KvCache {
             .expect("cache slot")
             .slice_assign([0..b, 0..h, start..end, 0..dh], v);
         self.pending = t;
+        let seen = end.max(self.view);
         let out = (
-            keys.clone().slice([0..b, 0..h, 0..end, 0..dh]),
-            values.clone().slice([0..b, 0..h, 0..end, 0..dh]),
+            keys.clone().slice([0..b, 0..h, 0..seen, 0..dh]),
+            values.clone().slice([0..b, 0..h, 0..seen, 0..dh]),
         );
         self.keys[layer] = Some(keys);
         self.values[layer] = Some(values);
@@ -233,6 +243,7 @@ impl KvCache {
     pub(super) fn advance(&mut self, t: usize) {
         debug_assert_eq!(t, self.pending);
         self.len += t;
+        self.view = 0;
     }
 }
 

@@ -4,7 +4,7 @@
 //! one pass over the `K + 1` answer branches replace `K + 1` passes over whole prefixes.
 
 use super::attention::MASKED;
-use super::token_logprobs::token_logprobs;
+use super::kernels::token_logprobs::token_logprobs;
 use super::{Batch, Lm, to_vec};
 
 /// One context and its branches.

@@ -1,6 +1,8 @@
 //! Batched KV-cached decoding: sampling at temperature T with top-k, or greedy. Each new
 //! token's log-prob (at temperature 1), self-certainty and entropy come from the same logits.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::attention::cached_bias;
 use super::shards::{Shards, split};
 use super::{Batch, Lm, to_vec};
@@ -64,13 +66,28 @@ pub fn generate(
     opts: &SampleOpts,
     rng: &mut Rng,
 ) -> Vec<Generated> {
+    generate_until(model, prompts, opts, rng, &NEVER)
+}
+
+/// A stop flag nobody raises, for decodes that run to the end (samples, benchmarks).
+pub static NEVER: AtomicBool = AtomicBool::new(false);
+
+/// [`generate`] that ends early, between tokens, once `stop` is set (the rows are then cut
+/// short; a caller that sets it throws them away).
+pub fn generate_until(
+    model: &Lm,
+    prompts: &[Vec<u32>],
+    opts: &SampleOpts,
+    rng: &mut Rng,
+    stop: &AtomicBool,
+) -> Vec<Generated> {
     let rngs: Vec<Rng> = prompts.iter().map(|_| rng.fork()).collect();
     let shards = Shards::for_device(&model.device());
     let parts = split(prompts.len(), shards.count(prompts.len()));
     shards
         .run(parts.len(), |i| {
             let mut own = rngs[parts[i].clone()].to_vec();
-            generate_rows(model, &prompts[parts[i].clone()], opts, &mut own)
+            generate_rows(model, &prompts[parts[i].clone()], opts, &mut own, stop)
         })
         .into_iter()
         .flatten()
@@ -83,6 +100,7 @@ fn generate_rows(
     prompts: &[Vec<u32>],
     opts: &SampleOpts,
     rngs: &mut [Rng],
+    stop: &AtomicBool,
 ) -> Vec<Generated> {
     let rows = prompts.len();
     let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
@@ -91,6 +109,9 @@ fn generate_rows(
     if rows == 0 || max_new == 0 {
         return out;
     }
+    // With shape bucketing the prefill is left-padded up to a bucket (the room for max_new
+    // tokens kept): its rows' positions and masks are those of the unpadded prompts.
+    let longest = super::shapes::bucket(longest, model.max_len() - max_new);
     let pads: Vec<usize> = prompts.iter().map(|p| longest - p.len()).collect();
     let codec = model.codec();
     let pad = codec.pad();
@@ -133,7 +154,7 @@ fn generate_rows(
             next[r] = tok;
             done[r] = codec.is_end(tok);
         }
-        if done.iter().all(|&d| d) || step + 1 == max_new {
+        if done.iter().all(|&d| d) || step + 1 == max_new || stop.load(Ordering::Relaxed) {
             break;
         }
         let past = cache.len();

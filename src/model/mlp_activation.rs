@@ -33,7 +33,7 @@ impl Activation {
 
     pub fn forward<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
-            Activation::Gelu => super::erf_gelu::forward(x),
+            Activation::Gelu => super::kernels::erf_gelu::forward(x),
             Activation::Relu2 => activation::relu(x).powi_scalar(2),
         }
     }

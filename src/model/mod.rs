@@ -3,19 +3,14 @@
 
 pub(crate) mod attention;
 pub mod branches;
-pub mod causal_softmax;
-pub mod erf_gelu;
-pub mod flex_kernel;
 pub mod generate;
 pub mod hf;
-pub mod layer_norm_kernel;
-pub mod linear_kernel;
+pub mod kernels;
 pub mod memory;
 pub mod mlp_activation;
-pub mod rope_kernel;
 pub mod score;
+pub mod shapes;
 pub mod shards;
-pub mod token_logprobs;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -29,8 +24,8 @@ pub use attention::cached_bias;
 use crate::data::codec::{BYTES, Codec};
 use crate::data::tokenizer::VOCAB_SIZE;
 pub use hf::HfLm;
-use layer_norm_kernel::layer_norm;
-use linear_kernel::linear;
+use kernels::layer_norm::layer_norm;
+use kernels::linear::linear;
 pub use mlp_activation::Activation;
 
 /// How tokens know their position.
@@ -246,6 +241,7 @@ impl Lm {
     /// Logits `[B, T, V]` of a right-padded batch (positions 0..T, causal attention).
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
         let [b, t] = tokens.dims();
+        shapes::record(b, t, t);
         let device = tokens.device();
         let positions: Vec<u32> = (0..b).flat_map(|_| 0..t as u32).collect();
         let bias = attention::causal_bias(t, &device);
@@ -257,8 +253,22 @@ impl Lm {
         let device = self.device();
         let tokens = int_tensor(&batch.tokens, batch.rows, batch.cols, &device);
         let total = cache.len() + batch.cols;
+        // With bucketing, attend over a bucket of the cache; the columns past `total` masked.
+        let view = shapes::bucket(total, cache.capacity()).max(total);
+        let bias = if view > total {
+            let mut wide = Vec::with_capacity(batch.rows * batch.cols * view);
+            for row in bias.chunks(total) {
+                wide.extend_from_slice(row);
+                wide.extend(std::iter::repeat_n(attention::MASKED, view - total));
+            }
+            wide
+        } else {
+            bias
+        };
+        cache.set_view(view);
+        shapes::record(batch.rows, batch.cols, view);
         let bias = Tensor::<4>::from_data(
-            TensorData::new(bias, [batch.rows, 1, batch.cols, total]),
+            TensorData::new(bias, [batch.rows, 1, batch.cols, view]),
             &device,
         );
         self.run(tokens, &batch.positions, bias, Some(cache))

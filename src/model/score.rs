@@ -3,7 +3,7 @@
 
 use burn::tensor::Tensor;
 
-use super::token_logprobs::token_logprobs;
+use super::kernels::token_logprobs::token_logprobs;
 use super::{Lm, float_tensor, int_tensor, to_vec};
 
 /// Right-padded `[N, L]` inputs of `prefix ++ continuation` pairs, with the shifted targets and
@@ -24,7 +24,8 @@ impl Packed {
             .map(|(p, c)| (p.len() + c.len()).min(max_len))
             .max()
             .unwrap_or(1);
-        let cols = longest.saturating_sub(1).max(1);
+        // Padded up to a bucket when shape bucketing is on (the padding is masked).
+        let cols = super::shapes::bucket(longest.saturating_sub(1).max(1), max_len);
         let rows = pairs.len();
         // Padding: any valid id; it is masked out of every loss.
         let mut inputs = vec![0; rows * cols];

@@ -17,13 +17,17 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
-use crate::engine::protocol::Command;
 use crate::engine::{Job, spawn};
 use app::App;
 use update::{Msg, update};
 
 pub fn run(job: Job) -> Result<ExitCode> {
     let mut app = App::new(job.config.clone());
+    // SIGTERM, SIGHUP (a closed terminal, a dropped SSH session) and a terminal that fails to
+    // read or write all raise the engine's stop flag: it drops the step in progress, writes a
+    // checkpoint and finishes; only then does this loop end.
+    let stop = job.stop.clone();
+    stop.on_signals()?;
     let handle = spawn(job);
     let (tx, rx) = channel::<Msg>();
 
@@ -41,9 +45,21 @@ pub fn run(job: Job) -> Result<ExitCode> {
     let done = input_done.clone();
     let keys = tx.clone();
     let (resize_tx, resize_rx) = channel::<()>();
+    let input_stop = stop.clone();
+    let terminal_gone = Arc::new(AtomicBool::new(false));
+    let input_gone = terminal_gone.clone();
     std::thread::spawn(move || {
         while !done.load(Ordering::Relaxed) {
-            if event::poll(Duration::from_millis(50)).unwrap_or(false) {
+            let ready = match event::poll(Duration::from_millis(50)) {
+                Ok(r) => r,
+                // EIO or EOF: the terminal is gone (a closed pty).
+                Err(_) => {
+                    input_gone.store(true, Ordering::Relaxed);
+                    input_stop.raise();
+                    break;
+                }
+            };
+            if ready {
                 match event::read() {
                     Ok(TermEvent::Key(k)) if k.kind == KeyEventKind::Press => {
                         if let Some(name) = keymap::key_name(&k) {
@@ -55,28 +71,29 @@ pub fn run(job: Job) -> Result<ExitCode> {
                     Ok(TermEvent::Resize(..)) => {
                         let _ = resize_tx.send(());
                     }
+                    Err(_) => {
+                        input_gone.store(true, Ordering::Relaxed);
+                        input_stop.raise();
+                        break;
+                    }
                     _ => {}
                 }
             }
         }
     });
-    let signalled = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
-        signal_hook::flag::register(sig, signalled.clone())?;
-    }
-
     let mut terminal = ratatui::try_init()?;
     let frame_time = Duration::from_secs_f64(1.0 / app.config.tui.fps as f64);
     let mut last_draw = Instant::now() - frame_time;
     let mut dirty = true;
-    let mut signal_sent = false;
+    let mut stopping = false;
+    // A failed draw means the terminal went away: stop drawing, keep handling the engine.
+    let mut drawable = true;
     let outcome: Result<()> = (|| {
         loop {
-            if signalled.load(Ordering::Relaxed) && !signal_sent {
-                // Checkpoint first, then leave; the terminal is restored below.
-                signal_sent = true;
+            if stop.is_raised() && !stopping {
+                // The engine checkpoints and finishes; then leave (the terminal is restored below).
+                stopping = true;
                 app.stopping = true;
-                let _ = handle.commands.send(Command::Stop { checkpoint: true });
             }
             let wait = if dirty {
                 frame_time.saturating_sub(last_draw.elapsed())
@@ -99,15 +116,22 @@ pub fn run(job: Job) -> Result<ExitCode> {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            if resize_rx.try_recv().is_ok() {
-                terminal.autoresize()?;
+            drawable &= !terminal_gone.load(Ordering::Relaxed);
+            if resize_rx.try_recv().is_ok() && drawable {
+                if terminal.autoresize().is_err() {
+                    drawable = false;
+                    stop.raise();
+                }
                 dirty = true;
             }
-            if app.quit || (signal_sent && !app.running()) {
+            if app.quit || (stopping && !app.running()) {
                 break;
             }
-            if dirty && last_draw.elapsed() >= frame_time {
-                terminal.draw(|f| view::draw(f, &app))?;
+            if drawable && dirty && last_draw.elapsed() >= frame_time {
+                if terminal.draw(|f| view::draw(f, &app)).is_err() {
+                    drawable = false;
+                    stop.raise();
+                }
                 last_draw = Instant::now();
                 dirty = false;
             }
@@ -115,9 +139,12 @@ pub fn run(job: Job) -> Result<ExitCode> {
         Ok(())
     })();
     input_done.store(true, Ordering::Relaxed);
-    ratatui::restore();
+    if drawable {
+        let _ = ratatui::try_restore();
+    }
     outcome?;
-    print_summary(&app);
+    // Nothing may panic on a closed terminal: the summary is written without `println!`.
+    let _ = print_summary(&mut std::io::stdout(), &app);
     Ok(if app.failed.is_some() {
         ExitCode::from(1)
     } else {
@@ -125,12 +152,12 @@ pub fn run(job: Job) -> Result<ExitCode> {
     })
 }
 
-fn print_summary(app: &App) {
+fn print_summary(out: &mut dyn std::io::Write, app: &App) -> std::io::Result<()> {
     if let Some(info) = &app.info {
-        println!("hytune: run folder {}", info.run_dir.display());
+        writeln!(out, "hytune: run folder {}", info.run_dir.display())?;
     }
     if let Some(s) = &app.finished {
-        println!(
+        writeln!(out, 
             "{} steps in {:.0} s{}",
             s.steps,
             s.seconds,
@@ -139,19 +166,20 @@ fn print_summary(app: &App) {
             } else {
                 ""
             }
-        );
+        )?;
         if let (Some(a), Some(b)) = (&s.first_eval, &s.last_eval) {
-            println!(
+            writeln!(out, 
                 "eval accuracy {:.3} → {:.3}, ECE {:.3} → {:.3}, Brier {:.3} → {:.3}",
                 a.accuracy, b.accuracy, a.ece, b.ece, a.brier, b.brier
-            );
+            )?;
         }
         if let Some(c) = &s.last_checkpoint {
-            println!("last checkpoint {}", c.display());
+            writeln!(out, "last checkpoint {}", c.display())?;
         }
     } else if let Some(f) = &app.failed {
-        println!("error: {f}");
+        writeln!(out, "error: {f}")?;
     } else {
-        println!("quit before the run finished (no checkpoint written on quit)");
+        writeln!(out, "quit before the run finished (no checkpoint written on quit)")?;
     }
+    Ok(())
 }

@@ -14,7 +14,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
 
-use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op, wide_fn};
+use super::flex::{contiguous_f32, from_f32, on_flex_f32, one_input_op, wide_fn};
 
 /// Whether `rotate` runs this file's kernel for `x` (f32 on flex) rather than the composition.
 pub fn applies(x: &Tensor<4>) -> bool {
@@ -131,7 +131,7 @@ wide_fn! {
 mod tests {
     use super::*;
     use crate::model::attention::Rope;
-    use crate::model::flex_kernel::{assert_close, values_and_grads};
+    use crate::model::kernels::flex::{assert_close, values_and_grads};
     use burn::tensor::{Device, TensorData};
 
     fn input(device: &Device, strided: bool) -> Tensor<4> {

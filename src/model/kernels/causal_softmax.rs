@@ -16,7 +16,7 @@ use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
 
 use super::erf_gelu::exp_nonpositive;
-use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op, wide_fn};
+use super::flex::{contiguous_f32, from_f32, on_flex_f32, one_input_op, wide_fn};
 
 /// Whether [`softmax`] runs here for `scores` (f32 on flex).
 pub fn applies(scores: &Tensor<4>) -> bool {
@@ -126,7 +126,7 @@ wide_fn! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::flex_kernel::{assert_close, values_and_grads};
+    use crate::model::kernels::flex::{assert_close, values_and_grads};
     use burn::tensor::{Device, TensorData, activation};
 
     fn scores(device: &Device) -> Tensor<4> {
@@ -150,7 +150,7 @@ mod tests {
                     if fused {
                         softmax(s, scale)
                     } else {
-                        let bias = super::super::attention::causal_bias(6, &device);
+                        let bias = crate::model::attention::causal_bias(6, &device);
                         activation::softmax(s.mul_scalar(scale) + bias.expand([2, 3, 6, 6]), 3)
                     }
                 },

@@ -22,7 +22,7 @@ use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::nn::LayerNorm;
 use burn::tensor::{Shape, Tensor};
 
-use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, wide_fn};
+use super::flex::{contiguous_f32, from_f32, on_flex_f32, wide_fn};
 
 /// The `ε` of `LayerNormConfig::new`, which every norm of the byte GPT uses (Burn keeps a
 /// norm's own `ε` private; the test below checks the two agree).
@@ -248,7 +248,7 @@ wide_fn! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::flex_kernel::assert_close;
+    use crate::model::kernels::flex::assert_close;
     use burn::module::Param;
     use burn::nn::LayerNormConfig;
     use burn::tensor::{Device, TensorData};

@@ -23,7 +23,7 @@ use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::nn::Linear;
 use burn::tensor::{Shape, Tensor};
 
-use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32};
+use super::flex::{contiguous_f32, from_f32, on_flex_f32};
 
 /// `layer(x)`: this file's kernel on flex, `Linear::forward` elsewhere.
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
@@ -297,7 +297,7 @@ fn bias_grad(g: &FlexTensor) -> FlexTensor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::flex_kernel::assert_close;
+    use crate::model::kernels::flex::assert_close;
     use burn::module::Param;
     use burn::nn::LinearConfig;
     use burn::tensor::{Device, TensorData};

@@ -1,5 +1,5 @@
-//! What hytune's own kernels on the CPU backend (`erf_gelu`, `rope_kernel`, `causal_softmax`,
-//! `layer_norm_kernel`, `linear_kernel`, `token_logprobs`) share: where they run, their f32
+//! What hytune's own kernels on the CPU backend (`erf_gelu`, `rope`, `causal_softmax`,
+//! `layer_norm`, `linear`, `token_logprobs`) share: where they run, their f32
 //! buffers, their loops' instruction set, and the autodiff node of an op of one input.
 
 use std::fmt::Debug;
@@ -55,7 +55,7 @@ macro_rules! wide_fn {
                 fn avx2($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
-                if $crate::model::flex_kernel::has_avx2_fma() {
+                if $crate::model::kernels::flex::has_avx2_fma() {
                     // SAFETY: the CPU has both features (checked at run time).
                     return unsafe { avx2($($arg),*) };
                 }
@@ -128,8 +128,8 @@ pub fn values_and_grads<const D: usize>(
     let y = op(x.clone());
     let grads = (y.clone() * weights).sum().backward();
     (
-        super::to_vec(y),
-        super::to_vec(x.grad(&grads).expect("a gradient for x")),
+        crate::model::to_vec(y),
+        crate::model::to_vec(x.grad(&grads).expect("a gradient for x")),
     )
 }
 

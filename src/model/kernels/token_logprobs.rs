@@ -19,8 +19,8 @@ use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{Int, Shape, Tensor, activation};
 
 use super::erf_gelu::exp_nonpositive;
-use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op, wide_fn};
-use super::int_tensor;
+use super::flex::{contiguous_f32, from_f32, on_flex_f32, one_input_op, wide_fn};
+use crate::model::int_tensor;
 
 /// `log_softmax(logits, 2)` gathered at `targets` (`[N, L]` row-major): `[N, L]` log-probs.
 /// This file's kernel on flex, the composition elsewhere.
@@ -156,7 +156,7 @@ wide_fn! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::flex_kernel::{assert_close, values_and_grads};
+    use crate::model::kernels::flex::{assert_close, values_and_grads};
     use burn::tensor::{Device, TensorData};
 
     const N: usize = 2;

@@ -17,7 +17,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, DType, Dispatch, Flex, backend_extension};
 use burn::tensor::{Tensor, activation};
 
-use super::flex_kernel::{contiguous_f32, from_f32, on_flex_f32, one_input_op, wide_fn};
+use super::flex::{contiguous_f32, from_f32, on_flex_f32, one_input_op, wide_fn};
 
 /// `exp(x)` for `x <= 0`, within 2 ulp for `x >= -87` (about 1.6e-38 below, where `exp`
 /// would underflow). Branch-free, so the kernels' loops vectorise; `f32::exp` is a scalar call.
@@ -151,7 +151,7 @@ wide_fn! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::flex_kernel::values_and_grads;
+    use crate::model::kernels::flex::values_and_grads;
     use burn::tensor::{Device, TensorData};
 
     #[test]
