@@ -42,6 +42,23 @@ for bin in "${bins[@]}"; do
   log "=== $bin: HyTuning step"
   run "$bin" bench --backend wgpu --hytuning --repeats 2 --warmup 1
 done
+for bin in "${bins[@]}"; do
+  for mode in off pow2; do
+    log "=== $bin: 30 HyTuning steps, run.shape_buckets=$mode (step time, distinct shapes)"
+    dir=/tmp/shapes-$(basename "$bin")-$mode
+    rm -rf "$dir"
+    run "$bin" train --headless --backend wgpu --out "$dir" --set post.steps=30 --set eval.every=0 \
+        --set eval.max_items=64 --set eval.dev_items=64 --set eval.canary=0 \
+        --set "run.shape_buckets=\"$mode\""
+    "$PY" - "$dir/metrics.jsonl" <<'PYEOF' 2>&1 | tee -a "$OUT_FILE"
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"post"' in l]
+t = [r["step_seconds"] for r in rows[1:]]
+print("steps", len(rows), "median step s %.3f" % statistics.median(t) if t else "",
+      "shapes at 1/10/30:", [rows[i - 1].get("shapes") for i in (1, 10, 30) if i <= len(rows)])
+PYEOF
+  done
+done
 run "$PY" fixtures/make_random_model.py smollm2-135m "$SMOL"
 run "$PY" bench/hf_twin.py "$SMOL" --device cuda --rows 8 --cols 64 --gen-batch 8 --prompt 38 --new 66
 for bin in "${bins[@]}"; do

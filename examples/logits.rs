@@ -3,7 +3,7 @@
 //!
 //!     cargo run --release --example logits -- DIR_OR_CHECKPOINT "Q: text\n"
 //!
-//! DIR_OR_CHECKPOINT is a Hugging Face model directory or a hytune checkpoint.
+//! DIR_OR_CHECKPOINT is a Hugging Face model directory, a GGUF file or a hytune checkpoint.
 
 use std::path::Path;
 
@@ -18,8 +18,9 @@ fn main() -> anyhow::Result<()> {
     };
     let device = Device::flex();
     let path = Path::new(source);
-    let model = if path.is_dir() {
-        Lm::Hf(hytune::model::hf::load(path, 4096, &device)?)
+    let gguf = path.extension().is_some_and(|e| e == "gguf");
+    let model = if path.is_dir() || gguf {
+        Lm::Hf(hytune::model::pretrained::load(path, 4096, &device)?.0)
     } else {
         checkpoint::load(path)?.standalone_model(path, &device)?
     };

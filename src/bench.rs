@@ -68,11 +68,10 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let loading = Instant::now();
     let mut model = match config.model.source.as_str() {
         "builtin" => shape.init(&device),
-        dir => Lm::Hf(crate::model::hf::load(
-            std::path::Path::new(dir),
-            config.model.max_len,
-            &device,
-        )?),
+        dir => Lm::Hf(
+            crate::model::pretrained::load(std::path::Path::new(dir), config.model.max_len, &device)?
+                .0,
+        ),
     };
     let load_s = loading.elapsed().as_secs_f64();
     let max_len = model.max_len();

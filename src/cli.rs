@@ -396,7 +396,7 @@ fn data(args: &ConfigArgs, cmd: DataCmd) -> Result<ExitCode> {
                 let (max_len, max_new) = (config.model.max_len, config.post.max_new_tokens);
                 let codec = match config.model.source.as_str() {
                     "builtin" => crate::data::codec::Codec::Bytes,
-                    dir => crate::model::hf::load::read_codec(Path::new(dir))?,
+                    dir => crate::model::pretrained::read_codec(Path::new(dir))?,
                 };
                 let bad = crate::data::fit::misfits(&codec, &ds, max_len, max_new);
                 let mut lines = std::collections::HashMap::new();

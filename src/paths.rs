@@ -14,6 +14,12 @@ pub fn user_config_file() -> Option<PathBuf> {
     dirs().map(|d| d.config_dir().join("config.toml"))
 }
 
+/// Where the wgpu build with autotuning keeps CubeCL's tuning results between processes
+/// (`<user cache dir>/hytune/cubecl`).
+pub fn kernel_cache_dir() -> Option<PathBuf> {
+    dirs().map(|d| d.cache_dir().join("cubecl"))
+}
+
 /// The user data directory (runs and generated suites); `./hytune-data` when there is none.
 pub fn data_root() -> PathBuf {
     dirs()

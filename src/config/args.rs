@@ -42,9 +42,15 @@ pub fn load_config(args: &ConfigArgs) -> Result<Config> {
 
 /// `--model DIR` as an absolute path, so checkpoints name it from anywhere.
 pub fn model_dir(dir: &Path) -> Result<String> {
+    if let Some(file) = crate::model::gguf::gguf_path(dir) {
+        return Ok(std::fs::canonicalize(&file)
+            .unwrap_or(file)
+            .display()
+            .to_string());
+    }
     if !dir.join("config.json").is_file() {
         bail!(
-            "--model {}: no config.json there (a Hugging Face model directory is needed: config.json, model.safetensors, tokenizer.json)",
+            "--model {}: no config.json there (a Hugging Face model directory is needed: config.json, model.safetensors, tokenizer.json; or a GGUF file)",
             dir.display()
         );
     }

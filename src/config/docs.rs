@@ -58,6 +58,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "Where run folders go; empty: the user data directory.",
     ),
     (
+        "run",
+        "shape_buckets",
+        "auto | pow2 | off. pow2: sequence lengths padded (masked) up to powers of two and decoding attends over a bucket of its KV cache, so GPU kernels tuned for a shape are reused instead of retuned every step; every bucket is warmed up before step 1. auto: pow2 on wgpu, off on the CPU backends (where padding only costs).",
+    ),
+    (
         "model",
         "source",
         "builtin (hytune's byte GPT, shaped by the keys below) | a local Hugging Face model directory (config.json, safetensors, tokenizer.json): Llama, SmolLM2, Qwen2, Qwen3. With a directory only max_len applies, as a cap on the context; no pretraining runs.",

@@ -36,6 +36,13 @@ pub struct Run {
     pub seed: u64,
     pub backend: String,
     pub out_dir: String,
+    /// auto | pow2 | off: sequence lengths padded to power-of-two buckets (`model/shapes.rs`).
+    #[serde(default = "auto")]
+    pub shape_buckets: String,
+}
+
+fn auto() -> String {
+    "auto".into()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -278,6 +285,7 @@ impl Default for Config {
                 seed: 42,
                 backend: "auto".into(),
                 out_dir: String::new(),
+                shape_buckets: "auto".into(),
             },
             model: Model {
                 source: "builtin".into(),

@@ -94,6 +94,11 @@ pub fn check(c: &Config) -> Check {
         &["auto", "wgpu", "cpu", "ndarray", "tch"],
     )?;
     one_of(
+        "run.shape_buckets",
+        &c.run.shape_buckets,
+        &["auto", "pow2", "off"],
+    )?;
+    one_of(
         "data.too_long",
         &c.data.too_long,
         &["refuse", "skip", "fit"],

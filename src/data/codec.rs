@@ -59,6 +59,14 @@ impl HfTokenizer {
         Ok(Self { tok, eos })
     }
 
+    /// A tokenizer built elsewhere (a GGUF file's vocabulary) with the model's end ids.
+    pub fn from_parts(tok: tokenizers::Tokenizer, eos: Vec<u32>) -> Result<Self> {
+        if eos.is_empty() {
+            anyhow::bail!("no end-of-text token id");
+        }
+        Ok(Self { tok, eos })
+    }
+
     pub fn tokenizer(&self) -> &tokenizers::Tokenizer {
         &self.tok
     }

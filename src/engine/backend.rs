@@ -21,7 +21,32 @@ pub enum Probe {
 }
 
 /// Finds a wgpu adapter and registers it. A software adapter is reported as such.
+/// With `--features wgpu-tuned`: CubeCL's persistent cache (autotune decisions, SPIR-V where
+/// built) goes under the user cache directory, so a kernel tuned once for a shape bucket stays
+/// tuned for every later process, run and experiment cell. A `cubecl.toml` or `burn.toml` that
+/// names a path of its own wins. Must run before the first wgpu device exists.
+#[cfg(feature = "wgpu-tuned")]
+fn persistent_kernel_cache() {
+    use burn::cubecl::config::cache::CacheConfig;
+    use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Some(dir) = crate::paths::kernel_cache_dir() else {
+            return;
+        };
+        let mut c = CubeClRuntimeConfig::from_current_dir().override_from_env();
+        if matches!(c.environment.path, CacheConfig::Target) {
+            c.environment.path = CacheConfig::Directory(dir);
+        }
+        let _ = CubeClRuntimeConfig::try_set(c);
+    });
+}
+
+#[cfg(not(feature = "wgpu-tuned"))]
+fn persistent_kernel_cache() {}
+
 pub fn probe_wgpu() -> Probe {
+    persistent_kernel_cache();
     let attempt = std::panic::catch_unwind(|| {
         let setup = try_init_setup::<burn::backend::wgpu::graphics::AutoGraphicsApi>(
             &WgpuDevice::default(),

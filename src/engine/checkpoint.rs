@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::store::ModuleRecord;
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
@@ -74,15 +75,12 @@ pub struct Loaded {
 
 /// The record of the model itself (not of the `Lm` wrapper), so byte-GPT checkpoints of
 /// earlier versions still load.
-fn record_bytes(model: Lm) -> Result<Vec<u8>> {
+fn record_bytes(model: Lm) -> Result<Bytes> {
     let record = match model {
         Lm::Gpt(g) => g.into_record(),
         Lm::Hf(h) => h.into_record(),
     };
-    Ok(record
-        .into_bytes()
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .to_vec())
+    record.into_bytes().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn describe_base(b: Option<&BaseIdentity>) -> String {
@@ -97,7 +95,7 @@ pub fn save(
     path: &Path,
     meta: &Meta,
     model: &Lm,
-    optimizer: Option<Bytes>,
+    optimizer: Option<&ModuleOptimizer>,
     reference: Option<&Lm>,
 ) -> Result<()> {
     save_with(path, meta, model, optimizer, reference, None)
@@ -109,22 +107,39 @@ pub fn save_with(
     path: &Path,
     meta: &Meta,
     model: &Lm,
-    optimizer: Option<Bytes>,
+    optimizer: Option<&ModuleOptimizer>,
     reference: Option<&Lm>,
-    rl_optimizer: Option<Bytes>,
+    rl_optimizer: Option<&ModuleOptimizer>,
 ) -> Result<()> {
     let header = serde_json::to_vec(meta)?;
-    let mut sections = vec![
-        header,
-        record_bytes(model.clone())?,
-        optimizer.map(|b| b.to_vec()).unwrap_or_default(),
-        reference
-            .map(|r| record_bytes(r.clone()))
-            .transpose()?
-            .unwrap_or_default(),
+    // The four parts serialized at once, one thread each: for a 135M model they are gigabytes,
+    // and a stop must write them within a scheduler's grace period.
+    let optim_bytes = |o: Option<&ModuleOptimizer>, what: &str| -> Result<Option<Bytes>> {
+        o.map(|o| o.into_bytes().map_err(|e| anyhow::anyhow!("{what}: {e}")))
+            .transpose()
+    };
+    let (model, reference, optimizer, rl_optimizer) = std::thread::scope(|s| {
+        let m = s.spawn(|| record_bytes(model.clone()));
+        let r = s.spawn(|| reference.map(|r| record_bytes(r.clone())).transpose());
+        let o = s.spawn(|| optim_bytes(optimizer, "optimizer state"));
+        let rl = optim_bytes(rl_optimizer, "RL optimizer state");
+        fn join<T>(h: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+            h.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("checkpoint serialization panicked")))
+        }
+        (join(m), join(r), join(o), rl)
+    });
+    let (model, reference, optimizer, rl_optimizer) = (model?, reference?, optimizer?, rl_optimizer?);
+    // Written from the serialized buffers as they are (a 135M model's state is gigabytes: no
+    // copies on the way to the disk).
+    let mut sections: Vec<&[u8]> = vec![
+        &header,
+        &model,
+        optimizer.as_deref().unwrap_or_default(),
+        reference.as_deref().unwrap_or_default(),
     ];
-    if let Some(b) = rl_optimizer {
-        sections.push(b.to_vec());
+    if let Some(b) = rl_optimizer.as_deref() {
+        sections.push(b);
     }
     let tmp = path.with_extension("tmp");
     let write = || -> std::io::Result<()> {
@@ -256,9 +271,9 @@ impl Loaded {
         match &self.meta.base_model {
             None => self.model(&self.meta.shape, device, path),
             Some(b) => {
-                let base = crate::model::hf::load(&b.dir, self.meta.config.model.max_len, device)
-                    .with_context(|| format!("{}: its base model", path.display()))?;
-                let now = crate::model::hf::load::identity(&b.dir, base.config())?;
+                let (base, now) =
+                    crate::model::pretrained::load(&b.dir, self.meta.config.model.max_len, device)
+                        .with_context(|| format!("{}: its base model", path.display()))?;
                 self.check_base(Some(&now), path)?;
                 self.model_over(Lm::Hf(base), path)
             }

@@ -96,16 +96,18 @@ impl Trainer {
     /// The stop flag is up: a checkpoint of the last finished step (`dropped`: a step in
     /// progress was given up for it), a line in the log, and the halt.
     pub(super) fn stop_requested(&mut self, dropped: bool) -> Result<Halt> {
+        let t0 = std::time::Instant::now();
         self.checkpoint_now()?;
         self.dir.log(&format!(
-            "stop requested (signal or terminal gone): {}checkpoint at {} step {}",
+            "stop requested (signal or terminal gone): {}checkpoint at {} step {} written in {:.1} s",
             if dropped {
                 format!("step {} in progress dropped; ", self.step + 1)
             } else {
                 String::new()
             },
             self.phase.name(),
-            self.step
+            self.step,
+            t0.elapsed().as_secs_f64()
         ));
         Ok(Halt::Stop)
     }

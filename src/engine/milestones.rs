@@ -30,20 +30,14 @@ impl Trainer {
     }
 
     pub fn save(&mut self, path: &Path, complete: bool) -> Result<()> {
-        let opt = self
-            .optim
-            .into_bytes()
-            .map_err(|e| anyhow::anyhow!("optimizer state: {e}"))?;
         // The RL optimizer holds state only once a split update has used it.
         let opt_rl = (self.phase == Phase::Post && self.config.post.update == "split")
-            .then(|| self.optim_rl.into_bytes())
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("RL optimizer state: {e}"))?;
+            .then_some(&self.optim_rl);
         checkpoint::save_with(
             path,
             &self.meta(complete),
             &self.model,
-            Some(opt),
+            Some(&self.optim),
             self.reference.as_ref(),
             opt_rl,
         )?;

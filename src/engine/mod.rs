@@ -21,6 +21,7 @@ pub mod rollouts;
 mod run_dir;
 mod step_guard;
 pub mod stop;
+mod warm_up;
 mod trainer;
 
 use std::path::PathBuf;

@@ -17,9 +17,8 @@ pub fn pretrained(config: &Config, device: &Device) -> Result<Option<(HfLm, Base
     match config.model.source.as_str() {
         "builtin" => Ok(None),
         dir => {
-            let dir = Path::new(dir);
-            let m = crate::model::hf::load(dir, config.model.max_len, device)?;
-            let id = crate::model::hf::load::identity(dir, m.config())?;
+            let (m, id) =
+                crate::model::pretrained::load(Path::new(dir), config.model.max_len, device)?;
             Ok(Some((m, id)))
         }
     }

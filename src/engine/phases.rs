@@ -100,6 +100,7 @@ impl Trainer {
             start: self.step,
         });
         self.steps_since_start = 0;
+        self.warm_up_shapes();
         if resume_at.is_none() {
             self.evaluate_now(Split::Eval)?;
             self.evaluate_now(Split::Dev)?;

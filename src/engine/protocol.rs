@@ -148,6 +148,10 @@ pub struct StepMetrics {
     /// The RL learning rate (`post.update = split`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rl_lr: Option<f64>,
+    /// Distinct `[rows, tokens, keys]` shapes this process has sent through the model so far
+    /// (`model/shapes.rs`): after a warm-up with `run.shape_buckets = pow2` it stops growing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shapes: Option<usize>,
     pub time_rollout: f64,
     pub time_prg: f64,
     pub time_update: f64,

@@ -45,6 +45,7 @@ impl Trainer {
 
     pub(super) fn record_step(&mut self, mut m: StepMetrics) {
         m.changed = std::mem::take(&mut self.pending_changes);
+        m.shapes = Some(crate::model::shapes::distinct());
         self.steps_since_start += 1;
         if let Err(e) = self.dir.metrics(&m) {
             self.io_error.get_or_insert(format!("{e:#}"));

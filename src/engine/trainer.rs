@@ -178,6 +178,11 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     };
     let params = model.num_params();
     let on_cpu = !job.backend.name.starts_with("wgpu");
+    crate::model::shapes::set_bucketing(match config.run.shape_buckets.as_str() {
+        "pow2" => true,
+        "off" => false,
+        _ => !on_cpu,
+    });
     let estimate = super::model_source::check_memory(&model, &config, on_cpu)?;
     let dir = RunDir::open(&job.run_dir, &config)?;
     let model_name = model.describe();

@@ -37,15 +37,26 @@ pub fn branch_logprobs(model: &Lm, items: &[Branched], chunk: usize) -> Vec<Vec<
 }
 
 fn score_chunk(model: &Lm, items: &[Branched]) -> Vec<Vec<f64>> {
-    let rows = items.len();
+    use super::shapes::{bucket, bucketing};
+    // With shape bucketing: rows up to a power of two (the extra rows all padding), the context
+    // and the branch columns up to buckets; every padded entry is masked.
+    let rows = if bucketing() {
+        items.len().next_power_of_two()
+    } else {
+        items.len()
+    };
     let ctx = items.iter().map(|it| it.context.len()).max().unwrap_or(1);
-    let pads: Vec<usize> = items.iter().map(|it| ctx - it.context.len()).collect();
+    let ctx = bucket(ctx, usize::MAX);
+    let pads: Vec<usize> = (0..rows)
+        .map(|r| ctx - items.get(r).map_or(0, |it| it.context.len()))
+        .collect();
     let new = items
         .iter()
         .map(|it| it.starts.len() * it.branch.len())
         .max()
         .unwrap_or(1)
         .max(1);
+    let new = bucket(new, usize::MAX);
     let total = ctx + new;
     let pad = model.codec().pad();
     let mut cache = model.new_cache_with_capacity(rows, total);
@@ -89,6 +100,11 @@ fn score_chunk(model: &Lm, items: &[Branched]) -> Vec<Vec<f64>> {
         }
         // Unused columns attend to themselves only.
         for i in it.starts.len() * b..new {
+            bias[(r * new + i) * total + ctx + i] = 0.0;
+        }
+    }
+    for r in items.len()..rows {
+        for i in 0..new {
             bias[(r * new + i) * total + ctx + i] = 0.0;
         }
     }

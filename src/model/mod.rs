@@ -4,9 +4,11 @@
 pub(crate) mod attention;
 pub mod branches;
 pub mod generate;
+pub mod gguf;
 pub mod hf;
 pub mod kernels;
 pub mod memory;
+pub mod pretrained;
 pub mod mlp_activation;
 pub mod score;
 pub mod shapes;

@@ -98,30 +98,58 @@ pub fn load(dir: &Path, max_len: usize, device: &Device) -> Result<HfLm> {
     let config = HfConfig::read(dir)?;
     let files = weight_files(dir)?;
     let codec = Codec::Hf(HfTokenizer::read(dir, &config.eos_token_ids)?);
+    let stores = files
+        .iter()
+        .map(|f| (f.display().to_string(), SafetensorsStore::from_file(f)))
+        .collect();
+    load_parts(
+        &config,
+        codec,
+        stores,
+        max_len,
+        device,
+        dir,
+        &dir.join("tokenizer.json"),
+        "config.json",
+    )
+}
+
+/// A decoder of `config` with `codec`, its weights from `stores` (each named for messages),
+/// every parameter accounted for. `origin` and `tokenizer` name the model in errors.
+pub fn load_parts(
+    config: &HfConfig,
+    codec: Codec,
+    stores: Vec<(String, SafetensorsStore)>,
+    max_len: usize,
+    device: &Device,
+    origin: &Path,
+    tokenizer: &Path,
+    config_name: &str,
+) -> Result<HfLm> {
+    let dir = origin;
     // Every id the tokenizer can produce must have an embedding row.
     if codec.vocab() > config.vocab_size || codec.eos() as usize >= config.vocab_size {
         bail!(
-            "{}: the tokenizer has {} tokens (end id {}) but config.json's vocab_size is {}",
-            dir.join("tokenizer.json").display(),
+            "{}: the tokenizer has {} tokens (end id {}) but {config_name}'s vocab_size is {}",
+            tokenizer.display(),
             codec.vocab(),
             codec.eos(),
             config.vocab_size
         );
     }
-    let mut model = HfLm::init(&config, max_len, Arc::new(codec), device);
+    let mut model = HfLm::init(config, max_len, Arc::new(codec), device);
     let mut applied = BTreeSet::new();
-    for f in &files {
-        let mut store = SafetensorsStore::from_file(f)
+    for (name, store) in stores {
+        let mut store = store
             .with_from_adapter(adapter())
             .allow_partial(true)
             .validate(false);
         let r = model
             .load_from(&mut store)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         if let Some(e) = r.errors.first() {
             bail!(
-                "{}: {} of its tensors do not fit config.json (first: {e})",
-                f.display(),
+                "{name}: {} of its tensors do not fit {config_name} (first: {e})",
                 r.errors.len()
             );
         }
