@@ -233,6 +233,47 @@ fn missing_and_broken_files_are_named() {
     );
 }
 
+/// Model files that lie are refused in one line naming the file and the key, before anything
+/// trains: each fault hand-made in a copy of a fixture.
+#[test]
+fn model_files_that_lie_are_refused() {
+    let device = Device::flex();
+    let tmp = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let faults: &[(&str, &str, &str, &str)] = &[
+        // (file, text replaced, replacement, what the error names)
+        ("config.json", "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 0", "num_hidden_layers"),
+        // Fewer layers than the weights hold: the unused layer is named.
+        ("config.json", "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1", "model.layers.1"),
+        ("config.json", "\"rope_theta\": 100000.0", "\"rope_theta\": \"big\"", "rope_theta"),
+        ("config.json", "\"rms_norm_eps\": 1e-06", "\"rms_norm_eps\": -1", "rms_norm_eps"),
+        ("config.json", "\"eos_token_id\": 0", "\"eos_token_id\": 9999", "eos_token_id"),
+        ("config.json", "\"tie_word_embeddings\": true", "\"tie_word_embeddings\": \"yes\"", "tie_word_embeddings"),
+        ("config.json", "\"hidden_size\": 32", "\"hidden_size\": 32.5", "hidden_size"),
+    ];
+    for (k, (file, from, to, named)) in faults.iter().enumerate() {
+        let dir = tmp.path().join(format!("m{k}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for e in std::fs::read_dir(fixture("smollm2")).unwrap().flatten() {
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(text.contains(from), "{file} holds {from}");
+        std::fs::write(dir.join(file), text.replace(from, to)).unwrap();
+        let e = format!("{:#}", load(&dir, 64, &device).err().expect("refused"));
+        assert!(e.contains(named) && e.contains(file) || e.contains(named) && e.contains("safetensors"), "{to}: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+    // An end id in generation_config.json beyond the vocabulary.
+    let dir = tmp.path().join("gen");
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(fixture("smollm2")).unwrap().flatten() {
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    std::fs::write(dir.join("generation_config.json"), r#"{"eos_token_id": [0, 320]}"#).unwrap();
+    let e = format!("{:#}", load(&dir, 64, &device).err().expect("refused"));
+    assert!(e.contains("generation_config.json") && e.contains("320"), "{e}");
+}
+
 #[test]
 fn wgpu_matches_transformers_for_a_pretrained_model() {
     let Some(wgpu) = common::wgpu_device() else {

@@ -19,6 +19,9 @@ use super::hf::{BaseIdentity, HfConfig, HfLm};
 use crate::data::codec::{Codec, HfTokenizer};
 use reader::{Gguf, TensorInfo, Value};
 
+/// Where llama.cpp keeps Llama 3's RoPE scaling (read into the config, not a weight).
+const ROPE_FREQS: &str = "rope_freqs.weight";
+
 /// `path` if it names a GGUF file, or the one GGUF file of a folder without `config.json`.
 pub fn gguf_path(path: &Path) -> Option<PathBuf> {
     if path.is_file() {
@@ -107,6 +110,7 @@ impl GgufFile {
         };
         if let Some(v) = self.gguf.get(&key("rope.scaling.type"))
             && v.as_str() != Some("none")
+            && v.as_str() != Some("llama3")
         {
             bail!("{file}: metadata `{}` = {v:?}: RoPE scaling from a GGUF file is not supported", key("rope.scaling.type"));
         }
@@ -150,7 +154,22 @@ impl GgufFile {
         if arch == "qwen2" {
             v["attention_bias"] = Json::Bool(true);
         }
-        HfConfig::from_json(&v).map_err(|e| anyhow::anyhow!("{file}: {e:#}"))
+        let mut config = HfConfig::from_json(&v).map_err(|e| anyhow::anyhow!("{file}: {e:#}"))?;
+        // Llama 3's RoPE scaling, as llama.cpp stores it: one divisor per frequency.
+        if let Some(t) = self.gguf.tensors.iter().find(|t| t.name == ROPE_FREQS) {
+            let f = dequant::dequantize(t.kind, &self.bytes[t.start..t.start + t.len]);
+            if f.len() != config.head_dim / 2 || f.iter().any(|x| !(x.is_finite() && *x > 0.0)) {
+                bail!(
+                    "{file}: tensor `{ROPE_FREQS}`: {} values, {} expected (head_dim / 2), all positive",
+                    f.len(),
+                    config.head_dim / 2
+                );
+            }
+            config.rope_scaling = super::hf::config::RopeScaling::Factors(
+                f.into_iter().map(f64::from).collect(),
+            );
+        }
+        Ok(config)
     }
 
     /// The decoder's name of a tensor of the file, or an error naming it.
@@ -201,7 +220,7 @@ impl GgufFile {
         let mut header = serde_json::Map::new();
         let mut at = 0usize;
         let mut named = Vec::with_capacity(self.gguf.tensors.len());
-        for t in &self.gguf.tensors {
+        for t in self.gguf.tensors.iter().filter(|t| t.name != ROPE_FREQS) {
             let name = self.hf_name(t)?;
             let bytes = t.elements() as usize * 4;
             header.insert(

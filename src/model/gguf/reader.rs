@@ -117,7 +117,11 @@ impl<'a> Cursor<'a> {
         let n = self.u64(what)?;
         let room = (self.bytes.len() - self.at) as u64 / min_size.max(1) as u64;
         if n > room {
-            bail!("{}: count {n} is more than the file can hold", what());
+            bail!(
+                "{}: count {n} is more than the rest of the file ({} bytes) can hold: truncated or corrupt",
+                what(),
+                self.bytes.len() - self.at
+            );
         }
         Ok(n as usize)
     }

@@ -66,6 +66,16 @@ pub fn from_metadata(g: &Gguf) -> Result<Tokenizer> {
         // SmolLM's: every digit alone, then GPT-2's split.
         "smollm" => Sequence::new(vec![Digits::new(true).into(), byte_level.into()]),
         "gpt2" | "default" => Sequence::new(vec![byte_level.into()]),
+        // Qwen2's (and Llama 3's) split, then bytes: the regex is the split's.
+        "qwen2" => {
+            let split = tokenizers::pre_tokenizers::split::Split::new(
+                tokenizers::pre_tokenizers::split::SplitPattern::Regex(QWEN2_SPLIT.into()),
+                tokenizers::SplitDelimiterBehavior::Isolated,
+                false,
+            )
+            .map_err(|e| anyhow::anyhow!("the qwen2 split: {e}"))?;
+            Sequence::new(vec![split.into(), ByteLevel::new(false, true, false).into()])
+        }
         other => bail!(
             "metadata `tokenizer.ggml.pre` = \"{other}\": this pre-tokenizer is not rebuilt (gpt2, smollm are); put the model's tokenizer.json next to the file"
         ),
@@ -83,8 +93,28 @@ pub fn from_metadata(g: &Gguf) -> Result<Tokenizer> {
         tok.add_special_tokens(special)
             .map_err(|e| anyhow::anyhow!("metadata `tokenizer.ggml.token_type`: {e}"))?;
     }
+    // llama.cpp's `add_bos_token`: prompts start with the BOS token.
+    let bos = g.get("tokenizer.ggml.bos_token_id").and_then(Value::as_u64);
+    let add_bos = matches!(g.get("tokenizer.ggml.add_bos_token"), Some(Value::Bool(true)));
+    if let (true, Some(id)) = (add_bos, bos) {
+        let name = tokens
+            .get(id as usize)
+            .ok_or_else(|| anyhow::anyhow!("metadata `tokenizer.ggml.bos_token_id` {id} is not a token"))?
+            .clone();
+        let post = tokenizers::processors::template::TemplateProcessing::builder()
+            .try_single(format!("{name} $A"))
+            .and_then(|b| b.special_tokens(vec![(name.clone(), id as u32)]).build().map_err(|e| e.to_string()))
+            .map_err(|e| anyhow::anyhow!("the BOS template: {e}"))?;
+        tok.with_post_processor(Some(post));
+    }
     Ok(tok)
 }
+
+/// The split of llama.cpp's `qwen2` pre-tokenizer (Qwen2's `tokenizer.json`).
+const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^
+\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[
+]*|\s*[
+]+|\s+(?!\S)|\s+";
 
 /// `tokenizer.json` beside `file` when there is one (checked token by token against the
 /// file's vocabulary), else the tokenizer rebuilt from the metadata.
@@ -96,8 +126,11 @@ pub fn for_file(file: &Path, g: &Gguf) -> Result<Tokenizer> {
     let tok = Tokenizer::from_file(&beside)
         .map_err(|e| anyhow::anyhow!("{}: cannot read the tokenizer: {e}", beside.display()))?;
     let ours = tokens(g)?;
+    let kinds = g.get("tokenizer.ggml.token_type").and_then(Value::as_array);
+    // Unused slots (type 5) pad the vocabulary to the embedding's rows: no token to compare.
+    let unused = |i: usize| kinds.and_then(|k| k.get(i)).and_then(Value::as_u64) == Some(5);
     for (i, t) in ours.iter().enumerate() {
-        if tok.token_to_id(t) != Some(i as u32) {
+        if !unused(i) && tok.token_to_id(t) != Some(i as u32) {
             bail!(
                 "{}: token {i} of {} (`{t}`) is not the tokenizer's token {i}: this tokenizer is not the file's",
                 beside.display(),

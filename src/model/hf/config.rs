@@ -30,6 +30,8 @@ pub enum RopeScaling {
         high_freq_factor: f64,
         original_max_position_embeddings: f64,
     },
+    /// Per-frequency divisors, as a GGUF file stores Llama 3's scaling (`rope_freqs.weight`).
+    Factors(Vec<f64>),
 }
 
 /// Everything the decoder's shape and arithmetic depend on.
@@ -86,6 +88,13 @@ impl HfConfig {
             let g: Value = serde_json::from_str(&text)
                 .with_context(|| format!("{}: not valid JSON", gen_path.display()))?;
             for id in ids(g.get("eos_token_id")) {
+                if id as usize >= c.vocab_size {
+                    bail!(
+                        "{}: `eos_token_id` {id} is not a token id below config.json's `vocab_size` {}",
+                        gen_path.display(),
+                        c.vocab_size
+                    );
+                }
                 if !c.eos_token_ids.contains(&id) {
                     c.eos_token_ids.push(id);
                 }
@@ -114,23 +123,47 @@ impl HfConfig {
                 "architecture `{other}` is not supported (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM are)"
             ),
         };
+        // Every value the decoder reads is checked for its type and range: a wrong one is
+        // refused by name, never replaced by a default.
+        let present = |k: &str| v.get(k).filter(|x| !x.is_null());
         let uint = |k: &str| -> Result<usize> {
-            v.get(k)
-                .and_then(Value::as_u64)
-                .map(|x| x as usize)
-                .with_context(|| format!("`{k}` is missing or not a whole number"))
+            match present(k).map(|x| x.as_u64()) {
+                Some(Some(x)) if x > 0 => Ok(x as usize),
+                Some(Some(_)) => bail!("`{k}` must be at least 1, not 0"),
+                _ => bail!("`{k}` is missing or not a whole number"),
+            }
         };
-        let opt_uint = |k: &str| v.get(k).and_then(Value::as_u64).map(|x| x as usize);
-        let boolean = |k: &str, default: bool| v.get(k).and_then(Value::as_bool).unwrap_or(default);
+        let opt_uint = |k: &str| -> Result<Option<usize>> {
+            match present(k) {
+                None => Ok(None),
+                Some(_) => uint(k).map(Some),
+            }
+        };
+        let boolean = |k: &str, default: bool| -> Result<bool> {
+            match present(k) {
+                None => Ok(default),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(other) => bail!("`{k}` = {other} is not true or false"),
+            }
+        };
+        let positive = |x: Option<&Value>, k: &str, default: f64| -> Result<f64> {
+            match x.filter(|x| !x.is_null()) {
+                None => Ok(default),
+                Some(n) => match n.as_f64() {
+                    Some(f) if f.is_finite() && f > 0.0 => Ok(f),
+                    _ => bail!("`{k}` = {n} is not a positive number"),
+                },
+            }
+        };
         let hidden_size = uint("hidden_size")?;
         let num_heads = uint("num_attention_heads")?;
-        let num_kv_heads = opt_uint("num_key_value_heads").unwrap_or(num_heads);
+        let num_kv_heads = opt_uint("num_key_value_heads")?.unwrap_or(num_heads);
         if num_heads == 0 || num_kv_heads == 0 || num_heads % num_kv_heads != 0 {
             bail!(
                 "`num_attention_heads` {num_heads} is not a multiple of `num_key_value_heads` {num_kv_heads}"
             );
         }
-        let head_dim = opt_uint("head_dim").unwrap_or(hidden_size / num_heads);
+        let head_dim = opt_uint("head_dim")?.unwrap_or(hidden_size / num_heads);
         if head_dim == 0 || head_dim % 2 != 0 {
             bail!("`head_dim` {head_dim} must be even and positive");
         }
@@ -139,7 +172,7 @@ impl HfConfig {
         {
             bail!("`hidden_act` = \"{act}\" is not supported (only silu)");
         }
-        if boolean("use_sliding_window", false) {
+        if boolean("use_sliding_window", false)? {
             bail!("`use_sliding_window` = true is not supported");
         }
         if v.get("num_experts").and_then(Value::as_u64).unwrap_or(0) > 0 {
@@ -148,11 +181,13 @@ impl HfConfig {
         // RoPE: top-level `rope_theta` + `rope_scaling` (older saves) or `rope_parameters`.
         let params = v.get("rope_parameters").filter(|p| p.is_object());
         let scaling = params.or_else(|| v.get("rope_scaling").filter(|p| p.is_object()));
-        let rope_theta = params
-            .and_then(|p| p.get("rope_theta"))
-            .or_else(|| v.get("rope_theta"))
-            .and_then(Value::as_f64)
-            .unwrap_or(10_000.0);
+        let rope_theta = positive(
+            params
+                .and_then(|p| p.get("rope_theta"))
+                .or_else(|| v.get("rope_theta")),
+            "rope_theta",
+            10_000.0,
+        )?;
         if let Some(f) = scaling
             .and_then(|p| p.get("partial_rotary_factor"))
             .or_else(|| v.get("partial_rotary_factor"))
@@ -183,31 +218,40 @@ impl HfConfig {
             }
             other => bail!("rope type `{other}` is not supported (default and llama3 are)"),
         };
-        let attention_bias = boolean("attention_bias", false);
-        let eos = ids(v.get("eos_token_id"));
+        let attention_bias = boolean("attention_bias", false)?;
+        let vocab_size = uint("vocab_size")?;
+        let token_ids = |k: &str| -> Result<Vec<u32>> {
+            let got = ids(present(k));
+            if let Some(bad) = got.iter().find(|&&t| t as usize >= vocab_size) {
+                bail!("`{k}` {bad} is not a token id below `vocab_size` {vocab_size}");
+            }
+            if present(k).is_some() && got.is_empty() {
+                bail!("`{k}` = {} is not a token id or a list of them", v[k]);
+            }
+            Ok(got)
+        };
+        let eos = token_ids("eos_token_id")?;
+        let bos = token_ids("bos_token_id")?;
         Ok(Self {
             family,
             architecture: arch,
-            vocab_size: uint("vocab_size")?,
+            vocab_size,
             hidden_size,
             intermediate_size: uint("intermediate_size")?,
             num_layers: uint("num_hidden_layers")?,
             num_heads,
             num_kv_heads,
             head_dim,
-            rms_norm_eps: v
-                .get("rms_norm_eps")
-                .and_then(Value::as_f64)
-                .unwrap_or(1e-6),
+            rms_norm_eps: positive(v.get("rms_norm_eps"), "rms_norm_eps", 1e-6)?,
             rope_theta,
             rope_scaling,
-            max_position_embeddings: opt_uint("max_position_embeddings").unwrap_or(2048),
-            tie_word_embeddings: boolean("tie_word_embeddings", false),
+            max_position_embeddings: opt_uint("max_position_embeddings")?.unwrap_or(2048),
+            tie_word_embeddings: boolean("tie_word_embeddings", false)?,
             qkv_bias: family == Family::Qwen2 || attention_bias,
             o_bias: family != Family::Qwen2 && attention_bias,
-            mlp_bias: boolean("mlp_bias", false),
+            mlp_bias: boolean("mlp_bias", false)?,
             qk_norm: family == Family::Qwen3,
-            bos_token_id: ids(v.get("bos_token_id")).first().copied(),
+            bos_token_id: bos.first().copied(),
             eos_token_ids: eos,
         })
     }
@@ -221,6 +265,7 @@ impl HfConfig {
             .collect();
         match self.rope_scaling {
             RopeScaling::None => base,
+            RopeScaling::Factors(ref f) => base.iter().zip(f).map(|(b, f)| b / f).collect(),
             RopeScaling::Llama3 {
                 factor,
                 low_freq_factor,

@@ -153,6 +153,20 @@ pub fn load_parts(
                 r.errors.len()
             );
         }
+        // Every tensor of the weights has a place in the model, or the refusal names it (a
+        // config with fewer layers than the weights must not train on part of them).
+        // (Old checkpoints keep RoPE's frequencies as a buffer: derived, not a weight.)
+        let unused: Vec<&String> = r
+            .unused
+            .iter()
+            .filter(|n| !n.ends_with("rotary_emb.inv_freq"))
+            .collect();
+        if let Some(first) = unused.first() {
+            bail!(
+                "{name}: {} of its tensors have no place in a model of {config_name} (first: `{first}`): does {config_name} describe these weights?",
+                unused.len()
+            );
+        }
         applied.extend(r.applied.into_iter());
     }
     let mut wanted: Vec<String> = model
