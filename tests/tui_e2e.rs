@@ -1,45 +1,63 @@
 //! The real binary in a real terminal (tmux): keys reach the engine, the screen shows it, and a
 //! checkpoint file appears.
 
-/// The real binary in a real terminal: start on the tiny config, press space, c, i and q, read
-/// the screen, and find the checkpoint file.
-#[test]
-fn end_to_end_in_tmux() {
-    use std::process::Command as Cmd;
-    use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::process::Command as Cmd;
+
+/// Whether tmux is here (under `HYTUNE_REQUIRE_TMUX`, as in CI, it must be).
+fn have_tmux() -> bool {
     if Cmd::new("tmux").arg("-V").output().is_err() {
         assert!(
             std::env::var("HYTUNE_REQUIRE_TMUX").is_err(),
             "HYTUNE_REQUIRE_TMUX is set but tmux is missing"
         );
         eprintln!("skipped: no tmux");
-        return;
+        return false;
     }
-    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
-        .unwrap();
-    let run = dir.path().join("run");
-    let session = format!("hytune-e2e-{}", std::process::id());
+    true
+}
+
+fn tmux(args: &[&str]) -> std::process::Output {
+    Cmd::new("tmux").args(args).output().unwrap()
+}
+
+/// `hytune train` on the tiny config with `sets`, in a new tmux session `session` of `size`
+/// (columns, rows), writing the run to `<dir>/run`. With `then` empty the pane's process is
+/// hytune itself (`exec`); else `then` follows it in the shell.
+fn start(dir: &Path, session: &str, size: (u16, u16), sets: &str, then: &str) -> PathBuf {
+    let run = dir.join("run");
     let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
-    // Enough post-training steps that the run is still going while we press keys.
+    let exec = if then.is_empty() { "exec " } else { "" };
     let cmd = format!(
-        "cd {} && XDG_DATA_HOME={d}/xdg XDG_CONFIG_HOME={d}/xdg {} train --config {cfg} --backend cpu --set post.steps=400 --set pretrain.steps=30 --out {}; sleep 30",
-        dir.path().display(),
+        "cd {d} && {exec}env XDG_DATA_HOME={d}/xdg XDG_CONFIG_HOME={d}/xdg {} train --config {cfg} --backend cpu {sets} --out {}{then}",
         env!("CARGO_BIN_EXE_hytune"),
         run.display(),
-        d = dir.path().display()
+        d = dir.display()
     );
-    let tmux = |args: &[&str]| Cmd::new("tmux").args(args).output().unwrap();
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
+    let (w, h) = (size.0.to_string(), size.1.to_string());
+    tmux(&["new-session", "-d", "-s", session, "-x", &w, "-y", &h, &cmd]);
+    run
+}
+
+/// The real binary in a real terminal: start on the tiny config, press space, c, i and q, read
+/// the screen, and find the checkpoint file.
+#[test]
+fn end_to_end_in_tmux() {
+    use std::time::{Duration, Instant};
+    if !have_tmux() {
+        return;
+    }
+    let dir = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let session = format!("hytune-e2e-{}", std::process::id());
+    // Enough post-training steps that the run is still going while we press keys; the shell
+    // stays a while after it so the last screen can be read.
+    let run = start(
+        dir.path(),
         &session,
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &cmd,
-    ]);
+        (120, 40),
+        "--set post.steps=400 --set pretrain.steps=30",
+        "; sleep 30",
+    );
     let capture = || {
         String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned()
     };
@@ -84,41 +102,20 @@ fn end_to_end_in_tmux() {
 /// The run writes a checkpoint, says so in events.log, and the process ends on its own.
 #[test]
 fn a_killed_terminal_loses_nothing() {
-    use std::process::Command as Cmd;
     use std::time::{Duration, Instant};
-    if Cmd::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var("HYTUNE_REQUIRE_TMUX").is_err(),
-            "HYTUNE_REQUIRE_TMUX is set but tmux is missing"
-        );
-        eprintln!("skipped: no tmux");
+    if !have_tmux() {
         return;
     }
-    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
-        .unwrap();
-    let run = dir.path().join("run");
+    let dir = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
     let session = format!("hytune-hup-{}", std::process::id());
-    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
     // `exec`: the pane's process is hytune itself, so its pid is the one to watch.
-    let cmd = format!(
-        "cd {} && exec env XDG_DATA_HOME={d}/xdg XDG_CONFIG_HOME={d}/xdg {} train --config {cfg} --backend cpu --set post.steps=2000 --set pretrain.steps=30 --set checkpoint.every=0 --out {}",
-        dir.path().display(),
-        env!("CARGO_BIN_EXE_hytune"),
-        run.display(),
-        d = dir.path().display()
-    );
-    let tmux = |args: &[&str]| Cmd::new("tmux").args(args).output().unwrap();
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
+    let run = start(
+        dir.path(),
         &session,
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &cmd,
-    ]);
+        (80, 24),
+        "--set post.steps=2000 --set pretrain.steps=30 --set checkpoint.every=0",
+        "",
+    );
     let pid = String::from_utf8_lossy(
         &tmux(&["list-panes", "-t", &session, "-F", "#{pane_pid}"]).stdout,
     )
