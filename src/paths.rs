@@ -1,6 +1,6 @@
 //! Where files live by default (`directories`): the user config file, runs and caches.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use directories::ProjectDirs;
 
@@ -64,4 +64,24 @@ pub fn new_run_dir(out_dir: &str, strategy: &str) -> PathBuf {
         }
         n += 1;
     }
+}
+
+/// `path` if it names a GGUF file, or the one GGUF file of a folder without `config.json`.
+pub fn gguf_path(path: &Path) -> Option<PathBuf> {
+    if path.is_file() {
+        return path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+            .then(|| path.to_path_buf());
+    }
+    if path.is_dir() && !path.join("config.json").exists() {
+        let mut found = std::fs::read_dir(path)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")));
+        let one = found.next()?;
+        return found.next().is_none().then_some(one);
+    }
+    None
 }

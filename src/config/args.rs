@@ -42,7 +42,7 @@ pub fn load_config(args: &ConfigArgs) -> Result<Config> {
 
 /// `--model DIR` as an absolute path, so checkpoints name it from anywhere.
 pub fn model_dir(dir: &Path) -> Result<String> {
-    if let Some(file) = crate::model::gguf::gguf_path(dir) {
+    if let Some(file) = crate::paths::gguf_path(dir) {
         return Ok(std::fs::canonicalize(&file)
             .unwrap_or(file)
             .display()

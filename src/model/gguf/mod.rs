@@ -22,25 +22,7 @@ use reader::{Gguf, TensorInfo, Value};
 /// Where llama.cpp keeps Llama 3's RoPE scaling (read into the config, not a weight).
 const ROPE_FREQS: &str = "rope_freqs.weight";
 
-/// `path` if it names a GGUF file, or the one GGUF file of a folder without `config.json`.
-pub fn gguf_path(path: &Path) -> Option<PathBuf> {
-    if path.is_file() {
-        return path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
-            .then(|| path.to_path_buf());
-    }
-    if path.is_dir() && !path.join("config.json").exists() {
-        let mut found = std::fs::read_dir(path)
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")));
-        let one = found.next()?;
-        return found.next().is_none().then_some(one);
-    }
-    None
-}
+pub use crate::paths::gguf_path;
 
 /// The file, parsed.
 pub struct GgufFile {
