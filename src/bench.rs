@@ -69,7 +69,7 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let mut model = match config.model.source.as_str() {
         "builtin" => shape.init(&device),
         dir => Lm::Hf(
-            crate::model::pretrained::load(std::path::Path::new(dir), config.model.max_len, &device)?
+            crate::model::pretrained::load(std::path::Path::new(dir), &config.model, &device)?
                 .0,
         ),
     };

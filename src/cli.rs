@@ -94,8 +94,10 @@ pub struct TrainArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
+    /// A hytune checkpoint; without it, `--model DIR|FILE.gguf` is evaluated as it is (the
+    /// pretrained model's baseline).
     #[arg(long, value_name = "CKPT")]
-    pub checkpoint: PathBuf,
+    pub checkpoint: Option<PathBuf>,
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
     /// Print the summary as JSON on stdout.
@@ -291,8 +293,17 @@ fn train(args: &ConfigArgs, t: TrainArgs) -> Result<ExitCode> {
 }
 
 fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
-    let ck = checkpoint::load(&e.checkpoint)?;
-    let config = ck.meta.config.with_sets(&args.sets)?;
+    let ck = e.checkpoint.as_ref().map(|p| checkpoint::load(p)).transpose()?;
+    let config = match &ck {
+        Some(ck) => ck.meta.config.with_sets(&args.sets)?,
+        None => {
+            let c = load_config(args)?;
+            if c.model.source == "builtin" {
+                bail!("eval: give --checkpoint CKPT, or --model DIR|FILE.gguf to evaluate a pretrained model as it is");
+            }
+            c
+        }
+    };
     let eval_items = jsonl::load_eval(&e.data)?;
     if let Some(p) = &e.predictions {
         if p.exists() {
@@ -307,7 +318,18 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
     if let Some(n) = &selected.notice {
         eprintln!("note: {n}");
     }
-    let model = ck.standalone_model(&e.checkpoint, &selected.device)?;
+    let (model, phase, step) = match (&ck, &e.checkpoint) {
+        (Some(ck), Some(path)) => (
+            ck.standalone_model(path, &selected.device)?,
+            ck.meta.phase.name(),
+            ck.meta.step,
+        ),
+        _ => {
+            let source = std::path::Path::new(&config.model.source);
+            let (m, _) = crate::model::pretrained::load(source, &config.model, &selected.device)?;
+            (crate::model::Lm::Hf(m), "base", 0)
+        }
+    };
     let opts = evaluate::EvalOpts {
         max_new: config.post.max_new_tokens,
         confidence: evaluate::Confidence::parse(&config.eval.confidence),
@@ -319,8 +341,8 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
         &model,
         &eval_items,
         &opts,
-        ck.meta.phase.name(),
-        ck.meta.step,
+        phase,
+        step,
         &mut |_| {},
     );
     if let Some(p) = &e.predictions {
@@ -396,7 +418,7 @@ fn data(args: &ConfigArgs, cmd: DataCmd) -> Result<ExitCode> {
                 let (max_len, max_new) = (config.model.max_len, config.post.max_new_tokens);
                 let codec = match config.model.source.as_str() {
                     "builtin" => crate::data::codec::Codec::Bytes,
-                    dir => crate::model::pretrained::read_codec(Path::new(dir))?,
+                    dir => crate::model::pretrained::read_codec(Path::new(dir), &config.model)?,
                 };
                 let bad = crate::data::fit::misfits(&codec, &ds, max_len, max_new);
                 let mut lines = std::collections::HashMap::new();

@@ -14,6 +14,14 @@ use hytune::rng::Rng;
 
 const FAMILIES: &[&str] = &["llama", "smollm2", "qwen2", "qwen3"];
 
+/// The model settings of the tests: questions as plain text, a context of `n`.
+fn plain(n: usize) -> hytune::config::Model {
+    let mut m = hytune::config::Config::default().model;
+    m.max_len = n;
+    m.prompt = "plain".into();
+    m
+}
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -75,7 +83,7 @@ fn every_encoding_dequantizes_as_the_gguf_package_does() {
 fn gguf_models_give_the_logits_and_greedy_tokens_of_transformers() {
     let device = Device::flex();
     for name in FAMILIES {
-        let (m, id) = pretrained::load(&gguf(name), 256, &device).unwrap();
+        let (m, id) = pretrained::load(&gguf(name), &plain(256), &device).unwrap();
         assert!(id.dir.ends_with(format!("{name}.gguf")), "{id:?}");
         let model = Lm::Hf(m);
         let exp = json(fixtures().join("hf").join(name).join("expected.json"));
@@ -111,7 +119,7 @@ fn gguf_models_give_the_logits_and_greedy_tokens_of_transformers() {
 #[test]
 fn the_rebuilt_tokenizer_encodes_as_python_tokenizers_does() {
     for name in FAMILIES {
-        let codec = pretrained::read_codec(&gguf(name)).unwrap();
+        let codec = pretrained::read_codec(&gguf(name), &plain(256)).unwrap();
         let cases = json(fixtures().join("hf").join(name).join("tokenizer_cases.json"));
         for c in cases.as_array().unwrap() {
             let t = c["text"].as_str().unwrap();
@@ -128,16 +136,16 @@ fn a_tokenizer_json_beside_the_file_is_used_and_checked() {
     std::fs::copy(gguf("llama"), &file).unwrap();
     std::fs::copy(fixtures().join("hf/llama/tokenizer.json"), tmp.path().join("tokenizer.json"))
         .unwrap();
-    let codec = pretrained::read_codec(&file).unwrap();
+    let codec = pretrained::read_codec(&file, &plain(256)).unwrap();
     assert_eq!(codec.encode("Q: 12*7=?\n"), [50, 27, 222, 18, 19, 11, 24, 30, 265]);
     // Another model's tokenizer: refused, naming the token that differs.
     std::fs::copy(fixtures().join("hf/smollm2/tokenizer.json"), tmp.path().join("tokenizer.json"))
         .unwrap();
-    let e = format!("{:#}", pretrained::read_codec(&file).unwrap_err());
+    let e = format!("{:#}", pretrained::read_codec(&file, &plain(256)).unwrap_err());
     assert!(e.contains("tokenizer.json") && e.contains("is not the tokenizer's token"), "{e}");
     // The folder of one GGUF file (no config.json) is the model too.
     std::fs::remove_file(tmp.path().join("tokenizer.json")).unwrap();
-    assert!(pretrained::read_codec(tmp.path()).is_ok());
+    assert!(pretrained::read_codec(tmp.path(), &plain(256)).is_ok());
 }
 
 /// A GGUF file built by hand: `kv` as (key, type id, value bytes), tensors as (name, dims,
@@ -192,7 +200,7 @@ fn damaged_files_are_refused_in_one_line() {
     let load_err = |bytes: &[u8], name: &str| {
         let p = tmp.path().join(name);
         std::fs::write(&p, bytes).unwrap();
-        let e = format!("{:#}", pretrained::load(&p, 64, &device).err().expect("refused"));
+        let e = format!("{:#}", pretrained::load(&p, &plain(64), &device).err().expect("refused"));
         assert_eq!(e.lines().count(), 1, "{e}");
         assert!(e.contains(name), "names the file: {e}");
         e
@@ -273,4 +281,61 @@ fn fuzzed_headers_never_panic() {
     }
     println!("fuzzed headers: {ok} parsed, {refused} refused, none panicked");
     assert!(refused > 100);
+}
+
+/// Chat templates render byte for byte as transformers' `apply_chat_template(...,
+/// add_generation_prompt=True)` (fixtures/make_chat_fixtures.py): SmolLM2's (from its GGUF
+/// file) and Qwen2.5's, with and without a system turn.
+#[test]
+fn chat_templates_render_as_transformers_does() {
+    use hytune::data::chat::ChatTemplate;
+    for name in ["smollm2", "qwen2.5"] {
+        let dir = fixtures().join("chat");
+        let source = std::fs::read_to_string(dir.join(format!("{name}.jinja"))).unwrap();
+        let t = ChatTemplate::new(&source, "", "<|im_end|>").unwrap();
+        let cases = json(dir.join(format!("{name}.json")));
+        for c in cases.as_array().unwrap() {
+            let m: Vec<(&str, &str)> = c["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
+                .collect();
+            assert_eq!(t.render(&m).unwrap(), c["text"].as_str().unwrap(), "{name}: {m:?}");
+        }
+    }
+}
+
+/// `model.prompt = chat` (or `auto` with a template) puts the question in the user turn after
+/// the system turn; `chat` without a template is refused naming the model.
+#[test]
+fn questions_go_through_the_template() {
+    let tmp = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let dir = tmp.path().join("m");
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(fixtures().join("hf/smollm2")).unwrap().flatten() {
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    let mut chat = plain(256);
+    chat.prompt = "chat".into();
+    let e = format!("{:#}", pretrained::read_codec(&dir, &chat).unwrap_err());
+    assert!(e.contains("no chat template") && e.contains("m"), "{e}");
+    let source = std::fs::read_to_string(fixtures().join("chat/smollm2.jinja")).unwrap();
+    std::fs::write(dir.join("chat_template.jinja"), &source).unwrap();
+    let codec = pretrained::read_codec(&dir, &chat).unwrap();
+    let hytune::data::codec::Codec::Hf(h) = &codec else { panic!() };
+    let text = h.tokenizer().decode(&codec.encode_question("7*8?"), false).unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "<|im_start|>system\n{}<|im_end|>\n<|im_start|>user\n7*8?<|im_end|>\n<|im_start|>assistant\n",
+            hytune::config::SYSTEM_INSTRUCTION
+        )
+    );
+    // Plain stays plain; auto follows the template.
+    let p = pretrained::read_codec(&dir, &plain(256)).unwrap();
+    assert_eq!(p.encode_question("7*8?"), p.encode_prompt("Q: 7*8?\n"));
+    chat.prompt = "auto".into();
+    let a = pretrained::read_codec(&dir, &chat).unwrap();
+    assert_eq!(a.encode_question("7*8?"), codec.encode_question("7*8?"));
 }

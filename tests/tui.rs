@@ -86,6 +86,7 @@ fn prediction(i: usize) -> Prediction {
         difficulty: Some(1 + (i % 3) as u32),
         trace: vec![0.3, 0.5 + 0.04 * i as f64],
         unfit: false,
+        response: String::new(),
     }
 }
 

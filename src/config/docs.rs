@@ -91,6 +91,16 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "The MLP's nonlinearity: gelu (exact, erf) | relu2 (max(x, 0)^2: cheaper on the CPU).",
     ),
     (
+        "model",
+        "prompt",
+        "How a pretrained model sees a question: chat (its chat template, from chat_template.jinja, tokenizer_config.json or the GGUF metadata: the question as the user turn, after the system turn below; the steps and answer are the assistant turn) | plain (the Q:/S:/A: text) | auto (chat when the model has a template). The byte GPT always reads plain text.",
+    ),
+    (
+        "model",
+        "system",
+        "The system turn of a chat prompt: it tells an instruct model the S:/A: format that answers are read from. Empty: no system turn.",
+    ),
+    (
         "data",
         "suite",
         "dosage | finance (the domains) | arith | general (the general suites).",

@@ -45,6 +45,13 @@ fn auto() -> String {
     "auto".into()
 }
 
+/// Tells an instruct model the format hytune reads (DESIGN §1.1).
+pub const SYSTEM_INSTRUCTION: &str = "Solve the problem step by step. Write each step on its own line starting with \"S: \", then the final answer alone on a line starting with \"A: \". Answer with the number only.";
+
+fn system_instruction() -> String {
+    SYSTEM_INSTRUCTION.into()
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
@@ -62,6 +69,12 @@ pub struct Model {
     /// The MLP's nonlinearity: gelu | relu2.
     #[serde(default = "gelu")]
     pub activation: String,
+    /// How a question is shown to a pretrained model: auto | chat | plain.
+    #[serde(default = "auto")]
+    pub prompt: String,
+    /// The system turn of a chat-rendered prompt (empty: none).
+    #[serde(default = "system_instruction")]
+    pub system: String,
 }
 
 fn answer_conf() -> String {
@@ -296,6 +309,8 @@ impl Default for Config {
                 mlp_ratio: 4,
                 positions: "rope".into(),
                 activation: "gelu".into(),
+                prompt: "auto".into(),
+                system: SYSTEM_INSTRUCTION.into(),
             },
             data: Data {
                 suite: "dosage".into(),

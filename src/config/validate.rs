@@ -121,6 +121,7 @@ pub fn check(c: &Config) -> Check {
     at_least("model.mlp_ratio", c.model.mlp_ratio, 1)?;
     one_of("model.positions", &c.model.positions, &["rope", "learned"])?;
     one_of("model.activation", &c.model.activation, &["gelu", "relu2"])?;
+    one_of("model.prompt", &c.model.prompt, &["auto", "chat", "plain"])?;
     if c.model.source != "builtin"
         && !std::path::Path::new(&c.model.source)
             .join("config.json")

@@ -19,6 +19,10 @@ pub struct HfTokenizer {
     tok: tokenizers::Tokenizer,
     /// Ids that end a response; the first is appended to training responses.
     eos: Vec<u32>,
+    /// The model's chat template, when it has one.
+    template: Option<super::chat::ChatTemplate>,
+    /// When set, questions are rendered through the template, after this system turn.
+    chat: Option<String>,
 }
 
 /// The byte codec, for models without a tokenizer of their own.
@@ -56,7 +60,12 @@ impl HfTokenizer {
                 dir.display()
             );
         }
-        Ok(Self { tok, eos })
+        Ok(Self {
+            tok,
+            eos,
+            template: None,
+            chat: None,
+        })
     }
 
     /// A tokenizer built elsewhere (a GGUF file's vocabulary) with the model's end ids.
@@ -64,7 +73,46 @@ impl HfTokenizer {
         if eos.is_empty() {
             anyhow::bail!("no end-of-text token id");
         }
-        Ok(Self { tok, eos })
+        Ok(Self {
+            tok,
+            eos,
+            template: None,
+            chat: None,
+        })
+    }
+
+    /// The model's chat template `source` (checked to compile and to render a question);
+    /// `bos` is the model's BOS id, for templates that name `bos_token`.
+    pub fn set_template(&mut self, source: &str, bos: Option<u32>) -> Result<()> {
+        let name = |id: Option<u32>| id.and_then(|i| self.tok.id_to_token(i)).unwrap_or_default();
+        let t = super::chat::ChatTemplate::new(source, &name(bos), &name(self.eos.first().copied()))?;
+        t.question(Some("system"), "question")?;
+        self.template = Some(t);
+        Ok(())
+    }
+
+    pub fn has_template(&self) -> bool {
+        self.template.is_some()
+    }
+
+    /// Applies `model.prompt` (auto | chat | plain) and `model.system`; `origin` names the model.
+    pub fn apply_prompt(&mut self, mode: &str, system: &str, origin: &Path) -> Result<()> {
+        match (mode, self.has_template()) {
+            ("plain", _) | ("auto", false) => Ok(()),
+            (_, true) => {
+                self.use_chat(system);
+                Ok(())
+            }
+            (_, false) => anyhow::bail!(
+                "model.prompt = \"chat\", but {} has no chat template (chat_template.jinja, tokenizer_config.json's `chat_template`, or a GGUF file's `tokenizer.chat_template`)",
+                origin.display()
+            ),
+        }
+    }
+
+    /// Questions through the chat template from now on, after `system` (empty: no system turn).
+    pub fn use_chat(&mut self, system: &str) {
+        self.chat = Some(system.to_string());
     }
 
     pub fn tokenizer(&self) -> &tokenizers::Tokenizer {
@@ -80,6 +128,19 @@ impl HfTokenizer {
 }
 
 impl Codec {
+    /// A question as the model is shown it: the chat template's user turn (and system turn)
+    /// with the assistant's turn opened, or the plain `Q: …` line.
+    pub fn encode_question(&self, question: &str) -> Vec<u32> {
+        if let Codec::Hf(h) = self
+            && let (Some(t), Some(system)) = (&h.template, &h.chat)
+            && let Ok(text) = t.question(Some(system), question)
+        {
+            // The rendered text names its special tokens; no BOS of the tokenizer's own.
+            return h.encode(&text, false);
+        }
+        self.encode_prompt(&super::text::prompt(question))
+    }
+
     /// Text tokens, no special tokens.
     pub fn encode(&self, text: &str) -> Vec<u32> {
         match self {

@@ -3,7 +3,7 @@
 //! found before anything trains, listed by `data check`, and refused (or skipped) by training.
 
 use super::codec::Codec;
-use super::text::{prompt, response};
+use super::text::response;
 use super::{Dataset, EvalItem, Labeled};
 
 /// The default model's context (`model.max_len`) and rollout cap (`post.max_new_tokens`):
@@ -13,7 +13,7 @@ pub const DEFAULT_MAX_NEW: usize = 64;
 
 /// Tokens of a question's prompt (BOS included).
 pub fn prompt_tokens(codec: &Codec, question: &str) -> usize {
-    codec.encode_prompt(&prompt(question)).len()
+    codec.encode_question(question).len()
 }
 
 /// Tokens a labeled trace needs: prompt, steps, answer line and EOS.

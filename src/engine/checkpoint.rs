@@ -272,7 +272,7 @@ impl Loaded {
             None => self.model(&self.meta.shape, device, path),
             Some(b) => {
                 let (base, now) =
-                    crate::model::pretrained::load(&b.dir, self.meta.config.model.max_len, device)
+                    crate::model::pretrained::load(&b.dir, &self.meta.config.model, device)
                         .with_context(|| format!("{}: its base model", path.display()))?;
                 self.check_base(Some(&now), path)?;
                 self.model_over(Lm::Hf(base), path)

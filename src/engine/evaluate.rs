@@ -9,7 +9,7 @@ use super::prg_scoring::prg_traces;
 use super::protocol::{EvalReport, Prediction};
 use crate::data::EvalItem;
 use crate::data::fit::eval_misfit;
-use crate::data::text::{answers_equal, parse_response, prompt};
+use crate::data::text::{answers_equal, parse_response};
 use crate::method::calibration::Calibration;
 use crate::method::self_certainty::mean_self_certainty;
 use crate::model::Lm;
@@ -83,7 +83,7 @@ pub fn evaluate_until(
     for chunk in fit.chunks(opts.batch_size.max(1)) {
         let prompts: Vec<Vec<u32>> = chunk
             .iter()
-            .map(|it| codec.encode_prompt(&prompt(&it.question)))
+            .map(|it| codec.encode_question(&it.question))
             .collect();
         let generated = generate_until(model, &prompts, &greedy, &mut rng, stop);
         if stop.load(Ordering::Relaxed) {
@@ -93,7 +93,8 @@ pub fn evaluate_until(
             .iter()
             .zip(&generated)
             .map(|(item, g)| {
-                let parsed = parse_response(&codec.decode(&g.tokens));
+                let response = codec.decode(&g.tokens);
+                let parsed = parse_response(&response);
                 let (answer_confidence, response_confidence) =
                     match (&parsed.answer, answer_span(codec, &g.tokens)) {
                         (Some(_), Some(span)) => (
@@ -123,6 +124,7 @@ pub fn evaluate_until(
                     difficulty: item.difficulty,
                     trace: Vec::new(),
                     unfit: false,
+                    response,
                 }
             })
             .collect();
@@ -161,6 +163,7 @@ pub fn evaluate_until(
         difficulty: item.difficulty,
         trace: Vec::new(),
         unfit: true,
+        response: String::new(),
     }));
     progress(predictions.len());
     Some(summarize(predictions, opts.confident_threshold, phase, step))

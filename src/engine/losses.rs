@@ -4,7 +4,7 @@ use burn::tensor::Tensor;
 
 use crate::data::Labeled;
 use crate::data::codec::Codec;
-use crate::data::text::{prompt, response};
+use crate::data::text::response;
 use crate::model::score::Packed;
 use crate::model::{Lm, float_tensor, to_vec};
 
@@ -12,7 +12,7 @@ use crate::model::{Lm, float_tensor, to_vec};
 pub fn example_tokens(codec: &Codec, ex: &Labeled) -> (Vec<u32>, Vec<u32>) {
     let mut resp = codec.encode(&response(&ex.steps, &ex.answer));
     resp.push(codec.eos());
-    (codec.encode_prompt(&prompt(&ex.question)), resp)
+    (codec.encode_question(&ex.question), resp)
 }
 
 /// Tokens of an example (prompt and response).

@@ -18,7 +18,7 @@ pub fn pretrained(config: &Config, device: &Device) -> Result<Option<(HfLm, Base
         "builtin" => Ok(None),
         dir => {
             let (m, id) =
-                crate::model::pretrained::load(Path::new(dir), config.model.max_len, device)?;
+                crate::model::pretrained::load(Path::new(dir), &config.model, device)?;
             Ok(Some((m, id)))
         }
     }

@@ -2,7 +2,7 @@
 //! its `K + 1` answer branches are scored against it (`model::branches`).
 
 use crate::data::codec::Codec;
-use crate::data::text::{answer_continuation, prompt, step_line};
+use crate::data::text::{answer_continuation, step_line};
 use crate::method::prg::{PrgScore, prg};
 use crate::model::Lm;
 use crate::model::branches::{Branched, branch_logprobs};
@@ -30,7 +30,7 @@ fn tokens(codec: &Codec, items: &[(&str, &[String], &str)]) -> Tokens {
     let mut contexts = Vec::with_capacity(items.len());
     let mut starts = Vec::with_capacity(items.len());
     for (q, steps, _) in items {
-        let mut context = codec.encode_prompt(&prompt(q));
+        let mut context = codec.encode_question(q);
         let mut s = vec![context.len()];
         for step in steps.iter() {
             context.extend(codec.encode(&step_line(step)));

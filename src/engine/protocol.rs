@@ -202,6 +202,9 @@ pub struct Prediction {
     pub steps: Vec<String>,
     pub difficulty: Option<u32>,
     pub trace: Vec<f64>,
+    /// The generated text as the model wrote it (what the answer was read from).
+    #[serde(default)]
+    pub response: String,
     /// The item cannot fit the context (its gold response with its prompt): not generated,
     /// not scored.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

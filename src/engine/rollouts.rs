@@ -3,7 +3,7 @@
 
 use std::sync::atomic::AtomicBool;
 
-use crate::data::text::{ParsedResponse, parse_response, prompt};
+use crate::data::text::{ParsedResponse, parse_response};
 use crate::method::self_certainty::mean_self_certainty;
 use crate::model::Lm;
 use crate::model::generate::{Generated, SampleOpts, generate_until};
@@ -38,7 +38,7 @@ pub fn rollouts(
     let codec = model.codec();
     let prompts: Vec<Vec<u32>> = questions
         .iter()
-        .flat_map(|q| std::iter::repeat_n(codec.encode_prompt(&prompt(q)), group_size))
+        .flat_map(|q| std::iter::repeat_n(codec.encode_question(q), group_size))
         .collect();
     let generated = generate_until(model, &prompts, opts, rng, stop);
     generated

@@ -8,24 +8,28 @@ use burn::tensor::Device;
 
 use super::gguf;
 use super::hf::{self, BaseIdentity, HfLm};
+use crate::config::Model;
 use crate::data::codec::Codec;
 
-/// The model at `path` with its identity, its context capped at `max_len`.
-pub fn load(path: &Path, max_len: usize, device: &Device) -> Result<(HfLm, BaseIdentity)> {
+/// The model at `path` with its identity, as `model` says: its context capped at
+/// `model.max_len`, questions shown as `model.prompt` and `model.system` say.
+pub fn load(path: &Path, model: &Model, device: &Device) -> Result<(HfLm, BaseIdentity)> {
+    let prompt = (model.prompt.as_str(), model.system.as_str());
     if let Some(file) = gguf::gguf_path(path) {
-        return gguf::load(&file, max_len, device);
+        return gguf::load(&file, model.max_len, prompt, device);
     }
-    let m = hf::load(path, max_len, device)?;
+    let m = hf::load::load_with(path, model.max_len, prompt, device)?;
     let id = hf::load::identity(path, m.config())?;
     Ok((m, id))
 }
 
 /// The tokenizer of the model at `path` alone (for measuring data without the weights).
-pub fn read_codec(path: &Path) -> Result<Codec> {
+pub fn read_codec(path: &Path, model: &Model) -> Result<Codec> {
+    let prompt = (model.prompt.as_str(), model.system.as_str());
     if let Some(file) = gguf::gguf_path(path) {
         let f = gguf::GgufFile::open(&file)?;
         let config = f.config()?;
-        return f.codec(&config);
+        return f.codec(&config, prompt);
     }
-    hf::load::read_codec(path)
+    hf::load::read_codec_with(path, prompt)
 }

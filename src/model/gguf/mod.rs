@@ -245,18 +245,24 @@ impl GgufFile {
         }
     }
 
-    pub fn codec(&self, config: &HfConfig) -> Result<Codec> {
+    /// The tokenizer, with the file's chat template (`tokenizer.chat_template`) and `prompt` =
+    /// (`model.prompt`, `model.system`) applied.
+    pub fn codec(&self, config: &HfConfig, prompt: (&str, &str)) -> Result<Codec> {
+        let file = self.path.display();
         let tok = tokenizer::for_file(&self.path, &self.gguf)
-            .map_err(|e| anyhow::anyhow!("{}: {e:#}", self.path.display()))?;
-        Ok(Codec::Hf(HfTokenizer::from_parts(
-            tok,
-            config.eos_token_ids.clone(),
-        ).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: {e} (metadata `tokenizer.ggml.eos_token_id` is missing)",
-                self.path.display()
-            )
-        })?))
+            .map_err(|e| anyhow::anyhow!("{file}: {e:#}"))?;
+        let mut tok = HfTokenizer::from_parts(tok, config.eos_token_ids.clone()).map_err(|e| {
+            anyhow::anyhow!("{file}: {e} (metadata `tokenizer.ggml.eos_token_id` is missing)")
+        })?;
+        match self.gguf.get("tokenizer.chat_template") {
+            None => {}
+            Some(Value::Str(t)) => tok
+                .set_template(t, config.bos_token_id)
+                .map_err(|e| anyhow::anyhow!("{file}: metadata `tokenizer.chat_template`: {e:#}"))?,
+            Some(v) => bail!("{file}: metadata `tokenizer.chat_template` = {v:?} is not a string"),
+        }
+        tok.apply_prompt(prompt.0, prompt.1, &self.path)?;
+        Ok(Codec::Hf(tok))
     }
 }
 
@@ -279,11 +285,17 @@ pub fn unpermute(w: &[f32], rows: usize, heads: usize) -> Vec<f32> {
     out
 }
 
-/// The model of a GGUF file with its tokenizer, on `device`, its context capped at `max_len`.
-pub fn load(path: &Path, max_len: usize, device: &Device) -> Result<(HfLm, BaseIdentity)> {
+/// The model of a GGUF file with its tokenizer, on `device`, its context capped at `max_len`,
+/// `prompt` = (`model.prompt`, `model.system`).
+pub fn load(
+    path: &Path,
+    max_len: usize,
+    prompt: (&str, &str),
+    device: &Device,
+) -> Result<(HfLm, BaseIdentity)> {
     let file = GgufFile::open(path)?;
     let config = file.config()?;
-    let codec = file.codec(&config)?;
+    let codec = file.codec(&config, prompt)?;
     let bytes = file.safetensors(&config)?;
     let identity = file.identity(&config);
     let store = SafetensorsStore::from_bytes(Some(bytes));

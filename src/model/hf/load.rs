@@ -93,11 +93,53 @@ fn adapter() -> impl ModuleAdapter + 'static {
     PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32))
 }
 
-/// The model of `dir` with its tokenizer, on `device`, its context capped at `max_len`.
+/// The model of `dir` with its tokenizer, on `device`, its context capped at `max_len`
+/// (questions as plain text).
 pub fn load(dir: &Path, max_len: usize, device: &Device) -> Result<HfLm> {
+    load_with(dir, max_len, ("plain", ""), device)
+}
+
+/// The chat template of `dir`: `chat_template.jinja`, or `tokenizer_config.json`'s
+/// `chat_template` (a string, or a list of named templates: the `default` one).
+pub fn chat_template(dir: &Path) -> Result<Option<String>> {
+    let file = dir.join("chat_template.jinja");
+    if file.is_file() {
+        return std::fs::read_to_string(&file)
+            .map(Some)
+            .with_context(|| format!("{}: cannot read", file.display()));
+    }
+    let cfg = dir.join("tokenizer_config.json");
+    let Ok(text) = std::fs::read_to_string(&cfg) else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not valid JSON", cfg.display()))?;
+    Ok(match v.get("chat_template") {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Array(named)) => named
+            .iter()
+            .find(|t| t.get("name").and_then(|n| n.as_str()) == Some("default"))
+            .and_then(|t| t.get("template")?.as_str().map(str::to_string)),
+        _ => None,
+    })
+}
+
+/// [`load`] with `prompt` = (`model.prompt`, `model.system`).
+pub fn load_with(
+    dir: &Path,
+    max_len: usize,
+    prompt: (&str, &str),
+    device: &Device,
+) -> Result<HfLm> {
     let config = HfConfig::read(dir)?;
     let files = weight_files(dir)?;
-    let codec = Codec::Hf(HfTokenizer::read(dir, &config.eos_token_ids)?);
+    let mut tok = HfTokenizer::read(dir, &config.eos_token_ids)?;
+    if let Some(t) = chat_template(dir)? {
+        tok.set_template(&t, config.bos_token_id)
+            .with_context(|| format!("{}: its chat template", dir.display()))?;
+    }
+    tok.apply_prompt(prompt.0, prompt.1, dir)?;
+    let codec = Codec::Hf(tok);
     let stores = files
         .iter()
         .map(|f| (f.display().to_string(), SafetensorsStore::from_file(f)))
@@ -193,6 +235,17 @@ pub fn load_parts(
 
 /// The tokenizer of the model in `dir` alone (for measuring data without loading weights).
 pub fn read_codec(dir: &Path) -> Result<Codec> {
+    read_codec_with(dir, ("plain", ""))
+}
+
+/// [`read_codec`] with `prompt` = (`model.prompt`, `model.system`).
+pub fn read_codec_with(dir: &Path, prompt: (&str, &str)) -> Result<Codec> {
     let config = HfConfig::read(dir)?;
-    Ok(Codec::Hf(HfTokenizer::read(dir, &config.eos_token_ids)?))
+    let mut tok = HfTokenizer::read(dir, &config.eos_token_ids)?;
+    if let Some(t) = chat_template(dir)? {
+        tok.set_template(&t, config.bos_token_id)
+            .with_context(|| format!("{}: its chat template", dir.display()))?;
+    }
+    tok.apply_prompt(prompt.0, prompt.1, dir)?;
+    Ok(Codec::Hf(tok))
 }
