@@ -108,15 +108,81 @@ pub fn parse<T: DeserializeOwned + Validate>(text: &str, file: &Path) -> (Vec<T>
             line: i + 1,
             message,
         };
-        match serde_json::from_str::<T>(line) {
+        let record = serde_json::from_str::<serde_json::Value>(line)
+            .map_err(|e| clean_serde_message(&e))
+            .and_then(native)
+            .and_then(|v| serde_json::from_value::<T>(v).map_err(|e| clean_serde_message(&e)));
+        match record {
             Ok(item) => match item.validate() {
                 Ok(()) => items.push(item),
                 Err(m) => errors.push(err(m)),
             },
-            Err(e) => errors.push(err(clean_serde_message(&e))),
+            Err(m) => errors.push(err(m)),
         }
     }
     (items, errors)
+}
+
+/// The text of a TRL message list's last message of `role`.
+fn last_of<'a>(messages: &'a serde_json::Value, role: &str, field: &str) -> Result<Option<&'a str>, String> {
+    let list = messages
+        .as_array()
+        .ok_or_else(|| format!("field `{field}` is not a list of messages"))?;
+    let mut found = None;
+    for (i, m) in list.iter().enumerate() {
+        let (r, c) = (m.get("role").and_then(|r| r.as_str()), m.get("content"));
+        match (r, c.and_then(|c| c.as_str())) {
+            (Some(r), Some(c)) if r == role => found = Some(c),
+            (Some(_), Some(_)) => {}
+            _ => return Err(format!("field `{field}[{i}]` is not a message with string `role` and `content`")),
+        }
+    }
+    Ok(found)
+}
+
+/// A record in TRL's shapes as hytune's own (`question`, `steps`, `answer`):
+/// conversational `{"messages": [...]}` (the last user turn is the question, the assistant
+/// turn its steps and `A: ` answer) and `{"prompt": …, "completion": …}` (each a string or a
+/// message list). A record with `question` is taken as it is.
+fn native(v: serde_json::Value) -> Result<serde_json::Value, String> {
+    use serde_json::{Value, json};
+    if v.get("question").is_some() || !v.is_object() {
+        return Ok(v);
+    }
+    let text = |x: &Value, role: &str, field: &str| -> Result<Option<String>, String> {
+        match x {
+            Value::String(s) => Ok(Some(s.clone())),
+            Value::Array(_) => Ok(last_of(x, role, field)?.map(str::to_string)),
+            _ => Err(format!("field `{field}` is neither a string nor a list of messages")),
+        }
+    };
+    let (question, reply, field) = if let Some(m) = v.get("messages") {
+        (last_of(m, "user", "messages")?.map(str::to_string), last_of(m, "assistant", "messages")?.map(str::to_string), "messages")
+    } else if let Some(p) = v.get("prompt") {
+        let reply = match v.get("completion") {
+            Some(c) => text(c, "assistant", "completion")?,
+            None => None,
+        };
+        (text(p, "user", "prompt")?, reply, "completion")
+    } else {
+        return Ok(v);
+    };
+    let question = question.ok_or_else(|| format!("field `{field}` has no user turn (the question)"))?;
+    let mut out = json!({ "question": question.trim() });
+    if let Some(r) = reply {
+        let parsed = super::text::parse_response(&r);
+        let Some(answer) = parsed.answer else {
+            return Err(format!("field `{field}`: the assistant's text has no `A: ` line (the answer is read from it)"));
+        };
+        out["steps"] = json!(parsed.steps);
+        out["answer"] = json!(answer);
+    }
+    for k in ["difficulty"] {
+        if let Some(x) = v.get(k) {
+            out[k] = x.clone();
+        }
+    }
+    Ok(out)
 }
 
 /// serde_json appends " at line 1 column N"; the line is ours to report, the column is noise.
@@ -252,6 +318,44 @@ mod tests {
         assert!(errors[2].message.contains("`question` is empty"));
         assert!(errors[3].message.contains("invalid type"));
         assert_eq!(errors[0].to_string(), "l.jsonl:3: missing field `steps`");
+    }
+
+    #[test]
+    fn trl_shapes_map_to_questions_steps_and_answers() {
+        let text = concat!(
+            r#"{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"2 kg at 3 mg/kg?"},{"role":"assistant","content":"S: 2*3=6\nA: 6"}]}"#,
+            "\n",
+            r#"{"prompt":"5*5?","completion":"S: 5*5=25\nA: 25\n"}"#,
+            "\n",
+            r#"{"prompt":[{"role":"user","content":"7+1?"}],"completion":[{"role":"assistant","content":"A: 8"}]}"#,
+            "\n",
+            r#"{"prompt":"no answer","completion":"it is 4"}"#,
+            "\n",
+            r#"{"messages":[{"role":"assistant","content":"A: 1"}]}"#,
+            "\n",
+            r#"{"messages":[{"role":"user"}]}"#,
+            "\n"
+        );
+        let (items, errors) = parse::<Labeled>(text, Path::new("t.jsonl"));
+        let got: Vec<(&str, &[String], &str)> = items
+            .iter()
+            .map(|l| (l.question.as_str(), l.steps.as_slice(), l.answer.as_str()))
+            .collect();
+        assert_eq!(got[0], ("2 kg at 3 mg/kg?", &["2*3=6".to_string()][..], "6"));
+        assert_eq!(got[1].2, "25");
+        assert_eq!((got[2].0, got[2].2), ("7+1?", "8"));
+        let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [4, 5, 6], "{msgs:?}");
+        assert!(msgs[0].contains("no `A: ` line"), "{msgs:?}");
+        assert!(msgs[1].contains("no user turn"), "{msgs:?}");
+        assert!(msgs[2].contains("messages[0]"), "{msgs:?}");
+        // Unlabeled: the question alone, from either shape.
+        let (u, e) = parse::<Unlabeled>(
+            "{\"prompt\":\"3*3?\"}\n{\"messages\":[{\"role\":\"user\",\"content\":\"4*4?\"}]}\n",
+            Path::new("u.jsonl"),
+        );
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(u.iter().map(|x| x.question.as_str()).collect::<Vec<_>>(), ["3*3?", "4*4?"]);
     }
 
     #[test]
