@@ -62,10 +62,15 @@ pub struct PretrainArgs {
 pub struct ExportArgs {
     #[arg(long, value_name = "CKPT")]
     pub checkpoint: PathBuf,
-    /// A new (or empty) folder.
-    #[arg(long, value_name = "DIR")]
+    /// A new (or empty) folder (`--format hf`), or a new `.gguf` file (`--format gguf`).
+    #[arg(long, value_name = "DIR|FILE")]
     pub out: PathBuf,
-    /// Weight dtype: float32 | bfloat16 | float16 (default: the base model's).
+    /// hf (safetensors, config and tokenizer for transformers or vLLM) | gguf (one file for
+    /// llama.cpp or Ollama, with the tokenizer and chat template in its metadata).
+    #[arg(long, default_value = "hf")]
+    pub format: String,
+    /// Weight dtype. hf: float32 | bfloat16 | float16 (default: the base model's); gguf: f32 |
+    /// f16 | bf16 | q8_0 (default f16; norms stay F32).
     #[arg(long)]
     pub dtype: Option<String>,
 }
@@ -205,7 +210,15 @@ fn export(e: ExportArgs) -> Result<ExitCode> {
     let crate::model::Lm::Hf(h) = model else {
         bail!("{}: holds no pretrained model", e.checkpoint.display());
     };
-    crate::model::hf::export::export(&h, &base.dir, &e.out, e.dtype.as_deref())?;
+    match e.format.as_str() {
+        "gguf" => crate::model::gguf::export(&h, &base.dir, &e.out, e.dtype.as_deref().unwrap_or("f16"))?,
+        "hf" if crate::model::gguf::gguf_path(&base.dir).is_some() => bail!(
+            "{}: its base is a GGUF file; export it with --format gguf",
+            e.checkpoint.display()
+        ),
+        "hf" => crate::model::hf::export::export(&h, &base.dir, &e.out, e.dtype.as_deref())?,
+        other => bail!("--format {other}: expected hf or gguf"),
+    }
     println!(
         "exported {} ({} step {}) to {}",
         e.checkpoint.display(),

@@ -339,3 +339,70 @@ fn questions_go_through_the_template() {
     let a = pretrained::read_codec(&dir, &chat).unwrap();
     assert_eq!(a.encode_question("7*8?"), codec.encode_question("7*8?"));
 }
+
+/// `hytune export --format gguf`: written from a GGUF base and from Hugging Face directories,
+/// read back, the F32 file gives the same logits and the Q8_0/F16 ones logits within their
+/// rounding; the tokenizer and chat template travel in the metadata.
+#[test]
+fn exported_gguf_files_read_back() {
+    use hytune::model::gguf::export;
+    let device = Device::flex();
+    let tmp = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let logits = |m: &Lm| {
+        let prompt = [5u32, 9, 17, 33, 2, 64, 100];
+        to_vec(m.forward(int_tensor(&prompt, 1, prompt.len(), &device)))
+    };
+    let worst = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    let bases = [
+        gguf("llama"),
+        gguf("qwen3"),
+        fixtures().join("hf/smollm2"),
+        fixtures().join("hf/qwen2"),
+    ];
+    for base in bases {
+        let (m, _) = pretrained::load(&base, &plain(256), &device).unwrap();
+        let before = logits(&Lm::Hf(m.clone()));
+        for (format, tol) in [("f32", 0.0f32), ("f16", 2e-2), ("q8_0", 0.5)] {
+            let out = tmp.path().join(format!(
+                "{}-{format}.gguf",
+                base.file_name().unwrap().to_string_lossy()
+            ));
+            export(&m, &base, &out, format).unwrap();
+            let (again, _) = pretrained::load(&out, &plain(256), &device).unwrap();
+            let d = worst(&before, &logits(&Lm::Hf(again)));
+            println!("{} {format}: max |Δlogit| {d:.2e}", base.display());
+            assert!(d <= tol, "{} {format}: {d}", base.display());
+        }
+        // The tokenizer came along: the same ids for the fixtures' strings.
+        let out = tmp.path().join(format!("{}-f32.gguf", base.file_name().unwrap().to_string_lossy()));
+        let (a, b) = (
+            pretrained::read_codec(&base, &plain(256)).unwrap(),
+            pretrained::read_codec(&out, &plain(256)).unwrap(),
+        );
+        for t in ["Q: 12*7=?\n", "  two  spaces and\n\nnewlines\n", "dosis über 5 µg 🙂"] {
+            assert_eq!(a.encode_prompt(t), b.encode_prompt(t), "{}: {t:?}", base.display());
+        }
+        // Q8_0 tensor by tensor: every value within one quantization step of its block
+        // (d = max|x| / 127) of the F32 file's.
+        let q8 = tmp.path().join(format!("{}-q8_0.gguf", base.file_name().unwrap().to_string_lossy()));
+        let (fb, qb) = (std::fs::read(&out).unwrap(), std::fs::read(&q8).unwrap());
+        let (f, q) = (Gguf::parse(&fb).unwrap(), Gguf::parse(&qb).unwrap());
+        assert_eq!(f.tensors.len(), q.tensors.len());
+        for (tf, tq) in f.tensors.iter().zip(&q.tensors) {
+            assert_eq!((&tf.name, tf.shape()), (&tq.name, tq.shape()));
+            let a = dequantize(tf.kind, &fb[tf.start..tf.start + tf.len]);
+            let b = dequantize(tq.kind, &qb[tq.start..tq.start + tq.len]);
+            if tf.dims.len() == 1 {
+                assert_eq!(a, b, "{}: norms stay F32", tf.name);
+                continue;
+            }
+            for (x, y) in a.chunks(32).zip(b.chunks(32)) {
+                let step = x.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+                let d = worst(x, y);
+                assert!(d <= step * 1.01 + 1e-7, "{}: {d} > {step}", tf.name);
+            }
+        }
+        // Never over an existing file.
+        assert!(export(&m, &base, &out, "f32").is_err());
+    }
+}
