@@ -122,15 +122,15 @@ pub fn check(c: &Config) -> Check {
     one_of("model.positions", &c.model.positions, &["rope", "learned"])?;
     one_of("model.activation", &c.model.activation, &["gelu", "relu2"])?;
     one_of("model.prompt", &c.model.prompt, &["auto", "chat", "plain"])?;
+    let source = std::path::Path::new(&c.model.source);
     if c.model.source != "builtin"
-        && !std::path::Path::new(&c.model.source)
-            .join("config.json")
-            .is_file()
+        && !source.join("config.json").is_file()
+        && crate::paths::gguf_path(source).is_none()
     {
         return fail(
             "model.source",
             format!(
-                "\"{}\" is neither builtin nor a Hugging Face model directory (no config.json there)",
+                "\"{}\" is neither builtin, a Hugging Face model directory (no config.json there) nor a GGUF file",
                 c.model.source
             ),
         );

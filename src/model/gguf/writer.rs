@@ -190,10 +190,20 @@ mod tests {
     fn encodings_round_trip_within_their_rounding() {
         let x: Vec<f32> = (0..64).map(|i| (i as f32 - 31.5) / 7.0).collect();
         assert_eq!(dequantize(GgmlType::F32, &encode(GgmlType::F32, &x)), x);
-        for (t, tol) in [(GgmlType::F16, 1e-3), (GgmlType::Bf16, 1e-2), (GgmlType::Q8_0, 0.02)] {
+        // Half a unit in the last place: 2^-11 of the value for f16, 2^-8 for bf16.
+        for (t, rel) in [(GgmlType::F16, 2f32.powi(-11)), (GgmlType::Bf16, 2f32.powi(-8))] {
             let y = dequantize(t, &encode(t, &x));
-            let worst = x.iter().zip(&y).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-            assert!(worst <= tol, "{t:?}: {worst}");
+            for (a, b) in x.iter().zip(&y) {
+                assert!((a - b).abs() <= a.abs() * rel, "{t:?}: {a} → {b}");
+            }
+        }
+        // Q8_0: within half a step (max|x| / 127 of its block), plus the f16 rounding of d.
+        let y = dequantize(GgmlType::Q8_0, &encode(GgmlType::Q8_0, &x));
+        for (xb, yb) in x.chunks(32).zip(y.chunks(32)) {
+            let step = xb.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+            for (a, b) in xb.iter().zip(yb) {
+                assert!((a - b).abs() <= 0.5 * step + a.abs() * 2f32.powi(-11), "{a} → {b}");
+            }
         }
         // Q8_0 by hand: block max 4.5 → d = 4.5/127; 4.5 encodes as 127.
         let q = encode(GgmlType::Q8_0, &[4.5; 32]);
