@@ -270,15 +270,22 @@ impl GgufFile {
 /// Undoes llama.cpp's permutation of the rows of a q or k projection (`rows` × cols, `heads`
 /// heads): within each head, its rows were stored as (half, pair) interleaved.
 pub fn unpermute(w: &[f32], rows: usize, heads: usize) -> Vec<f32> {
+    // transformers' reverse_permute: reshape(heads, dim, 2, cols).swapaxes(1, 2).
+    reorder(w, rows, heads, false)
+}
+
+/// Row `(h, d, two)` of the stored (interleaved) order against row `(h, two, d)` of the
+/// Hugging Face order; `to_stored` picks the direction.
+fn reorder(w: &[f32], rows: usize, heads: usize, to_stored: bool) -> Vec<f32> {
     let cols = w.len() / rows;
     let dim = rows / heads / 2;
     let mut out = vec![0.0; w.len()];
-    // transformers' reverse_permute: reshape(heads, dim, 2, cols).swapaxes(1, 2).
     for h in 0..heads {
         for d in 0..dim {
             for two in 0..2 {
-                let from = ((h * dim + d) * 2 + two) * cols;
-                let to = ((h * 2 + two) * dim + d) * cols;
+                let stored = ((h * dim + d) * 2 + two) * cols;
+                let hf = ((h * 2 + two) * dim + d) * cols;
+                let (from, to) = if to_stored { (hf, stored) } else { (stored, hf) };
                 out[to..to + cols].copy_from_slice(&w[from..from + cols]);
             }
         }
@@ -318,6 +325,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn permute_and_unpermute_are_inverse() {
+        let w: Vec<f32> = (0..24).map(|x| x as f32).collect();
+        assert_eq!(unpermute(&permute(&w, 12, 3), 12, 3), w);
+        assert_ne!(permute(&w, 12, 3), w);
+    }
+
+    #[test]
     fn unpermute_inverts_llama_cpps_permute() {
         // llama.cpp's permute: reshape(heads, 2, dim, cols).swapaxes(1, 2). Rows 0..8, 2 heads.
         let (rows, cols, heads) = (8, 1, 2);
@@ -341,19 +355,7 @@ mod tests {
 /// llama.cpp's interleaving of each head's q or k rows (`convert_hf_to_gguf.py`'s permute):
 /// the inverse of [`unpermute`].
 pub fn permute(w: &[f32], rows: usize, heads: usize) -> Vec<f32> {
-    let cols = w.len() / rows;
-    let dim = rows / heads / 2;
-    let mut out = vec![0.0; w.len()];
-    for h in 0..heads {
-        for d in 0..dim {
-            for two in 0..2 {
-                let from = ((h * 2 + two) * dim + d) * cols;
-                let to = ((h * dim + d) * 2 + two) * cols;
-                out[to..to + cols].copy_from_slice(&w[from..from + cols]);
-            }
-        }
-    }
-    out
+    reorder(w, rows, heads, true)
 }
 
 /// The GGUF name of a Hugging Face tensor name (the inverse of the loader's mapping).
