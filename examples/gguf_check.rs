@@ -43,6 +43,9 @@ fn main() -> anyhow::Result<()> {
         let rows: Vec<&[f32]> = logits.chunks(v).collect();
         prompts.push(serde_json::json!({"ids": ids, "logits": rows, "greedy": seq[ids.len()..]}));
     }
-    println!("{}", serde_json::json!({"strings": strings, "prompts": prompts}));
+    println!(
+        "{}",
+        serde_json::json!({"strings": strings, "prompts": prompts})
+    );
     Ok(())
 }

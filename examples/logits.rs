@@ -21,10 +21,10 @@ fn main() -> anyhow::Result<()> {
     let gguf = path.extension().is_some_and(|e| e == "gguf");
     let model = if path.is_dir() || gguf {
         {
-        let mut m = hytune::config::Config::default().model;
-        (m.max_len, m.prompt) = (4096, "plain".into());
-        Lm::Hf(hytune::model::pretrained::load(path, &m, &device)?.0)
-    }
+            let mut m = hytune::config::Config::default().model;
+            (m.max_len, m.prompt) = (4096, "plain".into());
+            Lm::Hf(hytune::model::pretrained::load(path, &m, &device)?.0)
+        }
     } else {
         checkpoint::load(path)?.standalone_model(path, &device)?
     };

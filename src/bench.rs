@@ -69,8 +69,7 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let mut model = match config.model.source.as_str() {
         "builtin" => shape.init(&device),
         dir => Lm::Hf(
-            crate::model::pretrained::load(std::path::Path::new(dir), &config.model, &device)?
-                .0,
+            crate::model::pretrained::load(std::path::Path::new(dir), &config.model, &device)?.0,
         ),
     };
     let load_s = loading.elapsed().as_secs_f64();

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
-pub use crate::config::args::{ConfigArgs, load_config, model_dir};
 use crate::config;
+pub use crate::config::args::{ConfigArgs, load_config, model_dir};
 use crate::data::jsonl;
 use crate::data::suites::{GenSpec, Suite, generate};
 use crate::engine::{DataSource, Job, backend, checkpoint, evaluate};
@@ -211,7 +211,9 @@ fn export(e: ExportArgs) -> Result<ExitCode> {
         bail!("{}: holds no pretrained model", e.checkpoint.display());
     };
     match e.format.as_str() {
-        "gguf" => crate::model::gguf::export(&h, &base.dir, &e.out, e.dtype.as_deref().unwrap_or("f16"))?,
+        "gguf" => {
+            crate::model::gguf::export(&h, &base.dir, &e.out, e.dtype.as_deref().unwrap_or("f16"))?
+        }
         "hf" if crate::model::gguf::gguf_path(&base.dir).is_some() => bail!(
             "{}: its base is a GGUF file; export it with --format gguf",
             e.checkpoint.display()
@@ -306,13 +308,19 @@ fn train(args: &ConfigArgs, t: TrainArgs) -> Result<ExitCode> {
 }
 
 fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
-    let ck = e.checkpoint.as_ref().map(|p| checkpoint::load(p)).transpose()?;
+    let ck = e
+        .checkpoint
+        .as_ref()
+        .map(|p| checkpoint::load(p))
+        .transpose()?;
     let config = match &ck {
         Some(ck) => ck.meta.config.with_sets(&args.sets)?,
         None => {
             let c = load_config(args)?;
             if c.model.source == "builtin" {
-                bail!("eval: give --checkpoint CKPT, or --model DIR|FILE.gguf to evaluate a pretrained model as it is");
+                bail!(
+                    "eval: give --checkpoint CKPT, or --model DIR|FILE.gguf to evaluate a pretrained model as it is"
+                );
             }
             c
         }
@@ -350,14 +358,7 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
         prg_eps: config.mix.prg_eps,
         confident_threshold: config.eval.confident_threshold,
     };
-    let report = evaluate::evaluate(
-        &model,
-        &eval_items,
-        &opts,
-        phase,
-        step,
-        &mut |_| {},
-    );
+    let report = evaluate::evaluate(&model, &eval_items, &opts, phase, step, &mut |_| {});
     if let Some(p) = &e.predictions {
         jsonl::write_jsonl(p, &report.predictions)
             .with_context(|| format!("cannot write {}", p.display()))?;

@@ -79,7 +79,10 @@ pub fn gguf_path(path: &Path) -> Option<PathBuf> {
             .ok()?
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")));
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+            });
         let one = found.next()?;
         return found.next().is_none().then_some(one);
     }

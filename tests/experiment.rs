@@ -186,8 +186,15 @@ fn three_shards_on_one_folder_give_the_unsharded_results() {
     let victim = kids[2].id();
     let t = Instant::now();
     'wait: loop {
-        assert!(t.elapsed() < Duration::from_secs(300), "shard 2 never started a cell");
-        for e in std::fs::read_dir(cwd.join("sharded/cells")).into_iter().flatten().flatten() {
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "shard 2 never started a cell"
+        );
+        for e in std::fs::read_dir(cwd.join("sharded/cells"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let claim = std::fs::read_to_string(e.path().join("claim.json")).unwrap_or_default();
             let started = e.path().join("metrics.jsonl").exists();
             if started && claim.contains(&format!("\"pid\":{victim},")) {
@@ -207,7 +214,9 @@ fn three_shards_on_one_folder_give_the_unsharded_results() {
         said.push(err);
     }
     assert!(
-        said[1..].iter().any(|e| e.contains("being run by") && e.contains("moving on")),
+        said[1..]
+            .iter()
+            .any(|e| e.contains("being run by") && e.contains("moving on")),
         "one of the two shard-1 processes met the other's claim: {said:?}"
     );
     // The merge before the rerun reports what is done, and says so.
@@ -223,7 +232,11 @@ fn three_shards_on_one_folder_give_the_unsharded_results() {
         sharded.iter().map(|r| &r.0).collect::<Vec<_>>()
     );
     for (a, b) in whole.iter().zip(&sharded) {
-        assert!(a.1 == b.1, "{} differs between the unsharded and the sharded run", a.0);
+        assert!(
+            a.1 == b.1,
+            "{} differs between the unsharded and the sharded run",
+            a.0
+        );
     }
     // No claim, temporary or dead-claim file is left anywhere.
     let mut left = Vec::new();

@@ -59,8 +59,8 @@ fn every_encoding_dequantizes_as_the_gguf_package_does() {
     assert_eq!(
         names,
         [
-            "t.F32", "t.F16", "t.BF16", "t.Q8_0", "t.Q4_0", "t.Q4_1", "t.Q5_0", "t.Q5_1",
-            "t.Q4_K", "t.Q5_K", "t.Q6_K"
+            "t.F32", "t.F16", "t.BF16", "t.Q8_0", "t.Q4_0", "t.Q4_1", "t.Q5_0", "t.Q5_1", "t.Q4_K",
+            "t.Q5_K", "t.Q6_K"
         ]
     );
     let mut at = 0;
@@ -109,7 +109,11 @@ fn gguf_models_give_the_logits_and_greedy_tokens_of_transformers() {
                 let v = l.len() / seq.len();
                 seq.push(argmax(&l[(seq.len() - 1) * v..]));
             }
-            assert_eq!(seq[prompt.len()..], ids(&exp["greedy"][i]), "{name}: greedy {i}");
+            assert_eq!(
+                seq[prompt.len()..],
+                ids(&exp["greedy"][i]),
+                "{name}: greedy {i}"
+            );
         }
         println!("{name}.gguf: max |Δlogit| against transformers {worst:.2e}");
         assert!(worst <= 1e-4, "{name}: max |Δlogit| {worst}");
@@ -120,11 +124,20 @@ fn gguf_models_give_the_logits_and_greedy_tokens_of_transformers() {
 fn the_rebuilt_tokenizer_encodes_as_python_tokenizers_does() {
     for name in FAMILIES {
         let codec = pretrained::read_codec(&gguf(name), &plain(256)).unwrap();
-        let cases = json(fixtures().join("hf").join(name).join("tokenizer_cases.json"));
+        let cases = json(
+            fixtures()
+                .join("hf")
+                .join(name)
+                .join("tokenizer_cases.json"),
+        );
         for c in cases.as_array().unwrap() {
             let t = c["text"].as_str().unwrap();
             assert_eq!(codec.encode(t), ids(&c["ids"]), "{name}: {t:?}");
-            assert_eq!(codec.encode_prompt(t), ids(&c["ids_special"]), "{name}: {t:?} with specials");
+            assert_eq!(
+                codec.encode_prompt(t),
+                ids(&c["ids_special"]),
+                "{name}: {t:?} with specials"
+            );
         }
     }
 }
@@ -134,15 +147,30 @@ fn a_tokenizer_json_beside_the_file_is_used_and_checked() {
     let tmp = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
     let file = tmp.path().join("m.gguf");
     std::fs::copy(gguf("llama"), &file).unwrap();
-    std::fs::copy(fixtures().join("hf/llama/tokenizer.json"), tmp.path().join("tokenizer.json"))
-        .unwrap();
+    std::fs::copy(
+        fixtures().join("hf/llama/tokenizer.json"),
+        tmp.path().join("tokenizer.json"),
+    )
+    .unwrap();
     let codec = pretrained::read_codec(&file, &plain(256)).unwrap();
-    assert_eq!(codec.encode("Q: 12*7=?\n"), [50, 27, 222, 18, 19, 11, 24, 30, 265]);
+    assert_eq!(
+        codec.encode("Q: 12*7=?\n"),
+        [50, 27, 222, 18, 19, 11, 24, 30, 265]
+    );
     // Another model's tokenizer: refused, naming the token that differs.
-    std::fs::copy(fixtures().join("hf/smollm2/tokenizer.json"), tmp.path().join("tokenizer.json"))
-        .unwrap();
-    let e = format!("{:#}", pretrained::read_codec(&file, &plain(256)).unwrap_err());
-    assert!(e.contains("tokenizer.json") && e.contains("is not the tokenizer's token"), "{e}");
+    std::fs::copy(
+        fixtures().join("hf/smollm2/tokenizer.json"),
+        tmp.path().join("tokenizer.json"),
+    )
+    .unwrap();
+    let e = format!(
+        "{:#}",
+        pretrained::read_codec(&file, &plain(256)).unwrap_err()
+    );
+    assert!(
+        e.contains("tokenizer.json") && e.contains("is not the tokenizer's token"),
+        "{e}"
+    );
     // The folder of one GGUF file (no config.json) is the model too.
     std::fs::remove_file(tmp.path().join("tokenizer.json")).unwrap();
     assert!(pretrained::read_codec(tmp.path(), &plain(256)).is_ok());
@@ -150,7 +178,11 @@ fn a_tokenizer_json_beside_the_file_is_used_and_checked() {
 
 /// A GGUF file built by hand: `kv` as (key, type id, value bytes), tensors as (name, dims,
 /// type id, data).
-fn build(version: u32, kv: &[(&str, u32, Vec<u8>)], tensors: &[(&str, &[u64], u32, Vec<u8>)]) -> Vec<u8> {
+fn build(
+    version: u32,
+    kv: &[(&str, u32, Vec<u8>)],
+    tensors: &[(&str, &[u64], u32, Vec<u8>)],
+) -> Vec<u8> {
     let s = |t: &str| {
         let mut v = (t.len() as u64).to_le_bytes().to_vec();
         v.extend(t.as_bytes());
@@ -200,7 +232,12 @@ fn damaged_files_are_refused_in_one_line() {
     let load_err = |bytes: &[u8], name: &str| {
         let p = tmp.path().join(name);
         std::fs::write(&p, bytes).unwrap();
-        let e = format!("{:#}", pretrained::load(&p, &plain(64), &device).err().expect("refused"));
+        let e = format!(
+            "{:#}",
+            pretrained::load(&p, &plain(64), &device)
+                .err()
+                .expect("refused")
+        );
         assert_eq!(e.lines().count(), 1, "{e}");
         assert!(e.contains(name), "names the file: {e}");
         e
@@ -221,17 +258,34 @@ fn damaged_files_are_refused_in_one_line() {
     assert!(load_err(&v1, "v1.gguf").contains("version 1"));
     // A type hytune does not read (Q2_K, 10) and an architecture it does not know.
     let arch = |a: &str| ("general.architecture", 8, string(a));
-    let q2k = build(3, &[arch("llama")], &[("token_embd.weight", &[256, 2], 10, vec![0; 168])]);
+    let q2k = build(
+        3,
+        &[arch("llama")],
+        &[("token_embd.weight", &[256, 2], 10, vec![0; 168])],
+    );
     let e = load_err(&q2k, "q2k.gguf");
     assert!(e.contains("token_embd.weight") && e.contains("Q2_K"), "{e}");
     let f32s = |n: usize| vec![0u8; n * 4];
-    let gpt2 = build(3, &[arch("gpt2")], &[("token_embd.weight", &[4, 2], 0, f32s(8))]);
+    let gpt2 = build(
+        3,
+        &[arch("gpt2")],
+        &[("token_embd.weight", &[4, 2], 0, f32s(8))],
+    );
     let e = load_err(&gpt2, "gpt2.gguf");
-    assert!(e.contains("general.architecture") && e.contains("gpt2"), "{e}");
+    assert!(
+        e.contains("general.architecture") && e.contains("gpt2"),
+        "{e}"
+    );
     // Metadata of the wrong type, and a required key missing: the key is named.
-    let mut kv = vec![arch("llama"), ("llama.attention.head_count", 8, string("two"))];
+    let mut kv = vec![
+        arch("llama"),
+        ("llama.attention.head_count", 8, string("two")),
+    ];
     let e = load_err(&build(3, &kv, &[]), "type.gguf");
-    assert!(e.contains("llama.attention.head_count") && e.contains("not a whole number"), "{e}");
+    assert!(
+        e.contains("llama.attention.head_count") && e.contains("not a whole number"),
+        "{e}"
+    );
     kv[1] = ("llama.attention.head_count", 4, 2u32.to_le_bytes().to_vec());
     let e = load_err(&build(3, &kv, &[]), "missing.gguf");
     assert!(e.contains("is missing"), "{e}");
@@ -246,7 +300,10 @@ fn damaged_files_are_refused_in_one_line() {
         b
     };
     let e = load_err(&renamed, "extra.gguf");
-    assert!(e.contains("blk.0.attn_z.weight") && e.contains("no place"), "{e}");
+    assert!(
+        e.contains("blk.0.attn_z.weight") && e.contains("no place"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -301,7 +358,11 @@ fn chat_templates_render_as_transformers_does() {
                 .iter()
                 .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
                 .collect();
-            assert_eq!(t.render(&m).unwrap(), c["text"].as_str().unwrap(), "{name}: {m:?}");
+            assert_eq!(
+                t.render(&m).unwrap(),
+                c["text"].as_str().unwrap(),
+                "{name}: {m:?}"
+            );
         }
     }
 }
@@ -313,7 +374,10 @@ fn questions_go_through_the_template() {
     let tmp = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
     let dir = tmp.path().join("m");
     std::fs::create_dir_all(&dir).unwrap();
-    for e in std::fs::read_dir(fixtures().join("hf/smollm2")).unwrap().flatten() {
+    for e in std::fs::read_dir(fixtures().join("hf/smollm2"))
+        .unwrap()
+        .flatten()
+    {
         std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
     }
     let mut chat = plain(256);
@@ -323,8 +387,13 @@ fn questions_go_through_the_template() {
     let source = std::fs::read_to_string(fixtures().join("chat/smollm2.jinja")).unwrap();
     std::fs::write(dir.join("chat_template.jinja"), &source).unwrap();
     let codec = pretrained::read_codec(&dir, &chat).unwrap();
-    let hytune::data::codec::Codec::Hf(h) = &codec else { panic!() };
-    let text = h.tokenizer().decode(&codec.encode_question("7*8?"), false).unwrap();
+    let hytune::data::codec::Codec::Hf(h) = &codec else {
+        panic!()
+    };
+    let text = h
+        .tokenizer()
+        .decode(&codec.encode_question("7*8?"), false)
+        .unwrap();
     assert_eq!(
         text,
         format!(
@@ -352,7 +421,12 @@ fn exported_gguf_files_read_back() {
         let prompt = [5u32, 9, 17, 33, 2, 64, 100];
         to_vec(m.forward(int_tensor(&prompt, 1, prompt.len(), &device)))
     };
-    let worst = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    let worst = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max)
+    };
     let bases = [
         gguf("llama"),
         gguf("qwen3"),
@@ -374,17 +448,32 @@ fn exported_gguf_files_read_back() {
             assert!(d <= tol, "{} {format}: {d}", base.display());
         }
         // The tokenizer came along: the same ids for the fixtures' strings.
-        let out = tmp.path().join(format!("{}-f32.gguf", base.file_name().unwrap().to_string_lossy()));
+        let out = tmp.path().join(format!(
+            "{}-f32.gguf",
+            base.file_name().unwrap().to_string_lossy()
+        ));
         let (a, b) = (
             pretrained::read_codec(&base, &plain(256)).unwrap(),
             pretrained::read_codec(&out, &plain(256)).unwrap(),
         );
-        for t in ["Q: 12*7=?\n", "  two  spaces and\n\nnewlines\n", "dosis über 5 µg 🙂"] {
-            assert_eq!(a.encode_prompt(t), b.encode_prompt(t), "{}: {t:?}", base.display());
+        for t in [
+            "Q: 12*7=?\n",
+            "  two  spaces and\n\nnewlines\n",
+            "dosis über 5 µg 🙂",
+        ] {
+            assert_eq!(
+                a.encode_prompt(t),
+                b.encode_prompt(t),
+                "{}: {t:?}",
+                base.display()
+            );
         }
         // Q8_0 tensor by tensor: every value within one quantization step of its block
         // (d = max|x| / 127) of the F32 file's.
-        let q8 = tmp.path().join(format!("{}-q8_0.gguf", base.file_name().unwrap().to_string_lossy()));
+        let q8 = tmp.path().join(format!(
+            "{}-q8_0.gguf",
+            base.file_name().unwrap().to_string_lossy()
+        ));
         let (fb, qb) = (std::fs::read(&out).unwrap(), std::fs::read(&q8).unwrap());
         let (f, q) = (Gguf::parse(&fb).unwrap(), Gguf::parse(&qb).unwrap());
         assert_eq!(f.tensors.len(), q.tensors.len());

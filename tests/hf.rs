@@ -241,14 +241,49 @@ fn model_files_that_lie_are_refused() {
     let tmp = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
     let faults: &[(&str, &str, &str, &str)] = &[
         // (file, text replaced, replacement, what the error names)
-        ("config.json", "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 0", "num_hidden_layers"),
+        (
+            "config.json",
+            "\"num_hidden_layers\": 2",
+            "\"num_hidden_layers\": 0",
+            "num_hidden_layers",
+        ),
         // Fewer layers than the weights hold: the unused layer is named.
-        ("config.json", "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1", "model.layers.1"),
-        ("config.json", "\"rope_theta\": 100000.0", "\"rope_theta\": \"big\"", "rope_theta"),
-        ("config.json", "\"rms_norm_eps\": 1e-06", "\"rms_norm_eps\": -1", "rms_norm_eps"),
-        ("config.json", "\"eos_token_id\": 0", "\"eos_token_id\": 9999", "eos_token_id"),
-        ("config.json", "\"tie_word_embeddings\": true", "\"tie_word_embeddings\": \"yes\"", "tie_word_embeddings"),
-        ("config.json", "\"hidden_size\": 32", "\"hidden_size\": 32.5", "hidden_size"),
+        (
+            "config.json",
+            "\"num_hidden_layers\": 2",
+            "\"num_hidden_layers\": 1",
+            "model.layers.1",
+        ),
+        (
+            "config.json",
+            "\"rope_theta\": 100000.0",
+            "\"rope_theta\": \"big\"",
+            "rope_theta",
+        ),
+        (
+            "config.json",
+            "\"rms_norm_eps\": 1e-06",
+            "\"rms_norm_eps\": -1",
+            "rms_norm_eps",
+        ),
+        (
+            "config.json",
+            "\"eos_token_id\": 0",
+            "\"eos_token_id\": 9999",
+            "eos_token_id",
+        ),
+        (
+            "config.json",
+            "\"tie_word_embeddings\": true",
+            "\"tie_word_embeddings\": \"yes\"",
+            "tie_word_embeddings",
+        ),
+        (
+            "config.json",
+            "\"hidden_size\": 32",
+            "\"hidden_size\": 32.5",
+            "hidden_size",
+        ),
     ];
     for (k, (file, from, to, named)) in faults.iter().enumerate() {
         let dir = tmp.path().join(format!("m{k}"));
@@ -260,7 +295,10 @@ fn model_files_that_lie_are_refused() {
         assert!(text.contains(from), "{file} holds {from}");
         std::fs::write(dir.join(file), text.replace(from, to)).unwrap();
         let e = format!("{:#}", load(&dir, 64, &device).err().expect("refused"));
-        assert!(e.contains(named) && e.contains(file) || e.contains(named) && e.contains("safetensors"), "{to}: {e}");
+        assert!(
+            e.contains(named) && e.contains(file) || e.contains(named) && e.contains("safetensors"),
+            "{to}: {e}"
+        );
         assert_eq!(e.lines().count(), 1, "{e}");
     }
     // An end id in generation_config.json beyond the vocabulary.
@@ -269,9 +307,16 @@ fn model_files_that_lie_are_refused() {
     for e in std::fs::read_dir(fixture("smollm2")).unwrap().flatten() {
         std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
     }
-    std::fs::write(dir.join("generation_config.json"), r#"{"eos_token_id": [0, 320]}"#).unwrap();
+    std::fs::write(
+        dir.join("generation_config.json"),
+        r#"{"eos_token_id": [0, 320]}"#,
+    )
+    .unwrap();
     let e = format!("{:#}", load(&dir, 64, &device).err().expect("refused"));
-    assert!(e.contains("generation_config.json") && e.contains("320"), "{e}");
+    assert!(
+        e.contains("generation_config.json") && e.contains("320"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -359,7 +359,10 @@ fn sigterm_stops_within_seconds_and_the_resume_is_exact() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(took < Duration::from_secs(15), "{took:?} from SIGTERM to exit");
+    assert!(
+        took < Duration::from_secs(15),
+        "{took:?} from SIGTERM to exit"
+    );
     let log = std::fs::read_to_string(cwd.join("S/events.log")).unwrap();
     let line = log
         .lines()
@@ -380,7 +383,16 @@ fn sigterm_stops_within_seconds_and_the_resume_is_exact() {
 
     let ck = ck.to_string_lossy().to_string();
     ok(hytune(
-        &["train", "--resume", &ck, "--out", "S2", "--headless", "--backend", "cpu"],
+        &[
+            "train",
+            "--resume",
+            &ck,
+            "--out",
+            "S2",
+            "--headless",
+            "--backend",
+            "cpu",
+        ],
         cwd,
     ));
     assert_continues(&cwd.join("R"), &cwd.join("S2"), ("post", at));

@@ -116,11 +116,10 @@ fn a_killed_terminal_loses_nothing() {
         "--set post.steps=2000 --set pretrain.steps=30 --set checkpoint.every=0",
         "",
     );
-    let pid = String::from_utf8_lossy(
-        &tmux(&["list-panes", "-t", &session, "-F", "#{pane_pid}"]).stdout,
-    )
-    .trim()
-    .to_string();
+    let pid =
+        String::from_utf8_lossy(&tmux(&["list-panes", "-t", &session, "-F", "#{pane_pid}"]).stdout)
+            .trim()
+            .to_string();
     let t = Instant::now();
     loop {
         let s = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout)
@@ -138,13 +137,21 @@ fn a_killed_terminal_loses_nothing() {
     let killed = Instant::now();
     // Gone, or a zombie its parent has yet to reap.
     let alive = || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
     };
     while alive() && killed.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!alive(), "hytune (pid {pid}) still running 60 s after the terminal closed");
+    assert!(
+        !alive(),
+        "hytune (pid {pid}) still running 60 s after the terminal closed"
+    );
     let log = std::fs::read_to_string(run.join("events.log")).unwrap();
     assert!(
         log.contains("stop requested") && log.contains("finished after"),
@@ -155,7 +162,10 @@ fn a_killed_terminal_loses_nothing() {
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("ckpt-1post"))
         .collect();
-    assert!(!ckpts.is_empty(), "a checkpoint file was written; events.log:\n{log}");
+    assert!(
+        !ckpts.is_empty(),
+        "a checkpoint file was written; events.log:\n{log}"
+    );
     eprintln!(
         "ended {:?} after tmux kill-session; events.log ends:\n{}",
         killed.elapsed(),

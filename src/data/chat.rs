@@ -30,7 +30,8 @@ impl ChatTemplate {
             bos: bos.to_string(),
             eos: eos.to_string(),
         };
-        t.environment().map_err(|e| anyhow!("the chat template does not compile: {e}"))?;
+        t.environment()
+            .map_err(|e| anyhow!("the chat template does not compile: {e}"))?;
         Ok(t)
     }
 
@@ -39,16 +40,21 @@ impl ChatTemplate {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_function("raise_exception", |msg: String| -> std::result::Result<String, Error> {
-            Err(Error::new(ErrorKind::InvalidOperation, msg))
-        });
+        env.add_function(
+            "raise_exception",
+            |msg: String| -> std::result::Result<String, Error> {
+                Err(Error::new(ErrorKind::InvalidOperation, msg))
+            },
+        );
         env.add_template_owned("chat", self.source.clone())?;
         Ok(env)
     }
 
     /// The text of `messages` (role, content) followed by the assistant's turn opening.
     pub fn render(&self, messages: &[(&str, &str)]) -> Result<String> {
-        let env = self.environment().map_err(|e| anyhow!("chat template: {e}"))?;
+        let env = self
+            .environment()
+            .map_err(|e| anyhow!("chat template: {e}"))?;
         let messages: Vec<Message> = messages
             .iter()
             .map(|&(role, content)| Message { role, content })

@@ -85,7 +85,8 @@ impl HfTokenizer {
     /// `bos` is the model's BOS id, for templates that name `bos_token`.
     pub fn set_template(&mut self, source: &str, bos: Option<u32>) -> Result<()> {
         let name = |id: Option<u32>| id.and_then(|i| self.tok.id_to_token(i)).unwrap_or_default();
-        let t = super::chat::ChatTemplate::new(source, &name(bos), &name(self.eos.first().copied()))?;
+        let t =
+            super::chat::ChatTemplate::new(source, &name(bos), &name(self.eos.first().copied()))?;
         t.question(Some("system"), "question")?;
         self.template = Some(t);
         Ok(())

@@ -124,7 +124,11 @@ pub fn parse<T: DeserializeOwned + Validate>(text: &str, file: &Path) -> (Vec<T>
 }
 
 /// The text of a TRL message list's last message of `role`.
-fn last_of<'a>(messages: &'a serde_json::Value, role: &str, field: &str) -> Result<Option<&'a str>, String> {
+fn last_of<'a>(
+    messages: &'a serde_json::Value,
+    role: &str,
+    field: &str,
+) -> Result<Option<&'a str>, String> {
     let list = messages
         .as_array()
         .ok_or_else(|| format!("field `{field}` is not a list of messages"))?;
@@ -134,7 +138,11 @@ fn last_of<'a>(messages: &'a serde_json::Value, role: &str, field: &str) -> Resu
         match (r, c.and_then(|c| c.as_str())) {
             (Some(r), Some(c)) if r == role => found = Some(c),
             (Some(_), Some(_)) => {}
-            _ => return Err(format!("field `{field}[{i}]` is not a message with string `role` and `content`")),
+            _ => {
+                return Err(format!(
+                    "field `{field}[{i}]` is not a message with string `role` and `content`"
+                ));
+            }
         }
     }
     Ok(found)
@@ -153,11 +161,17 @@ fn native(v: serde_json::Value) -> Result<serde_json::Value, String> {
         match x {
             Value::String(s) => Ok(Some(s.clone())),
             Value::Array(_) => Ok(last_of(x, role, field)?.map(str::to_string)),
-            _ => Err(format!("field `{field}` is neither a string nor a list of messages")),
+            _ => Err(format!(
+                "field `{field}` is neither a string nor a list of messages"
+            )),
         }
     };
     let (question, reply, field) = if let Some(m) = v.get("messages") {
-        (last_of(m, "user", "messages")?.map(str::to_string), last_of(m, "assistant", "messages")?.map(str::to_string), "messages")
+        (
+            last_of(m, "user", "messages")?.map(str::to_string),
+            last_of(m, "assistant", "messages")?.map(str::to_string),
+            "messages",
+        )
     } else if let Some(p) = v.get("prompt") {
         let reply = match v.get("completion") {
             Some(c) => text(c, "assistant", "completion")?,
@@ -167,12 +181,15 @@ fn native(v: serde_json::Value) -> Result<serde_json::Value, String> {
     } else {
         return Ok(v);
     };
-    let question = question.ok_or_else(|| format!("field `{field}` has no user turn (the question)"))?;
+    let question =
+        question.ok_or_else(|| format!("field `{field}` has no user turn (the question)"))?;
     let mut out = json!({ "question": question.trim() });
     if let Some(r) = reply {
         let parsed = super::text::parse_response(&r);
         let Some(answer) = parsed.answer else {
-            return Err(format!("field `{field}`: the assistant's text has no `A: ` line (the answer is read from it)"));
+            return Err(format!(
+                "field `{field}`: the assistant's text has no `A: ` line (the answer is read from it)"
+            ));
         };
         out["steps"] = json!(parsed.steps);
         out["answer"] = json!(answer);
@@ -341,11 +358,18 @@ mod tests {
             .iter()
             .map(|l| (l.question.as_str(), l.steps.as_slice(), l.answer.as_str()))
             .collect();
-        assert_eq!(got[0], ("2 kg at 3 mg/kg?", &["2*3=6".to_string()][..], "6"));
+        assert_eq!(
+            got[0],
+            ("2 kg at 3 mg/kg?", &["2*3=6".to_string()][..], "6")
+        );
         assert_eq!(got[1].2, "25");
         assert_eq!((got[2].0, got[2].2), ("7+1?", "8"));
         let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [4, 5, 6], "{msgs:?}");
+        assert_eq!(
+            errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            [4, 5, 6],
+            "{msgs:?}"
+        );
         assert!(msgs[0].contains("no `A: ` line"), "{msgs:?}");
         assert!(msgs[1].contains("no user turn"), "{msgs:?}");
         assert!(msgs[2].contains("messages[0]"), "{msgs:?}");
@@ -355,7 +379,10 @@ mod tests {
             Path::new("u.jsonl"),
         );
         assert!(e.is_empty(), "{e:?}");
-        assert_eq!(u.iter().map(|x| x.question.as_str()).collect::<Vec<_>>(), ["3*3?", "4*4?"]);
+        assert_eq!(
+            u.iter().map(|x| x.question.as_str()).collect::<Vec<_>>(),
+            ["3*3?", "4*4?"]
+        );
     }
 
     #[test]

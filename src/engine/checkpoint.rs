@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
-use burn::store::ModuleRecord;
 use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
@@ -129,7 +129,8 @@ pub fn save_with(
         }
         (join(m), join(r), join(o), rl)
     });
-    let (model, reference, optimizer, rl_optimizer) = (model?, reference?, optimizer?, rl_optimizer?);
+    let (model, reference, optimizer, rl_optimizer) =
+        (model?, reference?, optimizer?, rl_optimizer?);
     // Written from the serialized buffers as they are (a 135M model's state is gigabytes: no
     // copies on the way to the disk).
     let mut sections: Vec<&[u8]> = vec![

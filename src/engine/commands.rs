@@ -158,7 +158,7 @@ impl Trainer {
             &mut self.sample_rng,
             &crate::model::generate::NEVER,
         )
-            .remove(0);
+        .remove(0);
         let (trace, prg) = match &r.parsed.answer {
             Some(a) => {
                 let (t, _) = super::prg_scoring::prg_traces(

@@ -166,7 +166,12 @@ pub fn evaluate_until(
         response: String::new(),
     }));
     progress(predictions.len());
-    Some(summarize(predictions, opts.confident_threshold, phase, step))
+    Some(summarize(
+        predictions,
+        opts.confident_threshold,
+        phase,
+        step,
+    ))
 }
 
 pub fn summarize(

@@ -21,8 +21,8 @@ pub mod rollouts;
 mod run_dir;
 mod step_guard;
 pub mod stop;
-mod warm_up;
 mod trainer;
+mod warm_up;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};

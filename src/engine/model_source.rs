@@ -17,8 +17,7 @@ pub fn pretrained(config: &Config, device: &Device) -> Result<Option<(HfLm, Base
     match config.model.source.as_str() {
         "builtin" => Ok(None),
         dir => {
-            let (m, id) =
-                crate::model::pretrained::load(Path::new(dir), &config.model, device)?;
+            let (m, id) = crate::model::pretrained::load(Path::new(dir), &config.model, device)?;
             Ok(Some((m, id)))
         }
     }

@@ -37,17 +37,12 @@ fn mean(v: impl IntoIterator<Item = f64>) -> Option<f64> {
     (n > 0).then(|| s / n as f64)
 }
 
-/// What a step changes, kept from its start (model and optimizer states are shared tensors:
-/// the copy is of handles).
+/// What a step changes before its first update: a step is only given up before that (the
+/// model and optimizers are then still the last finished step's, and need no copy).
 pub(super) struct StepStart {
-    model: Lm,
-    optim: burn::optim::ModuleOptimizer,
-    optim_rl: burn::optim::ModuleOptimizer,
     rng: crate::rng::Rng,
     cursors: super::cursor::Cursors,
     mix: crate::method::mixing::MixState,
-    bad_steps: usize,
-    pending_changes: Vec<String>,
 }
 
 /// Which optimizer an update goes through (`post.update = split` keeps one per loss).
@@ -97,37 +92,35 @@ impl Trainer {
         };
         let votes = self.config.votes();
         let refs: Vec<&str> = questions.iter().map(String::as_str).collect();
-        let all = rollouts(policy, &refs, votes, &opts, &mut self.rng, self.stop.atomic());
+        let all = rollouts(
+            policy,
+            &refs,
+            votes,
+            &opts,
+            &mut self.rng,
+            self.stop.atomic(),
+        );
         groups(all, votes, cfg.group_size, &golds)
     }
 
     /// The state a step changes, taken before it so that a step given up leaves no trace.
     pub(super) fn step_start(&self) -> StepStart {
         StepStart {
-            model: self.model.clone(),
-            optim: self.optim.clone(),
-            optim_rl: self.optim_rl.clone(),
             rng: self.rng.clone(),
             cursors: self.cursors.clone(),
             mix: self.mix.clone(),
-            bad_steps: self.bad_steps,
-            pending_changes: self.pending_changes.clone(),
         }
     }
 
     pub(super) fn restore(&mut self, s: StepStart) {
-        self.model = s.model;
-        self.optim = s.optim;
-        self.optim_rl = s.optim_rl;
         self.rng = s.rng;
         self.cursors = s.cursors;
         self.mix = s.mix;
-        self.bad_steps = s.bad_steps;
-        self.pending_changes = s.pending_changes;
     }
 
-    /// One step; `None` when the stop flag rose before it finished (the caller restores the
-    /// state [`Self::step_start`] took).
+    /// One step; `None` when the stop flag rose before its first update was applied (the
+    /// caller restores the state [`Self::step_start`] took). Once an update is applied the
+    /// step runs to its end.
     pub(super) fn post_step(&mut self, total: usize) -> Result<Option<StepMetrics>> {
         let cfg = self.config.post.clone();
         let params = self.config.mix_params();
@@ -312,7 +305,9 @@ impl Trainer {
         let no_gold: &[(Vec<u32>, Vec<u32>)] = &[];
         let mut update_tokens = 0;
         let (mut loss_rd, mut loss_rlif, mut loss_total, mut kl) = (0.0, None, 0.0, None);
-        for _ in 0..cfg.policy_updates.max(1) {
+        for update in 0..cfg.policy_updates.max(1) {
+            // A stop gives the step up until its first update is applied, never after.
+            let may_drop = update == 0;
             // joint: one pass, one AdamW over the mixed loss. split: RD and RL each through an
             // AdamW of its own, their step sizes α·lr and (1 − α)·rl_lr, so neither loss's
             // gradient scale decides how far the other moves the model.
@@ -324,7 +319,7 @@ impl Trainer {
                     steps.push((g, Optim::Main, alpha * cfg.lr));
                     parts.extend(p);
                 }
-                if use_rl && !self.stop.is_raised() {
+                if use_rl && !(may_drop && self.stop.is_raised()) {
                     let (g, p) = pass(&self.model, no_gold, rl_rows, 0.0, 1.0);
                     steps.push((g, Optim::Rl, (1.0 - alpha) * cfg.rl_lr));
                     parts.extend(p);
@@ -342,7 +337,7 @@ impl Trainer {
                 kl = Some(sum(|p| p.kl_sum) / sum(|p| p.kl_tokens).max(1.0));
             }
             loss_total = alpha * loss_rd + (1.0 - alpha) * loss_rlif.unwrap_or(0.0);
-            if self.stop.is_raised() {
+            if may_drop && self.stop.is_raised() {
                 return Ok(None);
             }
             let mut applied = true;

@@ -19,8 +19,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::config::args::{ConfigArgs, load_config};
 use crate::config::Config;
+use crate::config::args::{ConfigArgs, load_config};
 
 #[derive(Args, Debug, Clone)]
 pub struct ExperimentArgs {
@@ -91,11 +91,15 @@ fn open_folder(dir: &Path, config: &Config) -> Result<()> {
     if path.exists() {
         return same();
     }
-    let foreign = std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
-        !e.file_name()
-            .to_string_lossy()
-            .starts_with(&format!("{CONFIG_FILE}.tmp-"))
-    });
+    let foreign = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            !e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{CONFIG_FILE}.tmp-"))
+        });
     if foreign {
         if path.exists() {
             return same();

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::grid::{arm_label, arms, cells};
 use super::cell_data::{CellData, mean_std, read_cell};
+use super::grid::{arm_label, arms, cells};
 use super::plots;
 use crate::config::Config;
 use crate::engine::protocol::EvalReport;

@@ -11,10 +11,9 @@ use anyhow::{Context, Result, bail};
 
 use super::cell_data::DONE;
 use super::claim::{self, CLAIM, Claim, Taken};
-use super::shard::Shard;
-use crate::publish::{publish, publish_copy};
 use super::grid::{Cell, cells, pool_start};
 use super::results;
+use super::shard::Shard;
 use crate::config::Config;
 use crate::data::jsonl;
 use crate::data::suites::{GenSpec, generate_with_pool};
@@ -22,6 +21,7 @@ use crate::engine::protocol::{Event, Phase};
 use crate::engine::stop::StopFlag;
 use crate::engine::{DataSource, Job, backend, checkpoint, spawn};
 use crate::progress::format_duration;
+use crate::publish::{publish, publish_copy};
 
 /// Seconds per post-training step by strategy, learned as cells run, for the ETA.
 #[derive(Default)]

@@ -32,7 +32,10 @@ impl Shard {
     }
 
     /// The shard a scheduler's variables name, if any: `var` reads one variable.
-    pub fn from_env(shards: Option<usize>, var: &dyn Fn(&str) -> Option<String>) -> Result<Option<Self>> {
+    pub fn from_env(
+        shards: Option<usize>,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>> {
         let num = |name: &str| -> Result<Option<usize>> {
             match var(name) {
                 None => Ok(None),
@@ -97,7 +100,12 @@ mod tests {
         assert_eq!(mine, [1, 4, 7]);
         // Every cell belongs to exactly one shard.
         for k in 0..20 {
-            assert_eq!((0..3).filter(|&i| Shard { index: i, count: 3 }.owns(k)).count(), 1);
+            assert_eq!(
+                (0..3)
+                    .filter(|&i| Shard { index: i, count: 3 }.owns(k))
+                    .count(),
+                1
+            );
         }
         for bad in ["3/3", "0/0", "1", "a/2", "-1/2"] {
             assert!(Shard::parse(bad).is_err(), "{bad}");
@@ -113,12 +121,24 @@ mod tests {
             ("SLURM_ARRAY_TASK_COUNT", "4"),
             ("SLURM_ARRAY_TASK_MIN", "1"),
         ]);
-        assert_eq!(Shard::from_env(None, &e).unwrap(), Some(Shard { index: 2, count: 4 }));
-        let e = env(&[("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_COUNT", "2")]);
-        assert_eq!(Shard::from_env(None, &e).unwrap(), Some(Shard { index: 0, count: 2 }));
+        assert_eq!(
+            Shard::from_env(None, &e).unwrap(),
+            Some(Shard { index: 2, count: 4 })
+        );
+        let e = env(&[
+            ("SLURM_ARRAY_TASK_ID", "0"),
+            ("SLURM_ARRAY_TASK_COUNT", "2"),
+        ]);
+        assert_eq!(
+            Shard::from_env(None, &e).unwrap(),
+            Some(Shard { index: 0, count: 2 })
+        );
         let e = env(&[("SLURM_ARRAY_TASK_ID", "2")]);
         assert!(Shard::from_env(None, &e).is_err());
-        let e = env(&[("SLURM_ARRAY_TASK_ID", "x"), ("SLURM_ARRAY_TASK_COUNT", "2")]);
+        let e = env(&[
+            ("SLURM_ARRAY_TASK_ID", "x"),
+            ("SLURM_ARRAY_TASK_COUNT", "2"),
+        ]);
         let err = format!("{:#}", Shard::from_env(None, &e).unwrap_err());
         assert!(err.contains("SLURM_ARRAY_TASK_ID"), "{err}");
     }
@@ -127,9 +147,15 @@ mod tests {
     fn kubernetes_indexed_jobs_need_a_count() {
         let e = env(&[("JOB_COMPLETION_INDEX", "2")]);
         assert!(Shard::from_env(None, &e).is_err());
-        assert_eq!(Shard::from_env(Some(3), &e).unwrap(), Some(Shard { index: 2, count: 3 }));
+        assert_eq!(
+            Shard::from_env(Some(3), &e).unwrap(),
+            Some(Shard { index: 2, count: 3 })
+        );
         let e = env(&[("JOB_COMPLETION_INDEX", "2"), ("HYTUNE_SHARDS", "5")]);
-        assert_eq!(Shard::from_env(None, &e).unwrap(), Some(Shard { index: 2, count: 5 }));
+        assert_eq!(
+            Shard::from_env(None, &e).unwrap(),
+            Some(Shard { index: 2, count: 5 })
+        );
         let e = env(&[("JOB_COMPLETION_INDEX", "5"), ("HYTUNE_SHARDS", "5")]);
         assert!(Shard::from_env(None, &e).is_err());
         assert_eq!(Shard::from_env(None, &env(&[])).unwrap(), None);

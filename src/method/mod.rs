@@ -17,7 +17,10 @@ pub mod within_auroc;
 pub fn parse_variant(s: &str) -> Option<(mixing::Strategy, Option<rewards::Reward>)> {
     match s.split_once('+') {
         None => Some((mixing::Strategy::parse(s)?, None)),
-        Some((st, r)) => Some((mixing::Strategy::parse(st)?, Some(rewards::Reward::parse(r)?))),
+        Some((st, r)) => Some((
+            mixing::Strategy::parse(st)?,
+            Some(rewards::Reward::parse(r)?),
+        )),
     }
 }
 

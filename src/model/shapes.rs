@@ -56,7 +56,8 @@ pub fn buckets(cap: usize) -> Vec<usize> {
 /// Notes one forward's shape.
 pub fn record(rows: usize, new: usize, keys: usize) {
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-    seen.get_or_insert_with(HashSet::new).insert([rows, new, keys]);
+    seen.get_or_insert_with(HashSet::new)
+        .insert([rows, new, keys]);
 }
 
 /// How many distinct shapes this process has sent so far.

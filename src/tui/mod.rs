@@ -157,7 +157,8 @@ fn print_summary(out: &mut dyn std::io::Write, app: &App) -> std::io::Result<()>
         writeln!(out, "hytune: run folder {}", info.run_dir.display())?;
     }
     if let Some(s) = &app.finished {
-        writeln!(out, 
+        writeln!(
+            out,
             "{} steps in {:.0} s{}",
             s.steps,
             s.seconds,
@@ -168,7 +169,8 @@ fn print_summary(out: &mut dyn std::io::Write, app: &App) -> std::io::Result<()>
             }
         )?;
         if let (Some(a), Some(b)) = (&s.first_eval, &s.last_eval) {
-            writeln!(out, 
+            writeln!(
+                out,
                 "eval accuracy {:.3} → {:.3}, ECE {:.3} → {:.3}, Brier {:.3} → {:.3}",
                 a.accuracy, b.accuracy, a.ece, b.ece, a.brier, b.brier
             )?;
@@ -179,7 +181,10 @@ fn print_summary(out: &mut dyn std::io::Write, app: &App) -> std::io::Result<()>
     } else if let Some(f) = &app.failed {
         writeln!(out, "error: {f}")?;
     } else {
-        writeln!(out, "quit before the run finished (no checkpoint written on quit)")?;
+        writeln!(
+            out,
+            "quit before the run finished (no checkpoint written on quit)"
+        )?;
     }
     Ok(())
 }

@@ -129,7 +129,10 @@ pub fn generate_with_pool(spec: &GenSpec, pool_start: Option<usize>) -> Dataset 
     let mut ds = Dataset::default();
     let mut seen = HashSet::new();
     // Every training item fits the default model: its trace, and its question with a rollout.
-    let (max_len, max_new) = (crate::data::fit::DEFAULT_MAX_LEN, crate::data::fit::DEFAULT_MAX_NEW);
+    let (max_len, max_new) = (
+        crate::data::fit::DEFAULT_MAX_LEN,
+        crate::data::fit::DEFAULT_MAX_NEW,
+    );
     let fits = |ex: &Labeled| {
         crate::data::fit::trace_tokens(&BYTES, ex) <= max_len
             && crate::data::fit::prompt_tokens(&BYTES, &ex.question) + max_new <= max_len
@@ -214,7 +217,10 @@ mod tests {
 
     #[test]
     fn every_item_of_every_suite_fits_the_default_context() {
-        let (max_len, max_new) = (crate::data::fit::DEFAULT_MAX_LEN, crate::data::fit::DEFAULT_MAX_NEW);
+        let (max_len, max_new) = (
+            crate::data::fit::DEFAULT_MAX_LEN,
+            crate::data::fit::DEFAULT_MAX_NEW,
+        );
         for &suite in &[Suite::Dosage, Suite::Finance, Suite::Arith, Suite::General] {
             let mut ds = generate(&GenSpec {
                 size: 3000,

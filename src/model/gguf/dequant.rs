@@ -158,7 +158,9 @@ pub fn dequantize(kind: GgmlType, data: &[u8]) -> Vec<f32> {
                     let (sc1, m1) = scale_min_k4(2 * k, scales);
                     let (sc2, m2) = scale_min_k4(2 * k + 1, scales);
                     let (d1, m1, d2, m2) = (d * sc1, min * m1, d * sc2, min * m2);
-                    let high = |l: usize, bit: u8| qh.map_or(0.0, |h| if h[l] & bit != 0 { 16.0 } else { 0.0 });
+                    let high = |l: usize, bit: u8| {
+                        qh.map_or(0.0, |h| if h[l] & bit != 0 { 16.0 } else { 0.0 })
+                    };
                     out.extend((0..32).map(|l| d1 * ((q[l] & 0xF) as f32 + high(l, u1)) - m1));
                     out.extend((0..32).map(|l| d2 * ((q[l] >> 4) as f32 + high(l, u2)) - m2));
                     u1 <<= 2;
@@ -244,6 +246,9 @@ mod tests {
         q[4] = 0b01_000111; // min 0 = 7, top bits 1 → min 4's high bits
         q[8] = 0x92; // scale 4 low nibble 2, min 4 low nibble 9
         assert_eq!(scale_min_k4(0, &q), (5.0, 7.0));
-        assert_eq!(scale_min_k4(4, &q), ((2 | (3 << 4)) as f32, (9 | (1 << 4)) as f32));
+        assert_eq!(
+            scale_min_k4(4, &q),
+            ((2 | (3 << 4)) as f32, (9 | (1 << 4)) as f32)
+        );
     }
 }

@@ -237,7 +237,9 @@ impl Gguf {
                 .iter()
                 .try_fold(1u64, |a, &d| a.checked_mul(d))
                 .filter(|&e| e > 0)
-                .ok_or_else(|| anyhow::anyhow!("tensor `{name}`: shape {dims:?} is empty or overflows"))?;
+                .ok_or_else(|| {
+                    anyhow::anyhow!("tensor `{name}`: shape {dims:?} is empty or overflows")
+                })?;
             let (block, size) = kind.block();
             if dims[0] % block as u64 != 0 {
                 bail!(

@@ -60,7 +60,10 @@ pub fn from_metadata(g: &Gguf) -> Result<Tokenizer> {
         .build()
         .map_err(|e| anyhow::anyhow!("metadata `tokenizer.ggml.merges`: {e}"))?;
     let mut tok = Tokenizer::new(bpe);
-    let pre = g.get("tokenizer.ggml.pre").and_then(Value::as_str).unwrap_or("default");
+    let pre = g
+        .get("tokenizer.ggml.pre")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
     let byte_level = ByteLevel::new(false, true, true);
     let pre_tokenizer = match pre {
         // SmolLM's: every digit alone, then GPT-2's split.
@@ -74,7 +77,10 @@ pub fn from_metadata(g: &Gguf) -> Result<Tokenizer> {
                 false,
             )
             .map_err(|e| anyhow::anyhow!("the qwen2 split: {e}"))?;
-            Sequence::new(vec![split.into(), ByteLevel::new(false, true, false).into()])
+            Sequence::new(vec![
+                split.into(),
+                ByteLevel::new(false, true, false).into(),
+            ])
         }
         other => bail!(
             "metadata `tokenizer.ggml.pre` = \"{other}\": this pre-tokenizer is not rebuilt (gpt2, smollm are); put the model's tokenizer.json next to the file"
@@ -95,15 +101,24 @@ pub fn from_metadata(g: &Gguf) -> Result<Tokenizer> {
     }
     // llama.cpp's `add_bos_token`: prompts start with the BOS token.
     let bos = g.get("tokenizer.ggml.bos_token_id").and_then(Value::as_u64);
-    let add_bos = matches!(g.get("tokenizer.ggml.add_bos_token"), Some(Value::Bool(true)));
+    let add_bos = matches!(
+        g.get("tokenizer.ggml.add_bos_token"),
+        Some(Value::Bool(true))
+    );
     if let (true, Some(id)) = (add_bos, bos) {
         let name = tokens
             .get(id as usize)
-            .ok_or_else(|| anyhow::anyhow!("metadata `tokenizer.ggml.bos_token_id` {id} is not a token"))?
+            .ok_or_else(|| {
+                anyhow::anyhow!("metadata `tokenizer.ggml.bos_token_id` {id} is not a token")
+            })?
             .clone();
         let post = tokenizers::processors::template::TemplateProcessing::builder()
             .try_single(format!("{name} $A"))
-            .and_then(|b| b.special_tokens(vec![(name.clone(), id as u32)]).build().map_err(|e| e.to_string()))
+            .and_then(|b| {
+                b.special_tokens(vec![(name.clone(), id as u32)])
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
             .map_err(|e| anyhow::anyhow!("the BOS template: {e}"))?;
         tok.with_post_processor(Some(post));
     }

@@ -45,8 +45,14 @@ fn type_id(t: GgmlType) -> u32 {
 pub fn encode(t: GgmlType, x: &[f32]) -> Vec<u8> {
     match t {
         GgmlType::F32 => x.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        GgmlType::F16 => x.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect(),
-        GgmlType::Bf16 => x.iter().flat_map(|v| bf16::from_f32(*v).to_le_bytes()).collect(),
+        GgmlType::F16 => x
+            .iter()
+            .flat_map(|v| f16::from_f32(*v).to_le_bytes())
+            .collect(),
+        GgmlType::Bf16 => x
+            .iter()
+            .flat_map(|v| bf16::from_f32(*v).to_le_bytes())
+            .collect(),
         GgmlType::Q8_0 => {
             let mut out = Vec::with_capacity(x.len() / 32 * 34);
             for b in x.chunks(32) {
@@ -191,7 +197,10 @@ mod tests {
         let x: Vec<f32> = (0..64).map(|i| (i as f32 - 31.5) / 7.0).collect();
         assert_eq!(dequantize(GgmlType::F32, &encode(GgmlType::F32, &x)), x);
         // Half a unit in the last place: 2^-11 of the value for f16, 2^-8 for bf16.
-        for (t, rel) in [(GgmlType::F16, 2f32.powi(-11)), (GgmlType::Bf16, 2f32.powi(-8))] {
+        for (t, rel) in [
+            (GgmlType::F16, 2f32.powi(-11)),
+            (GgmlType::Bf16, 2f32.powi(-8)),
+        ] {
             let y = dequantize(t, &encode(t, &x));
             for (a, b) in x.iter().zip(&y) {
                 assert!((a - b).abs() <= a.abs() * rel, "{t:?}: {a} → {b}");
@@ -202,7 +211,10 @@ mod tests {
         for (xb, yb) in x.chunks(32).zip(y.chunks(32)) {
             let step = xb.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
             for (a, b) in xb.iter().zip(yb) {
-                assert!((a - b).abs() <= 0.5 * step + a.abs() * 2f32.powi(-11), "{a} → {b}");
+                assert!(
+                    (a - b).abs() <= 0.5 * step + a.abs() * 2f32.powi(-11),
+                    "{a} → {b}"
+                );
             }
         }
         // Q8_0 by hand: block max 4.5 → d = 4.5/127; 4.5 encodes as 127.
