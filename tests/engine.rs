@@ -8,6 +8,32 @@ use hytune::engine::protocol::Event;
 use hytune::model::GptShape;
 
 #[test]
+fn a_scaled_rl_step_is_taken_only_with_an_advantage_to_follow() {
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
+    let data = dataset(dir.path());
+    let c = tiny(&[
+        ("pretrain.steps", "3"),
+        ("post.steps", "8"),
+        ("eval.every", "0"),
+        ("checkpoint.every", "0"),
+        ("mix.strategy", "rlif"),
+        ("post.reward", "random"),
+        ("post.rl_step", "scaled"),
+    ]);
+    let r = run(c, &data, &dir.path().join("run"), None);
+    assert_eq!(r.failed, None);
+    let post: Vec<_> = r.steps.iter().filter(|m| m.phase == "post").collect();
+    assert_eq!(post.len(), 8);
+    for m in &post {
+        let s = m.rl_scale.expect("an RL strategy logs its step's scale");
+        // A random reward gives every group spread: every rollout with tokens has an advantage.
+        assert!(s > 0.5 && s <= 1.0, "{s}");
+        assert_eq!(m.loss_rlif.is_some(), s > 0.0, "{m:?}");
+    }
+}
+
+#[test]
 fn twenty_hytuning_steps_have_finite_losses_and_bounded_alpha() {
     let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
         .unwrap();
@@ -20,6 +46,9 @@ fn twenty_hytuning_steps_have_finite_losses_and_bounded_alpha() {
         ("mix.strategy", "hytuning"),
         // The tiny model rarely agrees with itself: no vote is too weak to reward here.
         ("post.min_majority", "0"),
+        // It rarely answers either, so few groups have an advantage: step RL on every step to
+        // exercise its loss (`scaled` would take no RL step without one; tested below).
+        ("post.rl_step", "always"),
     ]);
     let r = run(c.clone(), &data, &dir.path().join("run"), None);
     assert_eq!(r.failed, None);

@@ -44,6 +44,9 @@ fn every_reward_and_update_mode_trains_with_finite_losses() {
             ("eval.every", "2"),
             ("checkpoint.every", "0"),
             ("post.min_majority", "0"),
+            // The tiny model seldom answers, so consensus groups seldom have an advantage:
+            // step RL every step to exercise each loss (`scaled` is tested in tests/engine.rs).
+            ("post.rl_step", "\"always\""),
         ];
         all.extend(sets.iter().copied());
         let c = tiny(&all);

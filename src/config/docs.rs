@@ -220,6 +220,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("post", "rl_lr", "RL learning rate (update = split)."),
     (
         "post",
+        "rl_step",
+        "scaled (the RL step times the share of rollouts with a non-zero advantage; none without one) | skip (no RL step without one; full otherwise) | always (every step full, as before; AdamW then blows a batch of tied groups up to a full step of noise).",
+    ),
+    (
+        "post",
         "labeled_rollouts",
         "Questions of each RD batch also rolled out (group_size each), rewarded against their gold answer (1 if correct, plus prg_weight * clamp(PRG against gold, 0, 1)).",
     ),

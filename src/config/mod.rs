@@ -169,6 +169,14 @@ pub struct Post {
     /// Questions of each RD batch also rolled out (G each) and rewarded against their gold answer.
     #[serde(default)]
     pub labeled_rollouts: usize,
+    /// always | skip | scaled: how an RL step's size follows the share of its rollouts with an
+    /// advantage (`method::grpo::rl_step_scale`). Checkpoints of earlier versions read as always.
+    #[serde(default = "always")]
+    pub rl_step: String,
+}
+
+fn always() -> String {
+    "always".into()
 }
 
 fn self_certainty() -> String {
@@ -352,6 +360,7 @@ impl Default for Config {
                 rl_lr: 3e-4,
                 update: "split".into(),
                 labeled_rollouts: 0,
+                rl_step: "scaled".into(),
             },
             mix: Mix {
                 strategy: "hytuning".into(),
@@ -426,6 +435,10 @@ impl Config {
     /// Rollouts decoded per unlabeled question: the trained group and the extra votes.
     pub fn votes(&self) -> usize {
         self.post.votes.max(self.post.group_size)
+    }
+
+    pub fn rl_step(&self) -> crate::method::grpo::RlStep {
+        crate::method::grpo::RlStep::parse(&self.post.rl_step).expect("validated")
     }
 
     pub fn rollout_prg(&self) -> RolloutPrg {

@@ -195,6 +195,11 @@ pub fn check(c: &Config) -> Check {
         );
     }
     one_of("post.advantage", &c.post.advantage, &["grpo", "dr_grpo"])?;
+    one_of(
+        "post.rl_step",
+        &c.post.rl_step,
+        &["always", "skip", "scaled"],
+    )?;
     unit("post.clip_eps_high", c.post.clip_eps_high)?;
     one_of("post.update", &c.post.update, &["split", "joint"])?;
     positive("post.rl_lr", c.post.rl_lr)?;

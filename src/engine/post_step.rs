@@ -13,6 +13,7 @@ use super::rl_groups::{Group, RewardOpts, advantages, group_rewards, groups};
 use super::rollouts::{Rollout, rollouts};
 use super::trainer::Trainer;
 use crate::data::Labeled;
+use crate::method::grpo::rl_step_scale;
 use crate::method::mixing::{PrgSignals, Strategy};
 use crate::model::Lm;
 use crate::model::generate::SampleOpts;
@@ -252,7 +253,11 @@ impl Trainer {
                 advantage: a,
             })
             .collect();
-        let use_rl = !rows.is_empty() && alpha < 1.0;
+        // AdamW normalises a step by the gradient's running scale: the RL step follows the share
+        // of rollouts that carry an advantage, so tied groups do not step on noise.
+        let informative = rows.iter().filter(|r| r.advantage != 0.0).count();
+        let rl_scale = rl_step_scale(self.config.rl_step(), informative, rows.len());
+        let use_rl = !rows.is_empty() && alpha < 1.0 && (rl_scale > 0.0 || !split_update);
         let use_rd = alpha > 0.0 || !split_update;
         let reference = self
             .reference
@@ -321,7 +326,7 @@ impl Trainer {
                 }
                 if use_rl && !(may_drop && self.stop.is_raised()) {
                     let (g, p) = pass(&self.model, no_gold, rl_rows, 0.0, 1.0);
-                    steps.push((g, Optim::Rl, (1.0 - alpha) * cfg.rl_lr));
+                    steps.push((g, Optim::Rl, (1.0 - alpha) * cfg.rl_lr * rl_scale));
                     parts.extend(p);
                 }
             } else {
@@ -368,6 +373,7 @@ impl Trainer {
         m.solve_rate = solve_rate;
         if split_update {
             m.rl_lr = Some(cfg.rl_lr);
+            m.rl_scale = (alpha < 1.0 && !rows.is_empty()).then_some(rl_scale);
         }
         if !rolls.is_empty() {
             let n = rolls.len() as f64;

@@ -148,6 +148,9 @@ pub struct StepMetrics {
     /// The RL learning rate (`post.update = split`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rl_lr: Option<f64>,
+    /// The factor `post.rl_step` put on this step's RL rate (0: no RL step was taken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rl_scale: Option<f64>,
     /// Distinct `[rows, tokens, keys]` shapes this process has sent through the model so far
     /// (`model/shapes.rs`): after a warm-up with `run.shape_buckets = pow2` it stops growing.
     #[serde(default, skip_serializing_if = "Option::is_none")]

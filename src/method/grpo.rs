@@ -39,6 +39,42 @@ pub fn has_spread(rewards: &[f64]) -> bool {
     rewards.iter().any(|r| (r - rewards[0]).abs() > 1e-9)
 }
 
+/// How far an RL step moves the model for the signal it carries (`post.rl_step`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RlStep {
+    /// Every step is a full AdamW step, whatever share of its rollouts has an advantage (before).
+    Always,
+    /// A step none of whose rollouts has an advantage takes no RL step; the others full ones.
+    Skip,
+    /// The RL learning rate times the share of rollouts with an advantage (0: no step).
+    Scaled,
+}
+
+impl RlStep {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "always" => Some(Self::Always),
+            "skip" => Some(Self::Skip),
+            "scaled" => Some(Self::Scaled),
+            _ => None,
+        }
+    }
+}
+
+/// The factor on the RL learning rate of a step with `informative` of its `rows` rollouts
+/// carrying a non-zero advantage; 0 means the RL optimizer is not stepped at all. AdamW
+/// normalises its step by the gradient's running scale, so a batch whose groups all tie
+/// (only the KL term left, ~0 near the reference) would otherwise move the model as far as one
+/// full of signal, in a direction set by noise.
+pub fn rl_step_scale(mode: RlStep, informative: usize, rows: usize) -> f64 {
+    match mode {
+        RlStep::Always => 1.0,
+        _ if informative == 0 || rows == 0 => 0.0,
+        RlStep::Skip => 1.0,
+        RlStep::Scaled => informative as f64 / rows as f64,
+    }
+}
+
 /// `min(ρ A, clip(ρ, 1−ε, 1+ε) A)` for one token.
 pub fn clipped_surrogate(ratio: f64, advantage: f64, eps: f64) -> f64 {
     clipped_surrogate_asym(ratio, advantage, eps, eps)
@@ -76,6 +112,22 @@ pub fn rlif_loss(responses: &[(f64, Vec<(f64, f64, f64)>)], eps: f64, beta: f64)
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_rl_step_follows_the_share_of_rollouts_with_an_advantage() {
+        // 2 of 32 rollouts with an advantage: a sixteenth of the rate, or all of it.
+        assert_eq!(rl_step_scale(RlStep::Scaled, 2, 32), 0.0625);
+        assert_eq!(rl_step_scale(RlStep::Skip, 2, 32), 1.0);
+        assert_eq!(rl_step_scale(RlStep::Always, 2, 32), 1.0);
+        // No signal: no step, unless told to step anyway.
+        assert_eq!(rl_step_scale(RlStep::Scaled, 0, 32), 0.0);
+        assert_eq!(rl_step_scale(RlStep::Skip, 0, 32), 0.0);
+        assert_eq!(rl_step_scale(RlStep::Always, 0, 32), 1.0);
+        assert_eq!(rl_step_scale(RlStep::Scaled, 0, 0), 0.0);
+        assert_eq!(rl_step_scale(RlStep::Scaled, 32, 32), 1.0);
+        assert_eq!(RlStep::parse("scaled"), Some(RlStep::Scaled));
+        assert_eq!(RlStep::parse("Scaled"), None);
+    }
+
     use super::*;
 
     #[test]
