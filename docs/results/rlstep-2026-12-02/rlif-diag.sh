@@ -9,3 +9,5 @@ for m in always skip scaled; do
   tail -1 /work/exp/rlif-$m.log
   python3 "$(dirname "$0")/show.py" /work/exp/rlif-$m
 done
+# 300 steps, scaled (the default):
+# $H train --headless --set mix.strategy=rlif --set post.steps=300 --set eval.every=50 --set eval.canary=64 --out /work/exp/rlif300
