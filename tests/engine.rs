@@ -47,7 +47,7 @@ fn twenty_hytuning_steps_have_finite_losses_and_bounded_alpha() {
         // The tiny model rarely agrees with itself: no vote is too weak to reward here.
         ("post.min_majority", "0"),
         // It rarely answers either, so few groups have an advantage: step RL on every step to
-        // exercise its loss (`scaled` would take no RL step without one; tested below).
+        // exercise its loss (`scaled` would take no RL step without one; tested above).
         ("post.rl_step", "always"),
     ]);
     let r = run(c.clone(), &data, &dir.path().join("run"), None);

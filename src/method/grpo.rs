@@ -112,6 +112,8 @@ pub fn rlif_loss(responses: &[(f64, Vec<(f64, f64, f64)>)], eps: f64, beta: f64)
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_rl_step_follows_the_share_of_rollouts_with_an_advantage() {
         // 2 of 32 rollouts with an advantage: a sixteenth of the rate, or all of it.
@@ -127,8 +129,6 @@ mod tests {
         assert_eq!(RlStep::parse("scaled"), Some(RlStep::Scaled));
         assert_eq!(RlStep::parse("Scaled"), None);
     }
-
-    use super::*;
 
     #[test]
     fn unanswered_rollouts_fall_below_every_answered_one() {
