@@ -303,6 +303,7 @@ fn hytuning_split(config: &Config, selected: &backend::Selected, args: &BenchArg
         interactive: false,
         only_base: false,
         fresh_base: false,
+        eval_before: true,
         stop: Default::default(),
         backend: selected.clone(),
     };

@@ -111,6 +111,9 @@ pub struct EvalArgs {
     /// Write per-item predictions as JSONL.
     #[arg(long, value_name = "FILE")]
     pub predictions: Option<PathBuf>,
+    /// Evaluate only the first N items of eval.jsonl (default: all of them).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -292,6 +295,7 @@ pub fn make_job(args: &ConfigArgs, t: &TrainArgs, interactive: bool) -> Result<J
         interactive,
         only_base: false,
         fresh_base: false,
+        eval_before: true,
         stop: Default::default(),
         backend,
     })
@@ -325,7 +329,10 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
             c
         }
     };
-    let eval_items = jsonl::load_eval(&e.data)?;
+    let mut eval_items = jsonl::load_eval(&e.data)?;
+    if let Some(n) = e.limit {
+        eval_items.truncate(n);
+    }
     if let Some(p) = &e.predictions {
         if p.exists() {
             bail!("{}: exists already; not overwriting", p.display());
@@ -357,6 +364,7 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
         batch_size: config.eval.batch_size,
         prg_eps: config.mix.prg_eps,
         confident_threshold: config.eval.confident_threshold,
+        extract: config.extract(),
     };
     let report = evaluate::evaluate(&model, &eval_items, &opts, phase, step, &mut |_| {});
     if let Some(p) = &e.predictions {

@@ -198,20 +198,21 @@ fn tiny_headless_run_then_eval() {
         .unwrap()
         .unwrap()
         .path();
-    let preds = dir.path().join("p.jsonl");
-    let o = hytune(
-        &[
+    let ckpt = run.join("final.hyt");
+    // `hytune eval` of the final checkpoint on the suite, with more arguments.
+    let eval = |more: &[&str]| {
+        let mut a = vec![
             "eval",
             "--checkpoint",
-            run.join("final.hyt").to_str().unwrap(),
+            ckpt.to_str().unwrap(),
             "--data",
             data.to_str().unwrap(),
-            "--json",
-            "--predictions",
-            preds.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+        ];
+        a.extend_from_slice(more);
+        hytune(&a, dir.path())
+    };
+    let preds = dir.path().join("p.jsonl");
+    let o = eval(&["--json", "--predictions", preds.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["n"], 16);
@@ -235,6 +236,59 @@ fn tiny_headless_run_then_eval() {
     ] {
         assert!(first.get(k).is_some(), "prediction lacks {k}");
     }
+    // Other answer shapes (eval.extract) read the same raw responses: the last number of each
+    // response, found here independently, is its answer; the tiny model never writes `####`.
+    let eval_as = |extract: &str, file: &str| {
+        let p = dir.path().join(file);
+        let set = format!("eval.extract=\"{extract}\"");
+        let o = eval(&[
+            "--json",
+            "--predictions",
+            p.to_str().unwrap(),
+            "--set",
+            &set,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let preds: Vec<serde_json::Value> = std::fs::read_to_string(&p)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (s, preds)
+    };
+    let (_, preds) = eval_as("last_number", "p-last.jsonl");
+    assert_eq!(preds.len(), 16);
+    let mut checked = 0;
+    for p in &preds {
+        let response = p["response"].as_str().unwrap();
+        if response.contains(',') || response.contains('-') {
+            continue; // thousands groups and signs: the unit tests of data::extract
+        }
+        checked += 1;
+        let last = response
+            .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+            .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
+            .last()
+            .map(|w| w.trim_end_matches('.').to_string());
+        let answer = p["answer"].as_str().map(str::to_string);
+        assert_eq!(answer, last, "{response:?}");
+        let correct = answer.is_some_and(|a| {
+            a.parse::<f64>().ok() == p["gold"].as_str().unwrap().parse::<f64>().ok()
+        });
+        assert_eq!(p["correct"].as_bool(), Some(correct), "{p}");
+    }
+    assert!(checked >= 8, "only {checked} plain responses");
+    let (s, preds) = eval_as("hash", "p-hash.jsonl");
+    assert_eq!(s["accuracy"], 0.0);
+    assert!(preds.iter().all(|p| p["answer"].is_null()));
+    let o = eval(&["--set", "eval.extract=\"regex\""]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("eval.extract"), "{}", stderr(&o));
+    let o = eval(&["--json", "--limit", "5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["n"], 5);
     // The run folder is not overwritten by a second run.
     let o = hytune(
         &[

@@ -49,6 +49,23 @@ fn tiny_grid_reports_and_resumes() {
     let summary = std::fs::read_to_string(exp.join("summary.md")).unwrap();
     assert!(summary.contains("## dosage, 20% labeled"), "{summary}");
     assert!(summary.contains("| base (before post-training) |"));
+    // Every cell of a dataset starts from the same model: it is evaluated once, in the
+    // dataset's first cell (seed 1's RD at each fraction), and the base row reads it there.
+    let mut before: Vec<String> = std::fs::read_dir(exp.join("cells"))
+        .unwrap()
+        .flatten()
+        .filter(|c| c.path().join("eval-post-0000000.json").exists())
+        .map(|c| c.file_name().to_string_lossy().into_owned())
+        .collect();
+    before.sort();
+    assert_eq!(before, ["dosage-f0.2-rd-s1", "dosage-f1-rd-s1"]);
+    assert_eq!(
+        csv.lines()
+            .filter(|l| l.contains(",eval,post,0,all,"))
+            .count(),
+        2,
+        "{csv}"
+    );
     assert!(summary.contains("| hytuning | 2 |"), "{summary}");
     assert!(summary.contains("labeled sweep (eval accuracy / ECE)"));
     assert!(summary.contains("labeled sweep (dev accuracy / ECE)"));

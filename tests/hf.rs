@@ -153,7 +153,7 @@ fn answer_found_when_a_subword_straddles_the_answer_line() {
     let n = pieces.len();
     assert_eq!(&pieces[n - 4..], ["A", ":", "Ġ92", "Ċ"], "{pieces:?}");
     // The span is the straddling token and the newline.
-    let span = answer_span(&codec, &tokens).unwrap();
+    let span = answer_span(&codec, &tokens, hytune::data::extract::Extract::ALine).unwrap();
     assert_eq!(span, n - 2..n);
     // PRG's branch scores from the same token.
     let (branch, from) = answer_branch(&codec, "92");
@@ -166,7 +166,10 @@ fn answer_found_when_a_subword_straddles_the_answer_line() {
     let mut generated = tokens.clone();
     generated.push(codec.eos());
     generated.extend(codec.encode("A: 7\n"));
-    assert_eq!(answer_span(&codec, &generated), Some(n - 2..n));
+    assert_eq!(
+        answer_span(&codec, &generated, hytune::data::extract::Extract::ALine),
+        Some(n - 2..n)
+    );
 }
 
 #[test]

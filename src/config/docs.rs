@@ -317,6 +317,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ),
     (
         "eval",
+        "extract",
+        "Where a response's answer is read, in evaluation, rollouts and the canary: a_line (the first 'A: ' line, the format hytune trains) | last_number | boxed (the last \\boxed{...}) | hash (after the last ####). Steps are the lines before the answer's line.",
+    ),
+    (
+        "eval",
         "canary",
         "Reward canary: at every evaluation, this many dev items are rolled out (post.votes each) and the within-question AUROC of the reward against correctness, the majority's accuracy, the answer and cut rates are logged; 0: off.",
     ),

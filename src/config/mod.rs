@@ -81,6 +81,10 @@ fn answer_conf() -> String {
     "answer".into()
 }
 
+fn a_line() -> String {
+    "a_line".into()
+}
+
 fn builtin() -> String {
     "builtin".into()
 }
@@ -242,6 +246,9 @@ pub struct Eval {
     /// What a prediction's confidence is: response | answer.
     #[serde(default = "answer_conf")]
     pub confidence: String,
+    /// Where a response's answer is: a_line | last_number | boxed | hash.
+    #[serde(default = "a_line")]
+    pub extract: String,
     /// Dev items rolled out (post.votes each) at every evaluation as the reward canary; 0: off.
     #[serde(default)]
     pub canary: usize,
@@ -384,6 +391,7 @@ impl Default for Config {
                 dev_items: 100,
                 dev_fraction: 0.1,
                 confidence: "response".into(),
+                extract: a_line(),
                 canary: 64,
                 on_hacking: warn(),
             },
@@ -430,6 +438,11 @@ impl Config {
 
     pub fn reward(&self) -> Reward {
         Reward::parse(&self.post.reward).expect("validated")
+    }
+
+    /// Where a response's answer is read (`eval.extract`).
+    pub fn extract(&self) -> crate::data::extract::Extract {
+        crate::data::extract::Extract::parse(&self.eval.extract).expect("validated")
     }
 
     /// Rollouts decoded per unlabeled question: the trained group and the extra votes.

@@ -237,6 +237,11 @@ pub fn check(c: &Config) -> Check {
         );
     }
     one_of("eval.on_hacking", &c.eval.on_hacking, &["warn", "rd"])?;
+    one_of(
+        "eval.extract",
+        &c.eval.extract,
+        crate::data::extract::Extract::NAMES,
+    )?;
     at_least("eval.max_items", c.eval.max_items, 1)?;
     unit("eval.confident_threshold", c.eval.confident_threshold)?;
     at_least("eval.batch_size", c.eval.batch_size, 1)?;

@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod codec;
 pub mod example;
+pub mod extract;
 pub mod fit;
 pub mod jsonl;
 pub mod suites;

@@ -44,37 +44,40 @@ pub struct ParsedResponse {
     pub answer: Option<String>,
 }
 
-/// The answer is the trimmed text of the first `A: ` line; steps are the `S: ` lines before it.
+/// The answer is the trimmed text of the first `A: ` line; steps are the `S: ` lines before it
+/// (`eval.extract = a_line`; the other shapes: [`super::extract::parse_with`]).
 pub fn parse_response(text: &str) -> ParsedResponse {
-    let mut steps = Vec::new();
-    for line in text.split('\n') {
-        if let Some(a) = line.strip_prefix("A: ") {
-            let a = a.trim();
-            return ParsedResponse {
-                steps,
-                answer: (!a.is_empty()).then(|| a.to_string()),
-            };
-        }
-        if let Some(s) = line.strip_prefix("S: ") {
-            steps.push(s.trim().to_string());
-        }
-    }
-    ParsedResponse {
-        steps,
-        answer: None,
-    }
+    super::extract::parse_with(text, super::extract::Extract::ALine)
 }
 
-/// Answers are equal when their trimmed strings are, or when both parse as equal numbers.
+/// Answers are equal when their trimmed strings are, or when both read as equal numbers
+/// (a leading `$` and thousands commas allowed: `$1,250` equals `1250`).
 pub fn answers_equal(a: &str, b: &str) -> bool {
     let (a, b) = (a.trim(), b.trim());
     if a == b {
         return true;
     }
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x == y,
+    match (number(a), number(b)) {
+        (Some(x), Some(y)) => x == y,
         _ => false,
     }
+}
+
+/// A number as an answer writes it: `-3.5`, `1,250`, `$1,250.00`.
+fn number(s: &str) -> Option<f64> {
+    let s = s.strip_prefix('$').unwrap_or(s);
+    if !s.contains(',') {
+        return s.parse().ok();
+    }
+    let int = s.split('.').next().unwrap_or(s);
+    let mut groups = int.trim_start_matches('-').split(',');
+    let first = groups.next()?;
+    let grouped = (1..=3).contains(&first.len())
+        && groups.all(|g| g.len() == 3)
+        && int
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ',' || c == '-');
+    grouped.then(|| s.replace(',', "").parse().ok()).flatten()
 }
 
 #[cfg(test)]
@@ -115,5 +118,10 @@ mod tests {
         assert!(!answers_equal("20", "21"));
         assert!(!answers_equal("twenty", "20"));
         assert!(answers_equal("mg", "mg"));
+        assert!(answers_equal("$1,250", "1250"));
+        assert!(answers_equal("1,250.50", "1250.5"));
+        assert!(answers_equal("-1,000", "-1000"));
+        assert!(!answers_equal("1,25", "125"), "not a thousands group");
+        assert!(!answers_equal("12,3456", "123456"));
     }
 }

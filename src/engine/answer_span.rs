@@ -2,32 +2,15 @@
 //! log-probs generation already produced.
 
 use crate::data::codec::{Codec, covering};
+use crate::data::extract::{Extract, locate};
 
-/// Token range of the answer and its closing newline: after the first `A: ` at a line start,
-/// through the next `\n` (or to the end when the response was cut or ended first). Found in
-/// the decoded text and mapped back to tokens, so a token that spans the edge (`" 42"` after
-/// `A:`) belongs to the answer.
-pub fn answer_span(codec: &Codec, tokens: &[u32]) -> Option<std::ops::Range<usize>> {
+/// Token range of the answer and the rest of its line (its newline included), found as
+/// `how` says in the decoded text and mapped back to tokens, so a token that spans the edge
+/// (`" 42"` after `A:`) belongs to the answer. `None`: no answer in that shape.
+pub fn answer_span(codec: &Codec, tokens: &[u32], how: Extract) -> Option<std::ops::Range<usize>> {
     let (text, ends) = codec.decode_with_ends(tokens);
-    let (from, to) = answer_bytes(&text)?;
-    covering(&ends, from, to)
-}
-
-/// Bytes of the answer and its newline in a response's text.
-pub fn answer_bytes(text: &str) -> Option<(usize, usize)> {
-    let mut line_start = 0;
-    loop {
-        let line = &text[line_start..];
-        if line.starts_with("A: ") {
-            let from = line_start + 3;
-            let to = text[from..]
-                .find('\n')
-                .map(|p| from + p + 1)
-                .unwrap_or(text.len());
-            return (to > from).then_some((from, to));
-        }
-        line_start += line.find('\n')? + 1;
-    }
+    let at = locate(&text, how)?;
+    covering(&ends, at.value.start, at.end)
 }
 
 /// `conf = Π p(token)` over the answer span.
@@ -59,23 +42,28 @@ mod tests {
     #[test]
     fn span_covers_answer_and_newline() {
         let t = encode("S: 2*3=6\nA: 6\n");
-        let s = answer_span(&BYTES, &t).unwrap();
+        let s = answer_span(&BYTES, &t, Extract::ALine).unwrap();
         assert_eq!(crate::data::tokenizer::decode(&t[s.clone()]), "6\n");
         let lp = vec![-0.1f32; t.len()];
         assert!((span_confidence(&lp, s) - (-0.2f64).exp()).abs() < 1e-6);
         let mut cut = encode("A: 12");
         cut.push(EOS);
-        assert_eq!(answer_span(&BYTES, &cut), Some(3..5));
+        assert_eq!(answer_span(&BYTES, &cut, Extract::ALine), Some(3..5));
         assert_eq!(
-            answer_span(&BYTES, &encode("S: A: 3\n")),
+            answer_span(&BYTES, &encode("S: A: 3\n"), Extract::ALine),
             None,
             "only at a line start"
         );
         assert_eq!(
-            answer_span(&BYTES, &encode("A: \n")).map(|r| r.len()),
+            answer_span(&BYTES, &encode("A: \n"), Extract::ALine).map(|r| r.len()),
             Some(1)
         );
-        assert_eq!(answer_span(&BYTES, &encode("S: x\n")), None);
+        assert_eq!(answer_span(&BYTES, &encode("S: x\n"), Extract::ALine), None);
+        // Another shape: the number after `####` through the end of the text.
+        let t = encode("60/3=20\n#### 20");
+        let s = answer_span(&BYTES, &t, Extract::Hash).unwrap();
+        assert_eq!(crate::data::tokenizer::decode(&t[s]), "20");
+        assert_eq!(answer_span(&BYTES, &t, Extract::ALine), None);
     }
 
     #[test]

@@ -44,6 +44,7 @@ impl Trainer {
             &questions,
             votes,
             &opts,
+            self.config.extract(),
             &mut rng,
             self.stop.atomic(),
         );
@@ -82,13 +83,16 @@ impl Trainer {
             for (r, c) in g.rolls.iter().zip(&correct) {
                 answered += r.parsed.answer.is_some() as usize;
                 cut += !r.ended as usize;
-                let conf = answer_span(codec, &r.generated.tokens).map_or(0.0, |s| {
-                    r.generated.logprobs[..s.end]
-                        .iter()
-                        .map(|&l| l as f64)
-                        .sum::<f64>()
-                        .exp()
-                });
+                let conf = answer_span(codec, &r.generated.tokens, self.config.extract()).map_or(
+                    0.0,
+                    |s| {
+                        r.generated.logprobs[..s.end]
+                            .iter()
+                            .map(|&l| l as f64)
+                            .sum::<f64>()
+                            .exp()
+                    },
+                );
                 conf_err += (!c && conf >= threshold) as usize;
             }
             by_sc.push((

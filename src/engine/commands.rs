@@ -155,6 +155,7 @@ impl Trainer {
             &[q.as_str()],
             1,
             &opts,
+            self.config.extract(),
             &mut self.sample_rng,
             &crate::model::generate::NEVER,
         )

@@ -8,8 +8,9 @@ use super::answer_span::{answer_span, span_confidence};
 use super::prg_scoring::prg_traces;
 use super::protocol::{EvalReport, Prediction};
 use crate::data::EvalItem;
+use crate::data::extract::{Extract, parse_with};
 use crate::data::fit::eval_misfit;
-use crate::data::text::{answers_equal, parse_response};
+use crate::data::text::answers_equal;
 use crate::method::calibration::Calibration;
 use crate::method::self_certainty::mean_self_certainty;
 use crate::model::Lm;
@@ -41,6 +42,8 @@ pub struct EvalOpts {
     pub batch_size: usize,
     pub prg_eps: f64,
     pub confident_threshold: f64,
+    /// Where a response's answer is read.
+    pub extract: Extract,
 }
 
 /// Evaluates `items` with `model` (no autograd). Items without an answer count as wrong with
@@ -94,9 +97,9 @@ pub fn evaluate_until(
             .zip(&generated)
             .map(|(item, g)| {
                 let response = codec.decode(&g.tokens);
-                let parsed = parse_response(&response);
+                let parsed = parse_with(&response, opts.extract);
                 let (answer_confidence, response_confidence) =
-                    match (&parsed.answer, answer_span(codec, &g.tokens)) {
+                    match (&parsed.answer, answer_span(codec, &g.tokens, opts.extract)) {
                         (Some(_), Some(span)) => (
                             span_confidence(&g.logprobs, span.clone()),
                             span_confidence(&g.logprobs, 0..span.end),

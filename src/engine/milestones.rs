@@ -83,6 +83,7 @@ impl Trainer {
             batch_size: self.config.eval.batch_size,
             prg_eps: self.config.mix.prg_eps,
             confident_threshold: self.config.eval.confident_threshold,
+            extract: self.config.extract(),
         };
         self.emit(Event::Evaluating { done: 0, items: n });
         let events = self.events.clone();

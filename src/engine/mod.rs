@@ -48,6 +48,9 @@ pub struct Job {
     pub only_base: bool,
     /// Pretrain the base even when a cached or shipped one exists (`hytune pretrain`).
     pub fresh_base: bool,
+    /// Evaluate the starting model (eval and dev) before post-training. An experiment does it
+    /// in the first cell of each dataset only: every cell of it starts from the same model.
+    pub eval_before: bool,
     /// Raised to stop within seconds: the step in progress is dropped, a checkpoint written.
     pub stop: stop::StopFlag,
 }

@@ -101,7 +101,7 @@ impl Trainer {
         });
         self.steps_since_start = 0;
         self.warm_up_shapes();
-        if resume_at.is_none() {
+        if resume_at.is_none() && self.eval_before {
             self.evaluate_now(Split::Eval)?;
             self.evaluate_now(Split::Dev)?;
             self.canary_now();

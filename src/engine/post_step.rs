@@ -98,6 +98,7 @@ impl Trainer {
             &refs,
             votes,
             &opts,
+            self.config.extract(),
             &mut self.rng,
             self.stop.atomic(),
         );

@@ -3,7 +3,8 @@
 
 use std::sync::atomic::AtomicBool;
 
-use crate::data::text::{ParsedResponse, parse_response};
+use crate::data::extract::{Extract, parse_with};
+use crate::data::text::ParsedResponse;
 use crate::method::self_certainty::mean_self_certainty;
 use crate::model::Lm;
 use crate::model::generate::{Generated, SampleOpts, generate_until};
@@ -25,13 +26,14 @@ pub struct Rollout {
     pub ended: bool,
 }
 
-/// `group_size` rollouts of each question, all decoded together; cut short once `stop` is set
-/// (the caller then drops them).
+/// `group_size` rollouts of each question, all decoded together, their answers read as
+/// `extract` says; cut short once `stop` is set (the caller then drops them).
 pub fn rollouts(
     model: &Lm,
     questions: &[&str],
     group_size: usize,
     opts: &SampleOpts,
+    extract: Extract,
     rng: &mut Rng,
     stop: &AtomicBool,
 ) -> Vec<Rollout> {
@@ -46,11 +48,11 @@ pub fn rollouts(
         .zip(prompts)
         .enumerate()
         .map(|(i, (g, p))| {
-            let parsed = parse_response(&codec.decode(&g.tokens));
+            let parsed = parse_with(&codec.decode(&g.tokens), extract);
             let confidence = parsed
                 .answer
                 .as_ref()
-                .and_then(|_| answer_span(codec, &g.tokens))
+                .and_then(|_| answer_span(codec, &g.tokens, extract))
                 .map(|s| span_confidence(&g.logprobs, s));
             let ended = g.tokens.last().is_some_and(|&t| codec.is_end(t));
             Rollout {

@@ -58,6 +58,8 @@ pub(super) struct Trainer {
     pub bad_steps: usize,
     pub paused: bool,
     pub interactive: bool,
+    /// `Job::eval_before`.
+    pub eval_before: bool,
     pub events: Sender<Event>,
     pub commands: Receiver<Command>,
     pub dir: RunDir,
@@ -212,6 +214,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         bad_steps: 0,
         paused: false,
         interactive: job.interactive,
+        eval_before: job.eval_before,
         events,
         commands,
         dir,

@@ -216,6 +216,7 @@ pub fn run(dir: &Path, config: &Config, stages: Stages) -> Result<ExitCode> {
             backend: selected.clone(),
             only_base: true,
             fresh_base: false,
+            eval_before: true,
             stop: stop.clone(),
         };
         match drive(job, "base", &stop, &mut |_, _| String::new())? {
@@ -272,6 +273,9 @@ pub fn run(dir: &Path, config: &Config, stages: Stages) -> Result<ExitCode> {
             backend: selected.clone(),
             only_base: false,
             fresh_base: false,
+            // The starting model is the same in every cell of a dataset: evaluated once, in its
+            // first cell (the summary's base row reads it from there).
+            eval_before: grid.iter().position(|c| c.data_name() == cell.data_name()) == Some(k),
             stop: stop.clone(),
         };
         let label = format!("cell {}/{} {}", k + 1, grid.len(), cell.name());

@@ -68,6 +68,7 @@ pub fn run(config: Config, data: &Path, run_dir: &Path, resume: Option<PathBuf>)
         interactive: false,
         only_base: false,
         fresh_base: false,
+        eval_before: true,
         stop: Default::default(),
         backend: backend::cpu(),
     };
