@@ -7,7 +7,7 @@
 
 use burn::module::Module;
 
-use super::answer_span::answer_span;
+use super::answer_span::{answer_span, span_confidence};
 use super::protocol::{CanaryReport, Event};
 use super::rl_groups::{RewardOpts, group_rewards, groups};
 use super::rollouts::rollouts;
@@ -83,16 +83,8 @@ impl Trainer {
             for (r, c) in g.rolls.iter().zip(&correct) {
                 answered += r.parsed.answer.is_some() as usize;
                 cut += !r.ended as usize;
-                let conf = answer_span(codec, &r.generated.tokens, self.config.extract()).map_or(
-                    0.0,
-                    |s| {
-                        r.generated.logprobs[..s.end]
-                            .iter()
-                            .map(|&l| l as f64)
-                            .sum::<f64>()
-                            .exp()
-                    },
-                );
+                let conf = answer_span(codec, &r.generated.tokens, self.config.extract())
+                    .map_or(0.0, |s| span_confidence(&r.generated.logprobs, 0..s.end));
                 conf_err += (!c && conf >= threshold) as usize;
             }
             by_sc.push((
