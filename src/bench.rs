@@ -79,9 +79,14 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
         model.dims(),
         crate::model::memory::RunDims {
             train_rows: args.rows,
+            train_len: args.cols,
             decode_rows: args.gen_batch,
             max_len,
             shards: crate::model::shards::Shards::for_device(&device).count(args.rows),
+            optimizers: 1,
+            held_gradients: 0,
+            reference: false,
+            checkpoints: false,
         },
     );
     if !args.json {

@@ -26,15 +26,35 @@ pub fn pretrained(config: &Config, device: &Device) -> Result<Option<(HfLm, Base
 /// The run's memory estimate; on the CPU, a run that exceeds the free memory is refused.
 pub fn check_memory(model: &Lm, config: &Config, on_cpu: bool) -> Result<Estimate> {
     let p = &config.post;
-    let rollout_rows = p.questions * p.group_size;
+    let strategy = config.strategy();
+    let rl = strategy.needs_rollouts();
+    let rd = strategy != crate::method::mixing::Strategy::Rlif;
+    // Rollout questions: the unlabeled ones and, beside RD, the labeled ones rolled out too.
+    let questions = if rl {
+        p.questions + if rd { p.labeled_rollouts } else { 0 }
+    } else {
+        0
+    };
+    let rl_rows = questions * p.group_size;
+    let both_split = rl && rd && p.update == "split";
+    // The largest pass: under split RD and RL run apart; joint runs them as one.
+    let train_rows = if p.update == "split" {
+        p.rd_batch.max(rl_rows)
+    } else {
+        p.rd_batch + rl_rows
+    };
     let estimate = Estimate::new(
         model.dims(),
         RunDims {
-            train_rows: p.rd_batch.max(rollout_rows),
-            decode_rows: rollout_rows,
+            train_rows,
+            train_len: model.max_len(),
+            decode_rows: questions * config.votes(),
             max_len: model.max_len(),
-            shards: crate::model::shards::Shards::for_device(&model.device())
-                .count(p.rd_batch + rollout_rows),
+            shards: crate::model::shards::Shards::for_device(&model.device()).count(train_rows),
+            optimizers: 1 + both_split as usize,
+            held_gradients: (both_split && rl_rows >= p.rd_batch) as usize,
+            reference: true,
+            checkpoints: true,
         },
     );
     if let Some(free) = available().filter(|&f| on_cpu && estimate.total() > f) {

@@ -106,7 +106,9 @@ fn generate_rows(
     let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
     let max_new = opts.max_new.min(model.max_len().saturating_sub(longest));
     let mut out = vec![Generated::default(); rows];
-    if rows == 0 || max_new == 0 {
+    // A stop raised before the prefill: no forward at all (on a 135M model the prefill of a
+    // canary's rollouts alone takes minutes, past a scheduler's grace period).
+    if rows == 0 || max_new == 0 || stop.load(Ordering::Relaxed) {
         return out;
     }
     // With shape bucketing the prefill is left-padded up to a bucket (the room for max_new
@@ -173,6 +175,36 @@ fn generate_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stop_raised_before_the_prefill_decodes_nothing() {
+        let device = burn::tensor::Device::flex();
+        device.seed(3);
+        let model = crate::model::GptShape {
+            vocab: crate::data::tokenizer::VOCAB_SIZE,
+            d_model: 16,
+            n_layers: 1,
+            n_heads: 2,
+            max_len: 32,
+            mlp_ratio: 2,
+            positions: crate::model::Positions::Rope,
+            activation: crate::model::Activation::Gelu,
+        }
+        .init(&device);
+        let prompts = vec![vec![1u32, 2, 3], vec![4, 5]];
+        let opts = SampleOpts {
+            temperature: None,
+            top_k: 0,
+            max_new: 8,
+        };
+        let raised = AtomicBool::new(true);
+        let out = generate_until(&model, &prompts, &opts, &mut Rng::new(1), &raised);
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|g| g.tokens.is_empty()), "nothing decoded");
+        // Not raised: every row decodes at least one token (the same call, the flag down).
+        let out = generate_until(&model, &prompts, &opts, &mut Rng::new(1), &NEVER);
+        assert!(out.iter().all(|g| !g.tokens.is_empty()));
+    }
 
     #[test]
     fn greedy_takes_argmax_and_top1_sampling_agrees() {
