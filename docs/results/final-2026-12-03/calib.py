@@ -3,8 +3,8 @@
 levels post-training teaches (1-2 steps) and the level beyond training (3 steps). ECE as hytune
 computes it (10 equal bins); paired per-item bootstrap (1000 resamples, the same items for both
 strategies, seed by seed, then the mean over seeds) of HyTuning - other.
-Usage: calib.py [--split dev] EXPERIMENT_DIR...   (the cells of every folder, pooled)"""
-import json, os, random, sys, statistics as st
+Usage: calib.py [--split dev] EXPERIMENT_DIR...   (the cells of every folder, pooled; one label count)"""
+import json, re, os, random, sys, statistics as st
 
 args = sys.argv[1:]
 split = "eval"
@@ -31,9 +31,10 @@ def cerr(conf, ok):
 SUBSETS = {"all": lambda d: True, "1-2 steps": lambda d: d in (1, 2), "3 steps": lambda d: d == 3}
 runs = {}
 for c in sorted(os.path.join(r, "cells", x) for r in args for x in os.listdir(os.path.join(r, "cells"))):
-    if "-n16-" not in c:
+    m = re.search(r"-n(\d+)-(.+)-s(\d+)$", os.path.basename(c))
+    if not m:
         continue
-    strat, seed = os.path.basename(c).split("-n16-")[1].rsplit("-s", 1)
+    strat, seed = m.group(2), m.group(3)
     p = load(c)
     if p:
         runs.setdefault(strat, {})[int(seed)] = p
