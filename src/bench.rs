@@ -251,9 +251,10 @@ fn decode_timed(model: &Lm, prompt: &[u32], rows: usize, new: usize) -> Vec<f64>
     for _ in 0..new {
         let t = Instant::now();
         let past = cache.len();
-        let logits = model.forward_cached(&batch, cached_bias(&pads, past, batch.cols), &mut cache);
-        let [_, tn, v] = logits.dims();
-        let last = to_vec(logits.slice([0..rows, tn - 1..tn, 0..v]));
+        let logits =
+            model.forward_cached_last(&batch, cached_bias(&pads, past, batch.cols), &mut cache);
+        let v = logits.dims()[2];
+        let last = to_vec(logits);
         let next: Vec<u32> = (0..rows)
             .map(|r| {
                 let z = &last[r * v..(r + 1) * v];

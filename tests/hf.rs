@@ -105,6 +105,27 @@ fn logits_and_greedy_match_transformers() {
             for (g, w) in got.iter().zip(&want) {
                 worst = worst.max((g - w).abs());
             }
+            // A prefill's last-position logits (what decoding reads) are the full forward's
+            // last row.
+            let v = got.len() / prompt.len();
+            let mut cache = model.new_cache(1);
+            let last = to_vec(model.forward_cached_last(
+                &Batch {
+                    tokens: prompt.clone(),
+                    positions: (0..prompt.len() as u32).collect(),
+                    rows: 1,
+                    cols: prompt.len(),
+                },
+                cached_bias(&[0], 0, prompt.len()),
+                &mut cache,
+            ));
+            assert_eq!(last.len(), v, "{name}: one position of logits");
+            let off = last
+                .iter()
+                .zip(&got[(prompt.len() - 1) * v..])
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(off <= 1e-5, "{name}: last-position prefill off by {off}");
             let greedy = ids(&exp["greedy"][i]);
             assert_eq!(
                 greedy_full(&model, &prompt, new),

@@ -76,7 +76,7 @@ fn score_chunk(model: &Lm, items: &[Branched]) -> Vec<Vec<f64>> {
         rows,
         cols: ctx,
     };
-    let _ = model.forward_cached(&prefill, super::cached_bias(&pads, 0, ctx), &mut cache);
+    let _ = model.forward_cached_last(&prefill, super::cached_bias(&pads, 0, ctx), &mut cache);
 
     // The branches side by side: branch `k` sees the context before its start and itself.
     let mut tokens = vec![pad; rows * new];

@@ -134,10 +134,9 @@ fn generate_rows(
     let mut done = vec![false; rows];
     let vocab;
     let mut logits = {
-        let l = model.forward_cached(&batch, cached_bias(&pads, 0, longest), &mut cache);
-        let [_, t, v] = l.dims();
-        vocab = v;
-        to_vec(l.slice([0..rows, t - 1..t, 0..v]))
+        let l = model.forward_cached_last(&batch, cached_bias(&pads, 0, longest), &mut cache);
+        vocab = l.dims()[2];
+        to_vec(l)
     };
     for step in 0..max_new {
         let mut next = vec![pad; rows];
@@ -177,7 +176,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_stop_raised_before_the_prefill_decodes_nothing() {
+    fn last_position_prefill_and_a_stop_raised_before_it() {
         let device = burn::tensor::Device::flex();
         device.seed(3);
         let model = crate::model::GptShape {
@@ -197,6 +196,25 @@ mod tests {
             top_k: 0,
             max_new: 8,
         };
+        // The last-position prefill decoding reads is the full forward's last row.
+        let batch = crate::model::Batch {
+            tokens: prompts[0].clone(),
+            positions: vec![0, 1, 2],
+            rows: 1,
+            cols: 3,
+        };
+        let full =
+            to_vec(model.forward_cached(&batch, cached_bias(&[0], 0, 3), &mut model.new_cache(1)));
+        let last = to_vec(model.forward_cached_last(
+            &batch,
+            cached_bias(&[0], 0, 3),
+            &mut model.new_cache(1),
+        ));
+        let v = last.len();
+        assert_eq!(full.len(), 3 * v);
+        for (a, b) in last.iter().zip(&full[2 * v..]) {
+            assert!((a - b).abs() <= 1e-5, "{a} against {b}");
+        }
         let raised = AtomicBool::new(true);
         let out = generate_until(&model, &prompts, &opts, &mut Rng::new(1), &raised);
         assert_eq!(out.len(), 2);

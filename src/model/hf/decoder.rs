@@ -145,13 +145,14 @@ impl HfLm {
         )
     }
 
-    /// Logits `[B, T, V]`; `positions` `[B, T]` row-major, `bias` `[B or 1, 1, T, T_keys]`.
+    /// Logits `[B, T, V]` (`[B, 1, V]` with `last`); `positions` `[B, T]` row-major, `bias` `[B or 1, 1, T, T_keys]`.
     pub fn run(
         &self,
         tokens: Tensor<2, burn::tensor::Int>,
         positions: &[u32],
         bias: Tensor<4>,
         mut cache: Option<&mut KvCache>,
+        last: bool,
     ) -> Tensor<3> {
         let [b, t] = tokens.dims();
         let device = tokens.device();
@@ -173,6 +174,12 @@ impl HfLm {
         if let Some(c) = cache {
             c.advance(t);
         }
+        // Only the last position's logits when that is all the caller reads (a prefill).
+        let x = if last {
+            crate::model::last_position(x)
+        } else {
+            x
+        };
         let x = self.model.norm.forward(x);
         match &self.lm_head {
             Some(head) => head.forward(x),
