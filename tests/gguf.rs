@@ -142,6 +142,43 @@ fn the_rebuilt_tokenizer_encodes_as_python_tokenizers_does() {
     }
 }
 
+/// Llama 2's kind of vocabulary (`tokenizer.ggml.model = llama`: pieces and scores, no merges),
+/// trained by the `sentencepiece` package: hytune's rebuilt tokenizer gives sentencepiece's ids
+/// (with BOS where a prompt starts) and decodes back to the text. transformers' GGUF loader
+/// differs only on the three texts that start with spaces (no dummy `▁` before them).
+#[test]
+fn a_sentencepiece_vocabulary_tokenizes_as_sentencepiece_does() {
+    let device = Device::flex();
+    let (model, _) = pretrained::load(&gguf("spm"), &plain(64), &device).unwrap();
+    let codec = Lm::Hf(model).codec().clone();
+    let cases = json(fixtures().join("gguf/spm-cases.json"));
+    let mut transformers_differs = Vec::new();
+    for c in cases.as_array().unwrap() {
+        let t = c["text"].as_str().unwrap();
+        assert_eq!(codec.encode(t), ids(&c["ids"]), "{t:?}");
+        assert_eq!(
+            codec.encode_prompt(t),
+            ids(&c["ids_special"]),
+            "{t:?} with BOS"
+        );
+        assert_eq!(
+            codec.decode(&ids(&c["ids"])),
+            c["decoded"].as_str().unwrap()
+        );
+        if c["ids"] != c["transformers"] {
+            transformers_differs.push(t);
+        }
+    }
+    assert_eq!(
+        transformers_differs,
+        [
+            "  two  spaces and\n\nnewlines\n",
+            " leading space",
+            "   three"
+        ]
+    );
+}
+
 #[test]
 fn a_tokenizer_json_beside_the_file_is_used_and_checked() {
     let tmp = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();

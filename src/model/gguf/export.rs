@@ -92,6 +92,14 @@ fn tokenizer_metadata(dir: &Path, vocab: usize) -> Result<Vec<(String, Value)>> 
             path.display()
         );
     }
+    // SentencePiece's BPE (Llama 2, TinyLlama, Mistral) spells spaces as `▁` and falls back to
+    // byte pieces: written as GPT-2's byte-level BPE it would tokenize wrongly in llama.cpp.
+    if v["model"]["byte_fallback"] == true {
+        bail!(
+            "{}: a SentencePiece tokenizer (byte_fallback) is not written to GGUF; export --format hf and convert that with llama.cpp's convert_hf_to_gguf.py (a GGUF base's own tokenizer is copied as it is)",
+            path.display()
+        );
+    }
     let mut tokens = vec![String::new(); vocab];
     let mut kinds = vec![Value::Int(5); vocab];
     let mut put = |t: &str, id: u64, kind: i64| {
@@ -264,4 +272,28 @@ pub fn export(model: &HfLm, base: &Path, out: &Path, format: &str) -> Result<()>
         }
     }
     writer::write(out, &meta, &tensors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sentencepiece_tokenizer_json_is_refused_not_written_as_gpt2() {
+        let dir = crate::scratch::TempDir::new().unwrap();
+        let bpe = |fallback: bool| {
+            format!(
+                r#"{{"model": {{"type": "BPE", "byte_fallback": {fallback}, "vocab": {{"a": 0, "b": 1, "ab": 2}}, "merges": ["a b"]}}, "pre_tokenizer": null, "added_tokens": []}}"#
+            )
+        };
+        std::fs::write(dir.path().join("tokenizer.json"), bpe(true)).unwrap();
+        let e = format!("{:#}", tokenizer_metadata(dir.path(), 3).unwrap_err());
+        assert!(
+            e.contains("tokenizer.json") && e.contains("SentencePiece"),
+            "{e}"
+        );
+        std::fs::write(dir.path().join("tokenizer.json"), bpe(false)).unwrap();
+        let meta = tokenizer_metadata(dir.path(), 3).unwrap();
+        assert_eq!(meta[0].1, Value::Str("gpt2".into()));
+    }
 }
