@@ -303,7 +303,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     (
         "eval",
         "dev_items",
-        "Periodic evaluations use at most this many dev items; the lowest dev Brier score is best.hyt.",
+        "Periodic evaluations use at most this many dev items; eval.best picks the one best.hyt keeps.",
     ),
     (
         "eval",

@@ -255,6 +255,13 @@ pub struct Eval {
     /// When the canary flags reward hacking: warn | rd (also hold alpha at alpha_max from then on).
     #[serde(default = "warn")]
     pub on_hacking: String,
+    /// Which dev evaluation best.hyt keeps: accuracy (ties: lower Brier) | brier (lowest).
+    #[serde(default = "accuracy")]
+    pub best: String,
+}
+
+fn accuracy() -> String {
+    "accuracy".into()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -394,6 +401,7 @@ impl Default for Config {
                 extract: a_line(),
                 canary: 64,
                 on_hacking: warn(),
+                best: accuracy(),
             },
             checkpoint: Checkpoint {
                 every: 100,

@@ -238,6 +238,11 @@ pub fn check(c: &Config) -> Check {
     }
     one_of("eval.on_hacking", &c.eval.on_hacking, &["warn", "rd"])?;
     one_of(
+        "eval.best",
+        &c.eval.best,
+        crate::method::calibration::BEST_RULES,
+    )?;
+    one_of(
         "eval.extract",
         &c.eval.extract,
         crate::data::extract::Extract::NAMES,

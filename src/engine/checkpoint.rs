@@ -54,7 +54,10 @@ pub struct Meta {
     pub rng: Rng,
     pub cursors: Cursors,
     pub mix: Option<MixState>,
-    pub best_brier: Option<f64>,
+    /// The `best_key` of the dev evaluation best.hyt holds (absent before version 0.1 of
+    /// `eval.best`: the next dev evaluation is then best).
+    #[serde(default)]
+    pub best: Option<(f64, f64)>,
     pub elapsed_seconds: f64,
     /// The post-training data (absent in checkpoints of earlier versions).
     #[serde(default)]

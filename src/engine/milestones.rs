@@ -10,6 +10,7 @@ use super::checkpoint::{self, Meta};
 use super::evaluate::{EvalOpts, evaluate_until};
 use super::protocol::{EvalReport, Event, Phase};
 use super::trainer::Trainer;
+use crate::method::calibration::{beats, best_key};
 
 impl Trainer {
     pub fn meta(&self, complete: bool) -> Meta {
@@ -22,7 +23,7 @@ impl Trainer {
             rng: self.rng.clone(),
             cursors: self.cursors.clone(),
             mix: (self.phase == Phase::Post).then(|| self.mix.clone()),
-            best_brier: self.best_brier,
+            best: self.best,
             elapsed_seconds: self.elapsed_before + self.started.elapsed().as_secs_f64(),
             data: Some(self.data_record.clone()),
             base_model: self.base_model.clone(),
@@ -60,7 +61,7 @@ impl Trainer {
         Ok(())
     }
 
-    /// Evaluates on one split: `Dev` chooses `best.hyt` (lowest Brier in post-training), `Eval`
+    /// Evaluates on one split: `Dev` chooses `best.hyt` (by `eval.best` in post-training), `Eval`
     /// is only reported (and gives the run's before/after summary). No dev items: nothing to do.
     pub fn evaluate_now(&mut self, split: Split) -> Result<()> {
         let (items, name) = match split {
@@ -117,12 +118,11 @@ impl Trainer {
             }
             self.last_eval = Some(c.clone());
         }
-        let improved = split == Split::Dev
-            && self.phase == Phase::Post
-            && self.best_brier.is_none_or(|b| c.brier < b);
+        let key = best_key(&self.config.eval.best, &c);
+        let improved = split == Split::Dev && self.phase == Phase::Post && beats(key, self.best);
         self.emit(Event::Eval(Box::new(report)));
         if improved {
-            self.best_brier = Some(c.brier);
+            self.best = Some(key);
             let best = self.dir.path.join("best.hyt");
             self.save(&best, false)?;
         }

@@ -54,7 +54,8 @@ pub(super) struct Trainer {
     pub mix: MixState,
     pub phase: Phase,
     pub step: usize,
-    pub best_brier: Option<f64>,
+    /// The `best_key` of best.hyt's dev evaluation.
+    pub best: Option<(f64, f64)>,
     pub bad_steps: usize,
     pub paused: bool,
     pub interactive: bool,
@@ -210,7 +211,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         corpus,
         phase: Phase::Pretrain,
         step: 0,
-        best_brier: None,
+        best: None,
         bad_steps: 0,
         paused: false,
         interactive: job.interactive,
@@ -364,7 +365,7 @@ impl Trainer {
             self.model = self.model_from(&ck, &path)?;
             self.rng = ck.meta.rng.clone();
             self.cursors = ck.meta.cursors.clone();
-            self.best_brier = ck.meta.best_brier;
+            self.best = ck.meta.best;
             self.elapsed_before = ck.meta.elapsed_seconds;
             self.dir.forget_after(ck.meta.phase.name(), ck.meta.step)?;
             if let Some(bytes) = ck.optimizer_bytes() {

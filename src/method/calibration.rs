@@ -171,6 +171,25 @@ impl Calibration {
     }
 }
 
+/// How best.hyt is chosen among the dev evaluations of post-training (`eval.best`).
+pub const BEST_RULES: &[&str] = &["accuracy", "brier"];
+
+/// The key a dev evaluation ranks by for best.hyt, higher better: `accuracy` (ties: the lower
+/// Brier) or `brier` (the lower Brier; ties: the higher accuracy). Brier alone prefers a model
+/// that answers nothing with confidence 0 to one that answers: on the real SmolLM2 the untrained
+/// base (dev accuracy 0.031, Brier 0.031) beat its own step 12 (0.188, Brier 0.257).
+pub fn best_key(rule: &str, c: &Calibration) -> (f64, f64) {
+    match rule {
+        "brier" => (-c.brier, c.accuracy),
+        _ => (c.accuracy, -c.brier),
+    }
+}
+
+/// Whether `key` replaces the best so far (`None`: nothing yet); an equal key does not.
+pub fn beats(key: (f64, f64), best: Option<(f64, f64)>) -> bool {
+    best.is_none_or(|b| key.0 > b.0 || (key.0 == b.0 && key.1 > b.1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +246,37 @@ mod tests {
         assert_eq!(c.hist_wrong[8] + c.hist_wrong[1], 2);
         assert!(close(c.mean_confidence, 0.7375));
         assert_eq!(Calibration::of(&[], &[], 0.9).n, 0);
+    }
+
+    #[test]
+    fn best_hyt_follows_accuracy_unless_brier_is_asked_for() {
+        // The real SmolLM2 run's dev evaluations at steps 0, 12 and 24.
+        let eval = |accuracy, brier| Calibration {
+            accuracy,
+            brier,
+            ..Default::default()
+        };
+        let evals = [eval(0.031, 0.031), eval(0.188, 0.257), eval(0.125, 0.467)];
+        let pick = |rule| {
+            let mut best: Option<(usize, (f64, f64))> = None;
+            for (i, e) in evals.iter().enumerate() {
+                let k = best_key(rule, e);
+                if beats(k, best.map(|b| b.1)) {
+                    best = Some((i, k));
+                }
+            }
+            best.unwrap().0
+        };
+        assert_eq!(pick("accuracy"), 1);
+        assert_eq!(pick("brier"), 0);
+        // Equal accuracy: the lower Brier wins; an equal key keeps the earlier one.
+        let k = |a, b| best_key("accuracy", &eval(a, b));
+        assert!(beats(k(0.5, 0.2), Some(k(0.5, 0.3))));
+        assert!(!beats(k(0.5, 0.3), Some(k(0.5, 0.3))));
+        assert!(!beats(k(0.4, 0.0), Some(k(0.5, 0.3))));
+        assert!(beats(
+            best_key("brier", &eval(0.1, 0.2)),
+            Some(best_key("brier", &eval(0.9, 0.3)))
+        ));
     }
 }

@@ -118,14 +118,20 @@ impl RunData {
         }
     }
 
-    /// Index of the best evaluation (lowest Brier after post-training started).
-    pub fn best_eval(&self) -> Option<usize> {
-        self.evals
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.phase == "post" && e.split == "dev")
-            .min_by(|a, b| a.1.overall.brier.total_cmp(&b.1.overall.brier))
-            .map(|(i, _)| i)
+    /// Index of the dev evaluation best.hyt holds under `rule` (`eval.best`): the first of
+    /// the post-training ones that no later one beats.
+    pub fn best_eval(&self, rule: &str) -> Option<usize> {
+        use crate::method::calibration::{beats, best_key};
+        let mut best: Option<(usize, (f64, f64))> = None;
+        for (i, e) in self.evals.iter().enumerate() {
+            if e.phase == "post" && e.split == "dev" {
+                let key = best_key(rule, &e.overall);
+                if beats(key, best.map(|b| b.1)) {
+                    best = Some((i, key));
+                }
+            }
+        }
+        best.map(|b| b.0)
     }
 
     /// What the inspector browses: fresh samples, then this step's traces, then the latest eval.

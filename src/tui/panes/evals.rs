@@ -1,5 +1,5 @@
 //! The eval table: accuracy, ECE, Brier, AUROC and confident-error rate at each evaluation,
-//! the best (lowest dev Brier in post-training) marked; the reward canary's latest figures on
+//! the one best.hyt holds (`eval.best`) marked; the reward canary's latest figures on
 //! its bottom edge.
 
 use ratatui::Frame;
@@ -31,7 +31,7 @@ pub fn canary_line(reports: &[CanaryReport]) -> Option<String> {
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let d = app.view();
-    let best = d.best_eval();
+    let best = d.best_eval(&app.config.eval.best);
     let visible = area.height.saturating_sub(3) as usize;
     let start = d.evals.len().saturating_sub(visible);
     let rows: Vec<Row> = d.evals[start..]
