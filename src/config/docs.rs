@@ -331,6 +331,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "When the canary flags reward hacking (its reward rises while its AUROC falls below 0.6, or its accuracy falls 2 standard errors below its best): warn | rd (also hold alpha at alpha_max for the rest of the run).",
     ),
     (
+        "eval",
+        "best",
+        "Which dev evaluation of post-training best.hyt keeps: accuracy (the highest; ties: the lower Brier) | brier (the lowest Brier, which prefers a model that answers nothing at confidence 0 to one that answers).",
+    ),
+    (
         "checkpoint",
         "every",
         "Write a checkpoint every N steps of each phase; 0: only at the end.",
