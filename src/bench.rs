@@ -73,6 +73,10 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
         ),
     };
     let load_s = loading.elapsed().as_secs_f64();
+    // `--set lora.rank=R`: the training step updates adapters on a frozen base.
+    let spec = config.lora_spec();
+    model = model.with_lora(&spec);
+    let (trainable, _) = model.trainable_share();
     let max_len = model.max_len();
     let vocab = model.vocab();
     let estimate = crate::model::memory::Estimate::new(
@@ -86,17 +90,20 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
             optimizers: 1,
             held_gradients: 0,
             reference: false,
+            trainable: Some(trainable),
             checkpoints: false,
+            chunked_logits: !selected.name.starts_with("wgpu"),
         },
     );
     if !args.json {
         println!(
-            "backend {}  threads {}  model {}  ctx {}  params {}  (loaded in {:.1} s)\n{}",
+            "backend {}  threads {}  model {}  ctx {}  params {}  trained {}  (loaded in {:.1} s)\n{}",
             selected.name,
             threads(),
             model.describe(),
             max_len,
             burn::module::Module::num_params(&model),
+            trainable,
             load_s,
             estimate.describe()
         );
@@ -203,6 +210,7 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
             "backend": selected.name,
             "threads": threads(),
             "model": model.describe(), "params": burn::module::Module::num_params(&model),
+            "lora_rank": spec.rank, "trainable": trainable,
             "memory_estimate_bytes": estimate.total(),
             "d_model": shape.d_model, "n_layers": shape.n_layers, "n_heads": shape.n_heads,
             "max_len": max_len, "mlp_ratio": shape.mlp_ratio, "vocab": vocab,

@@ -62,11 +62,15 @@ pub struct PretrainArgs {
 pub struct ExportArgs {
     #[arg(long, value_name = "CKPT")]
     pub checkpoint: PathBuf,
-    /// A new (or empty) folder (`--format hf`), or a new `.gguf` file (`--format gguf`).
+    /// A new (or empty) folder (`--format hf | peft`), or a new `.gguf` file (`--format gguf |
+    /// gguf-lora`).
     #[arg(long, value_name = "DIR|FILE")]
     pub out: PathBuf,
     /// hf (safetensors, config and tokenizer for transformers or vLLM) | gguf (one file for
-    /// llama.cpp or Ollama, with the tokenizer and chat template in its metadata).
+    /// llama.cpp or Ollama, with the tokenizer and chat template in its metadata); a LoRA run's
+    /// adapters are merged into both. A LoRA run's adapters alone: peft (a folder for
+    /// `PeftModel.from_pretrained`) | gguf-lora (a file for llama.cpp's --lora, with an Ollama
+    /// Modelfile beside it).
     #[arg(long, default_value = "hf")]
     pub format: String,
     /// Weight dtype. hf: float32 | bfloat16 | float16 (default: the base model's); gguf: f32 |
@@ -202,6 +206,10 @@ fn pretrain(args: &ConfigArgs, p: PretrainArgs) -> Result<ExitCode> {
 }
 
 fn export(e: ExportArgs) -> Result<ExitCode> {
+    const FORMATS: &[&str] = &["hf", "gguf", "peft", "gguf-lora"];
+    if !FORMATS.contains(&e.format.as_str()) {
+        bail!("--format {}: expected one of {}", e.format, FORMATS.join(", "));
+    }
     let ck = checkpoint::load(&e.checkpoint)?;
     let Some(base) = ck.meta.base_model.clone() else {
         bail!(
@@ -210,19 +218,15 @@ fn export(e: ExportArgs) -> Result<ExitCode> {
         );
     };
     let model = ck.standalone_model(&e.checkpoint, &backend::cpu().device)?;
-    let crate::model::Lm::Hf(h) = model else {
+    let crate::model::Lm::Hf(adapted) = model else {
         bail!("{}: holds no pretrained model", e.checkpoint.display());
     };
+    let lora = &ck.meta.config.lora;
+    use crate::model::adapter_export::{export_gguf_lora, export_peft};
     match e.format.as_str() {
-        "gguf" => {
-            crate::model::gguf::export(&h, &base.dir, &e.out, e.dtype.as_deref().unwrap_or("f16"))?
-        }
-        "hf" if crate::model::gguf::gguf_path(&base.dir).is_some() => bail!(
-            "{}: its base is a GGUF file; export it with --format gguf",
-            e.checkpoint.display()
-        ),
-        "hf" => crate::model::hf::export::export(&h, &base.dir, &e.out, e.dtype.as_deref())?,
-        other => bail!("--format {other}: expected hf or gguf"),
+        "peft" => export_peft(&adapted, lora, &base.dir, &e.checkpoint, &e.out)?,
+        "gguf-lora" => export_gguf_lora(&adapted, lora, &e.checkpoint, &e.out, &base.dir)?,
+        _ => export_merged(&e, &base.dir, adapted)?,
     }
     println!(
         "exported {} ({} step {}) to {}",
@@ -232,6 +236,22 @@ fn export(e: ExportArgs) -> Result<ExitCode> {
         e.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A whole model (`--format hf | gguf`): a LoRA run's adapters folded into its weights.
+fn export_merged(e: &ExportArgs, base: &std::path::Path, model: crate::model::HfLm) -> Result<()> {
+    let h = model.merged();
+    match e.format.as_str() {
+        "gguf" => {
+            crate::model::gguf::export(&h, base, &e.out, e.dtype.as_deref().unwrap_or("f16"))?
+        }
+        "hf" if crate::model::gguf::gguf_path(base).is_some() => bail!(
+            "{}: its base is a GGUF file; export it with --format gguf",
+            e.checkpoint.display()
+        ),
+        _ => crate::model::hf::export::export(&h, base, &e.out, e.dtype.as_deref())?,
+    }
+    Ok(())
 }
 
 /// Builds the job of `hytune train` (and of plain `hytune`).

@@ -65,13 +65,14 @@ pub fn run(job: Job) -> Result<ExitCode> {
             Event::Started(info) => {
                 let _ = writeln!(
                     err,
-                    "hytune: run folder {}\n  backend {}, strategy {}, {} parameters, data {}\n  model {}\n  {}",
+                    "hytune: run folder {}\n  backend {}, strategy {}, {} parameters, data {}\n  model {}\n  post-training: {}\n  {}",
                     info.run_dir.display(),
                     info.backend,
                     info.strategy,
                     info.params,
                     info.data,
                     info.model,
+                    info.training,
                     info.memory
                 );
             }

@@ -20,4 +20,5 @@ pub mod rng;
 #[doc(hidden)]
 pub mod scratch;
 pub mod shipped;
+pub mod timestamp;
 pub mod tui;

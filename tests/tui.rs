@@ -102,6 +102,7 @@ fn synthetic() -> App {
             params: 830_000,
             data: "dosage".into(),
             model: "byte GPT (d 128, 4 layers)".into(),
+            training: "full fine-tuning".into(),
             memory: "memory estimate 1.0 GiB".into(),
         }),
     );

@@ -10,6 +10,10 @@ pub(super) const SECTIONS: &[(&str, &str)] = &[
         "The language model: hytune's byte GPT (shaped here) or a pretrained Hugging Face model. A checkpoint only loads into the same model.",
     ),
     (
+        "lora",
+        "LoRA adapters for post-training: y = x W0 + s (x A) B with the base frozen (no gradient, no optimizer state) and the KL's reference the base with adapters off. Checkpoints of a pretrained model's LoRA run hold the adapters only; `hytune export --format peft | gguf-lora` writes them for PEFT, llama.cpp and Ollama.",
+    ),
+    (
         "data",
         "The built-in domain dataset, generated when no --data DIR is given.",
     ),
@@ -42,6 +46,26 @@ pub(super) const SECTIONS: &[(&str, &str)] = &[
 ];
 
 pub(super) const KEYS: &[(&str, &str, &str)] = &[
+    (
+        "lora",
+        "rank",
+        "Rank r of each adapter; 0: full fine-tuning (every parameter trained, a frozen copy as the KL's reference). LoRA wants about 10x full fine-tuning's learning rates (post.lr, post.rl_lr).",
+    ),
+    (
+        "lora",
+        "alpha",
+        "The adapters' scale s = alpha / rank (PEFT's lora_alpha).",
+    ),
+    (
+        "lora",
+        "targets",
+        "Projections that get adapters, by PEFT's short names: q, k, v, o, gate, up, down (the byte GPT fuses q, k, v into one layer and has no gate). Never the embeddings or the head.",
+    ),
+    (
+        "lora",
+        "rslora",
+        "Rank-stabilised LoRA: s = alpha / sqrt(rank) (PEFT's use_rslora).",
+    ),
     (
         "run",
         "seed",

@@ -19,6 +19,9 @@ use crate::method::rewards::Reward;
 pub struct Config {
     pub run: Run,
     pub model: Model,
+    /// Absent in configs and checkpoints of earlier versions: full fine-tuning.
+    #[serde(default)]
+    pub lora: Lora,
     pub data: Data,
     pub pretrain: Pretrain,
     pub post: Post,
@@ -75,6 +78,30 @@ pub struct Model {
     /// The system turn of a chat-rendered prompt (empty: none).
     #[serde(default = "system_instruction")]
     pub system: String,
+}
+
+/// LoRA adapters for post-training (`model::lora`); rank 0 is full fine-tuning.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lora {
+    pub rank: usize,
+    pub alpha: f64,
+    pub targets: Vec<String>,
+    pub rslora: bool,
+}
+
+impl Default for Lora {
+    fn default() -> Self {
+        Lora {
+            rank: 0,
+            alpha: 32.0,
+            targets: crate::model::lora::TARGETS
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            rslora: false,
+        }
+    }
 }
 
 fn answer_conf() -> String {
@@ -334,6 +361,7 @@ impl Default for Config {
                 prompt: "auto".into(),
                 system: SYSTEM_INSTRUCTION.into(),
             },
+            lora: Lora::default(),
             data: Data {
                 suite: "dosage".into(),
                 size: 4000,
@@ -484,6 +512,16 @@ impl Config {
     /// checkpoint's header): `key: message` of the first bad value.
     pub fn check(&self) -> Result<(), String> {
         validate::check(self).map_err(|(k, m)| format!("{k}: {m}"))
+    }
+
+    /// The `[lora]` section as the model's adapter spec.
+    pub fn lora_spec(&self) -> crate::model::lora::LoraSpec {
+        crate::model::lora::LoraSpec {
+            rank: self.lora.rank,
+            alpha: self.lora.alpha,
+            targets: self.lora.targets.clone(),
+            rslora: self.lora.rslora,
+        }
     }
 
     pub fn to_table(&self) -> toml::Table {

@@ -141,6 +141,27 @@ pub fn check(c: &Config) -> Check {
             "rope needs an even head width (d_model / n_heads)".into(),
         );
     }
+    if c.lora.rank > 1024 {
+        return fail(
+            "lora.rank",
+            format!("must be within 0..=1024 (0: full fine-tuning), got {}", c.lora.rank),
+        );
+    }
+    if c.lora.rank > 0 {
+        positive("lora.alpha", c.lora.alpha)?;
+        if c.lora.targets.is_empty() {
+            return fail(
+                "lora.targets",
+                format!(
+                    "names no projection; expected some of {}",
+                    crate::model::lora::TARGETS.join(", ")
+                ),
+            );
+        }
+    }
+    for t in &c.lora.targets {
+        one_of("lora.targets", t, crate::model::lora::TARGETS)?;
+    }
     one_of("data.suite", &c.data.suite, Suite::NAMES)?;
     at_least("data.size", c.data.size, 1)?;
     at_least("data.eval_size", c.data.eval_size, 1)?;

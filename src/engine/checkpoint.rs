@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use burn::module::Module;
+use burn::module::{Module, ParamGroup};
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
@@ -78,12 +78,23 @@ pub struct Loaded {
 
 /// The record of the model itself (not of the `Lm` wrapper), so byte-GPT checkpoints of
 /// earlier versions still load.
+///
+/// A pretrained model with LoRA adapters records its adapters alone: its base is the model it
+/// was loaded from (the header's `base_model`, checked by hash on load), so the checkpoint is
+/// megabytes and a stop writes it at once. The byte GPT's base was trained by the run itself and
+/// is recorded whole.
 fn record_bytes(model: Lm) -> Result<Bytes> {
     let record = match model {
         Lm::Gpt(g) => g.into_record(),
+        Lm::Hf(h) if h.has_adapters() => h.into_record_group(adapter_group()),
         Lm::Hf(h) => h.into_record(),
     };
     record.into_bytes().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The adapters' parameters (`….lora.a`, `….lora.b`).
+fn adapter_group() -> ParamGroup {
+    ParamGroup::from_regex(r"(^|\.)lora\.(a|b)$").expect("a valid pattern")
 }
 
 fn describe_base(b: Option<&BaseIdentity>) -> String {
@@ -232,10 +243,25 @@ pub fn load(path: &Path) -> Result<Loaded> {
     })
 }
 
-/// The record applied over `skeleton` (a model of the same kind and shape).
-fn apply(bytes: &[u8], skeleton: Lm) -> Result<Lm> {
+/// The record applied over `skeleton` (a model of the same kind and shape); `partial`: the
+/// record holds some of its parameters (a LoRA run's adapters), the rest stay the skeleton's.
+fn apply(bytes: &[u8], skeleton: Lm, partial: bool) -> Result<Lm> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .allow_partial(partial);
+    if partial {
+        // Partial, but whole: one tensor for each of the skeleton's adapter factors.
+        let mut want = 0;
+        crate::model::lora::Adaptable::for_each_linear(&skeleton, &mut |_, l| {
+            want += 2 * l.lora.is_some() as usize
+        });
+        if record.len() != want {
+            bail!(
+                "holds {} tensors where the model's adapters are {want}",
+                record.len()
+            );
+        }
+    }
     let err = |e| anyhow::anyhow!("{e}");
     Ok(match skeleton {
         Lm::Gpt(g) => Lm::Gpt(g.try_load_record(record).map_err(err)?),
@@ -265,7 +291,16 @@ impl Loaded {
                 }
             );
         }
-        apply(&self.model, skeleton)
+        // A post-training checkpoint of a LoRA run holds adapters: the skeleton gets them first.
+        let spec = self.meta.config.lora_spec();
+        let lora = spec.rank > 0 && self.meta.phase == Phase::Post;
+        let skeleton = if lora {
+            skeleton.with_lora(&spec)
+        } else {
+            skeleton
+        };
+        let partial = lora && matches!(skeleton, Lm::Hf(_));
+        apply(&self.model, skeleton, partial)
             .with_context(|| format!("{}: corrupt model record", path.display()))
     }
 
@@ -327,7 +362,17 @@ impl Loaded {
         if self.reference.is_empty() {
             return Ok(None);
         }
-        apply(&self.reference, skeleton).map(Some)
+        apply(&self.reference, skeleton, false).map(Some)
+    }
+
+    /// Bytes of the model, optimizer, reference and RL optimizer sections.
+    pub fn section_sizes(&self) -> [usize; 4] {
+        [
+            self.model.len(),
+            self.optimizer.len(),
+            self.reference.len(),
+            self.rl_optimizer.len(),
+        ]
     }
 
     pub fn rl_optimizer_bytes(&self) -> Option<Bytes> {

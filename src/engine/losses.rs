@@ -164,27 +164,35 @@ pub fn grpo_loss_part(
             None => packed.mask[i * l..(i + 1) * l].iter().sum::<f32>().max(1.0),
         };
     }
-    let reference_lp = to_vec(packed.token_logprobs(reference));
+    // β = 0 needs no reference: its forward is skipped (TRL's default), and no KL is logged.
+    let reference_lp = (beta != 0.0).then(|| to_vec(packed.token_logprobs(reference)));
     let mask_host = &packed.mask;
     let (mut kl_sum, mut kl_tokens) = (0.0, 0.0);
-    for k in 0..n * l {
-        if mask_host[k] > 0.0 {
-            kl_sum += crate::method::grpo::kl_k3(old[k] as f64, reference_lp[k] as f64);
-            kl_tokens += 1.0;
+    if let Some(reference_lp) = &reference_lp {
+        for k in 0..n * l {
+            if mask_host[k] > 0.0 {
+                kl_sum += crate::method::grpo::kl_k3(old[k] as f64, reference_lp[k] as f64);
+                kl_tokens += 1.0;
+            }
         }
     }
     let adv: Vec<f32> = rows.iter().map(|r| r.advantage as f32).collect();
     let mask = packed.mask_tensor(policy);
     let new_lp = packed.token_logprobs(policy);
     let old_lp = float_tensor(old, n, l, &device);
-    let ref_lp = float_tensor(reference_lp, n, l, &device);
     let adv = float_tensor(adv, n, 1, &device).expand([n, l]);
     let ratio = (new_lp.clone() - old_lp).exp();
     let surrogate =
         (ratio.clone() * adv.clone()).min_pair(ratio.clamp(1.0 - eps_low, 1.0 + eps_high) * adv);
-    let d = ref_lp - new_lp;
-    let k3 = (d.clone().exp() - d).sub_scalar(1.0);
-    let per_token = (surrogate - k3.mul_scalar(beta)) * mask;
+    let objective = match reference_lp {
+        Some(reference_lp) => {
+            let d = float_tensor(reference_lp, n, l, &device) - new_lp;
+            let k3 = (d.clone().exp() - d).sub_scalar(1.0);
+            surrogate - k3.mul_scalar(beta)
+        }
+        None => surrogate,
+    };
+    let per_token = objective * mask;
     let per_row = per_token.sum_dim(1).squeeze_dim::<1>(1)
         / float_tensor(lengths, n, 1, &device).squeeze_dim::<1>(1);
     let loss = per_row.sum().div_scalar(batch_rows.max(1) as f32).neg();

@@ -10,6 +10,7 @@ use super::checkpoint::{self, Meta};
 use super::evaluate::{EvalOpts, evaluate_until};
 use super::protocol::{EvalReport, Event, Phase};
 use super::trainer::Trainer;
+use crate::model::Lm;
 use crate::method::calibration::{beats, best_key};
 
 impl Trainer {
@@ -27,6 +28,18 @@ impl Trainer {
             elapsed_seconds: self.elapsed_before + self.started.elapsed().as_secs_f64(),
             data: Some(self.data_record.clone()),
             base_model: self.base_model.clone(),
+        }
+    }
+
+    /// The KL's reference: the frozen copy of full fine-tuning, or under LoRA the base itself
+    /// (the policy with its adapters switched off: no copy).
+    pub fn reference_model(&self) -> Result<Lm> {
+        match &self.reference {
+            Some(r) => Ok(r.clone()),
+            None if self.config.lora.rank > 0 => Ok(self.model.valid().without_adapters()),
+            None => anyhow::bail!(
+                "post-training without a reference model (a checkpoint of full fine-tuning that holds none)"
+            ),
         }
     }
 

@@ -43,9 +43,9 @@ pub fn check_memory(model: &Lm, config: &Config, on_cpu: bool) -> Result<Estimat
     } else {
         p.rd_batch + rl_rows
     };
-    let estimate = Estimate::new(
-        model.dims(),
-        RunDims {
+    let spec = config.lora_spec();
+    let lora = spec.rank > 0;
+    let dims = |spec: &crate::model::lora::LoraSpec| RunDims {
             train_rows,
             train_len: model.max_len(),
             decode_rows: questions * config.votes(),
@@ -53,13 +53,26 @@ pub fn check_memory(model: &Lm, config: &Config, on_cpu: bool) -> Result<Estimat
             shards: crate::model::shards::Shards::for_device(&model.device()).count(train_rows),
             optimizers: 1 + both_split as usize,
             held_gradients: (both_split && rl_rows >= p.rd_batch) as usize,
-            reference: true,
+            reference: spec.rank == 0,
+            trainable: (spec.rank > 0).then(|| crate::model::lora::adapter_params(model, spec)),
             checkpoints: true,
-        },
-    );
+            chunked_logits: on_cpu,
+    };
+    let estimate = Estimate::new(model.dims(), dims(&spec));
     if let Some(free) = available().filter(|&f| on_cpu && estimate.total() > f) {
+        // Full fine-tuning that LoRA would fit: say so first.
+        let with_lora = crate::model::lora::LoraSpec { rank: 16, ..spec.clone() };
+        let lora_total = Estimate::new(model.dims(), dims(&with_lora)).total();
+        let fix = if !lora && lora_total <= free {
+            format!(
+                "train LoRA adapters instead (--set lora.rank=16: {}), or lower",
+                gib(lora_total)
+            )
+        } else {
+            "use a smaller model or lower".to_string()
+        };
         anyhow::bail!(
-            "{} exceeds the {} this machine has free; use a smaller model or lower post.questions, post.group_size, post.rd_batch or model.max_len",
+            "{} exceeds the {} this machine has free; {fix} post.questions, post.group_size, post.rd_batch or model.max_len",
             estimate.describe(),
             gib(free)
         );

@@ -90,7 +90,23 @@ impl Trainer {
             self.step = 0;
             self.optim = optimizer(self.config.post.grad_clip);
             self.optim_rl = optimizer(self.config.post.grad_clip);
-            self.reference = Some(self.model.valid());
+            // LoRA: adapters on a frozen base, whose own forward (adapters off) is the
+            // reference; full fine-tuning keeps a frozen copy.
+            let spec = self.config.lora_spec();
+            if spec.rank > 0 && !self.model.has_adapters() {
+                self.model = self.model.clone().with_lora(&spec);
+            }
+            self.reference = (spec.rank == 0).then(|| self.model.valid());
+            let (trainable, all) = self.model.trainable_share();
+            self.dir.log(&format!(
+                "{}: {trainable} of {all} parameters trainable ({:.2}%)",
+                if spec.rank > 0 {
+                    format!("LoRA rank {} alpha {}", spec.rank, spec.alpha)
+                } else {
+                    "full fine-tuning".to_string()
+                },
+                100.0 * trainable as f64 / all.max(1) as f64
+            ));
             self.mix = MixState::new(&self.config.mix_params());
         }
         self.step = resume_at.unwrap_or(0);

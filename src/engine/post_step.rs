@@ -260,10 +260,7 @@ impl Trainer {
         let rl_scale = rl_step_scale(self.config.rl_step(), informative, rows.len());
         let use_rl = !rows.is_empty() && alpha < 1.0 && (rl_scale > 0.0 || !split_update);
         let use_rd = alpha > 0.0 || !split_update;
-        let reference = self
-            .reference
-            .clone()
-            .expect("reference model exists in post-training");
+        let reference = self.reference_model()?;
         let grpo = GrpoOpts {
             eps_low: cfg.clip_eps,
             eps_high: if cfg.clip_eps_high > 0.0 {

@@ -91,6 +91,8 @@ pub struct RunInfo {
     pub data: String,
     /// The model, in words (`Lm::describe`).
     pub model: String,
+    /// What post-training trains: `full fine-tuning` or `LoRA r16 · 3.50% trainable`.
+    pub training: String,
     /// The memory estimate, in words.
     pub memory: String,
 }

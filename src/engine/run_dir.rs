@@ -147,12 +147,9 @@ impl RunDir {
         Ok(())
     }
 
+    /// A line of `events.log`, stamped with the time in RFC 3339 (UTC).
     pub fn log(&mut self, line: &str) {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let _ = writeln!(self.log, "{t} {line}");
+        let _ = writeln!(self.log, "{} {line}", crate::timestamp::now());
         let _ = self.log.flush();
     }
 

@@ -189,6 +189,12 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     let estimate = super::model_source::check_memory(&model, &config, on_cpu)?;
     let dir = RunDir::open(&job.run_dir, &config)?;
     let model_name = model.describe();
+    let spec = config.lora_spec();
+    let training = crate::model::lora::describe(
+        &spec,
+        crate::model::lora::adapter_params(&model, &spec),
+        params,
+    );
     let mut t = Trainer {
         data_record,
         io_error: None,
@@ -233,6 +239,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         strategy: t.config.mix.strategy.clone(),
         params,
         model: model_name,
+        training,
         memory: estimate.describe(),
         data: data_dir
             .as_ref()

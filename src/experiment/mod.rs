@@ -31,14 +31,18 @@ pub struct ExperimentArgs {
     /// quick (about 30 min on 2 CPU cores) | full; the [experiment] section and --set apply on top.
     #[arg(long)]
     pub preset: Option<String>,
-    /// Only write results.csv, summary.md and the plots from the cells done so far (the last
-    /// stage of a sharded grid; `--report` is the same).
+    /// Write results.csv, summary.md and the plots (the last stage of a sharded grid; `--report`
+    /// is the same). Exits non-zero while cells are missing, unless `--partial`.
     #[arg(long, alias = "report")]
     pub merge: bool,
+    /// With `--merge`: report the cells done so far and exit 0 even if some are missing.
+    #[arg(long, requires = "merge")]
+    pub partial: bool,
     /// Only make the datasets and the shared base, then exit (the first stage of a sharded grid).
     #[arg(long, conflicts_with = "merge")]
     pub prepare: bool,
-    /// Run only shard I of N (counted from 0; cell k is shard k mod N's). Without it, a Slurm
+    /// Run only shard I of N (counted from 1, as nextest, Playwright and Jest count: 1/N … N/N;
+    /// cell k is shard (k mod N) + 1's). Without it, a Slurm
     /// array task (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)
     /// picks its shard itself.
     #[arg(long, value_name = "I/N", conflicts_with_all = ["merge", "prepare"])]
@@ -131,6 +135,14 @@ pub fn run(args: &ConfigArgs, e: ExperimentArgs) -> Result<ExitCode> {
         }
         let written = results::write_reports(&dir, &config)?;
         eprintln!("{}", written.describe(&dir));
+        if written.done < written.cells && !e.partial {
+            eprintln!(
+                "error: {} of {} cells are missing (a shard not run or not finished); rerun the missing shards, or pass --partial to accept a partial report",
+                written.cells - written.done,
+                written.cells
+            );
+            return Ok(ExitCode::FAILURE);
+        }
         return Ok(ExitCode::SUCCESS);
     }
     open_folder(&dir, &config)?;

@@ -1,32 +1,41 @@
-//! Which cells of the fixed cell list this process runs: `--shard I/N` (I from 0), or the
+//! Which cells of the fixed cell list this process runs: `--shard I/N` (I from 1, as nextest,
+//! Playwright and Jest count shards), or the
 //! index a scheduler gives its array task — Slurm job arrays (`SLURM_ARRAY_TASK_ID` less
 //! `SLURM_ARRAY_TASK_MIN`, of `SLURM_ARRAY_TASK_COUNT`) and Kubernetes Indexed Jobs
 //! (`JOB_COMPLETION_INDEX`, the count from `--shards` or `HYTUNE_SHARDS`). Cell k belongs to
-//! shard k mod N, so every shard gets a share of each strategy's (unequal) cost.
+//! shard k mod N (counted from 0 inside: `--shard 1/N` owns cells 0, N, 2N, …), so every shard
+//! gets a share of each strategy's (unequal) cost.
 
 use anyhow::{Result, bail};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
+    /// From 0 (`--shard 1/N` is index 0).
     pub index: usize,
     pub count: usize,
 }
 
 impl Shard {
-    /// `I/N` with 0 ≤ I < N.
+    /// `I/N` with 1 ≤ I ≤ N.
     pub fn parse(s: &str) -> Result<Self> {
         let parsed = s
             .split_once('/')
-            .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+            .and_then(|(i, n)| Some((i.trim().parse::<usize>().ok()?, n.trim().parse().ok()?)));
         match parsed {
-            Some((index, count)) => Self::new(index, count, "--shard"),
-            None => bail!("--shard: expected I/N (e.g. 0/4, shards counted from 0), got `{s}`"),
+            Some((0, count)) => bail!(
+                "--shard 0/{count}: shards count from 1 (1/{count} … {count}/{count}), as in nextest, Playwright and Jest"
+            ),
+            Some((i, count)) if i > count => {
+                bail!("--shard {i}/{count}: shard {i} of {count} does not exist (1 ≤ I ≤ N)")
+            }
+            Some((i, count)) => Self::new(i - 1, count, "--shard"),
+            None => bail!("--shard: expected I/N (e.g. 1/4, shards counted from 1), got `{s}`"),
         }
     }
 
     fn new(index: usize, count: usize, source: &str) -> Result<Self> {
         if count == 0 || index >= count {
-            bail!("{source}: shard {index} of {count} does not exist (0 ≤ I < N)");
+            bail!("{source}: index {index} of {count} does not exist (0 ≤ index < count)");
         }
         Ok(Shard { index, count })
     }
@@ -76,7 +85,7 @@ impl Shard {
     }
 
     pub fn describe(&self) -> String {
-        format!("shard {}/{}", self.index, self.count)
+        format!("shard {}/{}", self.index + 1, self.count)
     }
 }
 
@@ -94,8 +103,17 @@ mod tests {
 
     #[test]
     fn flag_and_round_robin() {
-        let s = Shard::parse("1/3").unwrap();
+        let s = Shard::parse("2/3").unwrap();
         assert_eq!(s, Shard { index: 1, count: 3 });
+        assert_eq!(s.describe(), "shard 2/3");
+        // 1/N … N/N cover every cell (a script written for nextest loses none).
+        let all: Vec<Shard> = (1..=3)
+            .map(|i| Shard::parse(&format!("{i}/3")).unwrap())
+            .collect();
+        assert_eq!(
+            all.iter().map(|s| s.index).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
         let mine: Vec<usize> = (0..8).filter(|&k| s.owns(k)).collect();
         assert_eq!(mine, [1, 4, 7]);
         // Every cell belongs to exactly one shard.
@@ -107,10 +125,12 @@ mod tests {
                 1
             );
         }
-        for bad in ["3/3", "0/0", "1", "a/2", "-1/2"] {
+        for bad in ["4/3", "0/3", "0/0", "1/0", "1", "a/2", "-1/2"] {
             assert!(Shard::parse(bad).is_err(), "{bad}");
         }
-        assert!(format!("{:#}", Shard::parse("3/3").unwrap_err()).contains("--shard"));
+        assert!(format!("{:#}", Shard::parse("4/3").unwrap_err()).contains("--shard"));
+        let zero = format!("{:#}", Shard::parse("0/3").unwrap_err());
+        assert!(zero.contains("count from 1"), "{zero}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Causal self-attention with an optional preallocated KV cache.
 
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::LinearConfig;
+
+use super::lora::Linear;
 use burn::tensor::{Device, Tensor, TensorData, activation};
 
 pub(super) const MASKED: f32 = -1.0e9;
@@ -17,11 +19,29 @@ pub struct SelfAttention {
 impl SelfAttention {
     pub fn new(d_model: usize, n_heads: usize, device: &Device) -> Self {
         Self {
-            qkv: LinearConfig::new(d_model, 3 * d_model).init(device),
-            proj: LinearConfig::new(d_model, d_model).init(device),
+            qkv: LinearConfig::new(d_model, 3 * d_model).init(device).into(),
+            proj: LinearConfig::new(d_model, d_model).init(device).into(),
             n_heads,
             d_head: d_model / n_heads,
         }
+    }
+
+    /// Its two projections with their LoRA roles: the fused `qkv` (adapted when the spec names
+    /// q, k or v) and the output `o`.
+    pub(super) fn map_linears(
+        self,
+        f: &mut dyn FnMut(Option<&str>, Linear) -> Linear,
+    ) -> Self {
+        Self {
+            qkv: f(Some("qkv"), self.qkv),
+            proj: f(Some("o"), self.proj),
+            ..self
+        }
+    }
+
+    pub(super) fn for_each_linear(&self, f: &mut dyn FnMut(Option<&str>, &Linear)) {
+        f(Some("qkv"), &self.qkv);
+        f(Some("o"), &self.proj);
     }
 
     /// `x`: `[B, T, D]`; `bias`: additive mask broadcast to `[B, H, T, T_keys]`; `rope`: the

@@ -4,7 +4,6 @@
 //! one pass over the `K + 1` answer branches replace `K + 1` passes over whole prefixes.
 
 use super::attention::MASKED;
-use super::kernels::token_logprobs::token_logprobs;
 use super::{Batch, Lm, to_vec};
 
 /// One context and its branches.
@@ -114,8 +113,7 @@ fn score_chunk(model: &Lm, items: &[Branched]) -> Vec<Vec<f64>> {
         rows,
         cols: new,
     };
-    let logits = model.forward_cached(&batch, bias, &mut cache);
-    let lp = to_vec(token_logprobs(logits, &targets));
+    let lp = to_vec(model.cached_logprobs(&batch, bias, &mut cache, &targets));
     items
         .iter()
         .enumerate()

@@ -37,10 +37,19 @@ pub struct RunDims {
     /// Gradient sets an earlier pass of the same step still holds while the largest runs
     /// (split: RD's while the RL pass runs).
     pub held_gradients: usize,
-    /// Whether a frozen reference copy is kept (post-training).
+    /// Whether a frozen reference copy is kept (post-training with full fine-tuning; LoRA's
+    /// reference is the base itself).
     pub reference: bool,
+    /// Parameters trained: the model's under full fine-tuning, the adapters' under LoRA (only
+    /// these have gradients, AdamW moments and, for a pretrained base, checkpoint bytes).
+    /// `None`: all of them.
+    pub trainable: Option<usize>,
     /// Whether checkpoints are written (their parts are serialized in memory first).
     pub checkpoints: bool,
+    /// Whether log-probs come from the head a block of rows at a time (the CPU backend:
+    /// `kernels::head_logprobs`), so no `[rows, T, V]` logits are held; else the logits, their
+    /// log-softmax and its gradient are.
+    pub chunked_logits: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -65,22 +74,28 @@ const ACTIVATION_MEASURED_PCT: u64 = 110;
 impl Estimate {
     pub fn new(m: ModelDims, r: RunDims) -> Self {
         let p = m.params as u64 * F32;
+        let trained = r.trainable.map_or(p, |n| n as u64 * F32);
         let t = r.train_len as u64;
         let tokens = r.train_rows as u64 * t;
         // Per layer and token, what autodiff keeps: about ten residual-width tensors (norms,
         // q, k, v, rotations, attention output, projections), four MLP-width ones, and the
         // attention scores and probabilities (two per head per key).
         let per_token_layer = 10 * m.d_model as u64 + 4 * m.mlp as u64 + 2 * m.heads as u64 * t;
-        let counted = (tokens * per_token_layer * m.layers as u64
+        let logits = if r.chunked_logits {
+            // Two blocks of logits (values and gradient) per shard, and one log-sum-exp a token.
+            2 * crate::model::kernels::head_logprobs::BLOCK_LOGITS as u64 * r.shards.max(1) as u64
+                + tokens
+        } else {
             // Logits, their log-softmax and its gradient.
-            + 3 * tokens * m.vocab as u64)
-            * F32;
+            3 * tokens * m.vocab as u64
+        };
+        let counted = (tokens * per_token_layer * m.layers as u64 + logits) * F32;
         let optimizers = r.optimizers.max(1) as u64;
         let reference = if r.reference { p } else { 0 };
         Self {
             weights: p,
-            gradients: p * (r.shards.max(1) + r.held_gradients) as u64,
-            adam: 2 * p * optimizers,
+            gradients: trained * (r.shards.max(1) + r.held_gradients) as u64,
+            adam: 2 * trained * optimizers,
             reference,
             kv_cache: 2
                 * (m.layers * m.kv_width) as u64
@@ -88,9 +103,9 @@ impl Estimate {
                 * r.max_len as u64
                 * F32,
             activations: counted * ACTIVATION_MEASURED_PCT / 100,
-            // The model, the reference and each optimizer's moments as bytes.
+            // The trained parameters, the reference and each optimizer's moments as bytes.
             checkpoint: if r.checkpoints {
-                p + reference + 2 * p * optimizers
+                trained + reference + 2 * trained * optimizers
             } else {
                 0
             },
@@ -167,7 +182,9 @@ mod tests {
             optimizers: 1,
             held_gradients: 0,
             reference: true,
+            trainable: None,
             checkpoints: false,
+            chunked_logits: false,
         }
     }
 
@@ -226,5 +243,40 @@ mod tests {
             },
         );
         assert_eq!((bare.reference, bare.checkpoint), (0, 4000 + 8000));
+    }
+
+    #[test]
+    fn chunked_logits_hold_two_blocks_per_shard() {
+        // 20 tokens: logits 3 × 20 × 50 = 3000 floats become two blocks of 2^22 per shard
+        // (2 shards: 2^24) and 20 log-sum-exps; activations (20 × 656 + 2^24 + 20) × 4 × 1.1.
+        let e = Estimate::new(
+            DIMS,
+            RunDims {
+                chunked_logits: true,
+                ..run(2)
+            },
+        );
+        assert_eq!(e.activations, (20 * 656 + (1 << 24) + 20) * 4 * 110 / 100);
+    }
+
+    #[test]
+    fn lora_keeps_state_for_its_adapters_only() {
+        // 50 of the 1000 parameters trained (200 bytes): gradients 200 per shard, AdamW 400,
+        // no reference; checkpoint: adapters 200 + moments 400. Weights and activations as
+        // before.
+        let e = Estimate::new(
+            DIMS,
+            RunDims {
+                reference: false,
+                trainable: Some(50),
+                checkpoints: true,
+                ..run(2)
+            },
+        );
+        assert_eq!(
+            (e.weights, e.gradients, e.adam, e.reference, e.checkpoint),
+            (4000, 400, 400, 0, 600)
+        );
+        assert_eq!(e.total(), 4000 + 400 + 400 + 3840 + 70928 + 600);
     }
 }

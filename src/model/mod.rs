@@ -1,12 +1,14 @@
 //! The language models (hytune's byte GPT, or a pretrained Hugging Face decoder) and their
 //! uses: teacher-forced log-probs, a KV cache, batched sampling and greedy decoding.
 
+pub mod adapter_export;
 pub(crate) mod attention;
 pub mod branches;
 pub mod generate;
 pub mod gguf;
 pub mod hf;
 pub mod kernels;
+pub mod lora;
 pub mod memory;
 pub mod mlp_activation;
 pub mod pretrained;
@@ -15,7 +17,7 @@ pub mod shapes;
 pub mod shards;
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, LinearConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +30,7 @@ use crate::data::tokenizer::VOCAB_SIZE;
 pub use hf::HfLm;
 use kernels::layer_norm::layer_norm;
 use kernels::linear::linear;
+use lora::{Adaptable, Linear, LoraSpec};
 pub use mlp_activation::Activation;
 
 /// How tokens know their position.
@@ -95,14 +98,15 @@ impl GptShape {
                     ln1: LayerNormConfig::new(d).init(device),
                     attn: SelfAttention::new(d, self.n_heads, device),
                     ln2: LayerNormConfig::new(d).init(device),
-                    fc: LinearConfig::new(d, d * self.mlp_ratio).init(device),
-                    out: LinearConfig::new(d * self.mlp_ratio, d).init(device),
+                    fc: LinearConfig::new(d, d * self.mlp_ratio).init(device).into(),
+                    out: LinearConfig::new(d * self.mlp_ratio, d).init(device).into(),
                 })
                 .collect(),
             ln_f: LayerNormConfig::new(d).init(device),
             head: LinearConfig::new(d, self.vocab)
                 .with_bias(false)
-                .init(device),
+                .init(device)
+                .into(),
             max_len: self.max_len,
             activation: self.activation,
         };
@@ -250,6 +254,25 @@ impl Lm {
         self.run(tokens, &positions, bias, None, false)
     }
 
+    /// Per-token `log p(target)` `[B, T]` of a right-padded batch (`targets` `[B, T]`
+    /// row-major), from the hidden states and the head a block of rows at a time: on the CPU
+    /// backend no `[B, T, V]` logits, nor their gradient, are ever held.
+    pub fn token_logprobs(&self, tokens: Tensor<2, Int>, targets: &[u32]) -> Tensor<2> {
+        let [b, t] = tokens.dims();
+        shapes::record(b, t, t);
+        let device = tokens.device();
+        let positions: Vec<u32> = (0..b).flat_map(|_| 0..t as u32).collect();
+        let bias = attention::causal_bias(t, &device);
+        let (hidden, (w, tied)) = match self {
+            Lm::Gpt(g) => (
+                g.trunk(tokens, &positions, bias, None, false),
+                (g.head.weight.val(), false),
+            ),
+            Lm::Hf(h) => (h.trunk(tokens, &positions, bias, None, false), h.head()),
+        };
+        kernels::head_logprobs::head_logprobs(hidden, w, tied, targets)
+    }
+
     /// Logits `[B, T_new, V]` for new tokens with a KV cache; `bias` is `[B, 1, T_new, T_total]`.
     pub fn forward_cached(&self, batch: &Batch, bias: Vec<f32>, cache: &mut KvCache) -> Tensor<3> {
         self.cached(batch, bias, cache, false)
@@ -267,7 +290,41 @@ impl Lm {
         self.cached(batch, bias, cache, true)
     }
 
+    /// [`Self::forward_cached`]'s per-token `log p(target)` `[B, T_new]` (`targets` row-major),
+    /// through [`Self::token_logprobs`]'s blocks: no `[B, T_new, V]` logits on the CPU backend.
+    pub fn cached_logprobs(
+        &self,
+        batch: &Batch,
+        bias: Vec<f32>,
+        cache: &mut KvCache,
+        targets: &[u32],
+    ) -> Tensor<2> {
+        let (tokens, bias) = self.cached_inputs(batch, bias, cache);
+        let (hidden, (w, tied)) = match self {
+            Lm::Gpt(g) => (
+                g.trunk(tokens, &batch.positions, bias, Some(cache), false),
+                (g.head.weight.val(), false),
+            ),
+            Lm::Hf(h) => (
+                h.trunk(tokens, &batch.positions, bias, Some(cache), false),
+                h.head(),
+            ),
+        };
+        kernels::head_logprobs::head_logprobs(hidden, w, tied, targets)
+    }
+
     fn cached(&self, batch: &Batch, bias: Vec<f32>, cache: &mut KvCache, last: bool) -> Tensor<3> {
+        let (tokens, bias) = self.cached_inputs(batch, bias, cache);
+        self.run(tokens, &batch.positions, bias, Some(cache), last)
+    }
+
+    /// The tokens and the `[B, 1, T_new, view]` bias of a cached forward, the cache's view set.
+    fn cached_inputs(
+        &self,
+        batch: &Batch,
+        bias: Vec<f32>,
+        cache: &mut KvCache,
+    ) -> (Tensor<2, Int>, Tensor<4>) {
         let device = self.device();
         let tokens = int_tensor(&batch.tokens, batch.rows, batch.cols, &device);
         let total = cache.len() + batch.cols;
@@ -289,7 +346,7 @@ impl Lm {
             TensorData::new(bias, [batch.rows, 1, batch.cols, view]),
             &device,
         );
-        self.run(tokens, &batch.positions, bias, Some(cache), last)
+        (tokens, bias)
     }
 
     fn run(
@@ -304,6 +361,43 @@ impl Lm {
             Lm::Gpt(g) => g.run(tokens, positions, bias, cache, last),
             Lm::Hf(h) => h.run(tokens, positions, bias, cache, last),
         }
+    }
+
+    /// This model with fresh LoRA adapters of `spec` on the projections it targets, everything
+    /// else frozen (no gradient, no optimizer state). Rank 0 leaves the model as it is.
+    pub fn with_lora(self, spec: &LoraSpec) -> Lm {
+        if spec.rank == 0 {
+            return self;
+        }
+        let device = self.device();
+        self.no_grad().map_linears(&mut |role, l| match role {
+            Some(r) if lora::wants(spec, r) => l.adapted(spec, &device),
+            _ => l,
+        })
+    }
+
+    /// The base model: adapters switched off (what the KL's reference is under LoRA). The base
+    /// weights are shared with `self`, not copied.
+    pub fn without_adapters(self) -> Lm {
+        self.map_linears(&mut |_, l| l.without_adapter())
+    }
+
+    /// Adapters folded into their weights (merged exports).
+    pub fn merged(self) -> Lm {
+        self.map_linears(&mut |_, l| l.merged())
+    }
+
+    /// Whether any layer carries an adapter.
+    pub fn has_adapters(&self) -> bool {
+        let mut any = false;
+        self.for_each_linear(&mut |_, l| any |= l.lora.is_some());
+        any
+    }
+
+    /// Trainable parameters (the adapters' under LoRA, else all) and all parameters.
+    pub fn trainable_share(&self) -> (usize, usize) {
+        let (adapters, all) = lora::trainable_share(self);
+        (if adapters > 0 { adapters } else { all }, all)
     }
 
     pub fn new_cache(&self, rows: usize) -> KvCache {
@@ -330,6 +424,51 @@ impl Lm {
     }
 }
 
+impl Adaptable for Lm {
+    fn map_linears(self, f: &mut dyn FnMut(Option<&str>, Linear) -> Linear) -> Self {
+        match self {
+            Lm::Gpt(g) => Lm::Gpt(g.map_linears(f)),
+            Lm::Hf(h) => Lm::Hf(h.map_linears(f)),
+        }
+    }
+
+    fn for_each_linear(&self, f: &mut dyn FnMut(Option<&str>, &Linear)) {
+        match self {
+            Lm::Gpt(g) => g.for_each_linear(f),
+            Lm::Hf(h) => h.for_each_linear(f),
+        }
+    }
+}
+
+impl Adaptable for Gpt {
+    fn map_linears(self, f: &mut dyn FnMut(Option<&str>, Linear) -> Linear) -> Self {
+        let blocks = self
+            .blocks
+            .into_iter()
+            .map(|b| Block {
+                attn: b.attn.map_linears(f),
+                fc: f(Some("up"), b.fc),
+                out: f(Some("down"), b.out),
+                ..b
+            })
+            .collect();
+        Gpt {
+            blocks,
+            head: f(None, self.head),
+            ..self
+        }
+    }
+
+    fn for_each_linear(&self, f: &mut dyn FnMut(Option<&str>, &Linear)) {
+        for b in &self.blocks {
+            b.attn.for_each_linear(f);
+            f(Some("up"), &b.fc);
+            f(Some("down"), &b.out);
+        }
+        f(None, &self.head);
+    }
+}
+
 /// `[B, T, D]` → `[B, 1, D]`, the last position of each row.
 pub(crate) fn last_position(x: Tensor<3>) -> Tensor<3> {
     let [b, t, d] = x.dims();
@@ -339,6 +478,18 @@ pub(crate) fn last_position(x: Tensor<3>) -> Tensor<3> {
 impl Gpt {
     /// `positions`: `[B, T]` row-major, the position of each token.
     fn run(
+        &self,
+        tokens: Tensor<2, Int>,
+        positions: &[u32],
+        bias: Tensor<4>,
+        cache: Option<&mut KvCache>,
+        last: bool,
+    ) -> Tensor<3> {
+        linear(&self.head, self.trunk(tokens, positions, bias, cache, last))
+    }
+
+    /// The final normed hidden states `[B, T, D]` (`[B, 1, D]` with `last`), before the head.
+    fn trunk(
         &self,
         tokens: Tensor<2, Int>,
         positions: &[u32],
@@ -381,7 +532,7 @@ impl Gpt {
             c.advance(x.dims()[1]);
         }
         let x = if last { last_position(x) } else { x };
-        linear(&self.head, layer_norm(&self.ln_f, x))
+        layer_norm(&self.ln_f, x)
     }
 }
 

@@ -3,7 +3,6 @@
 
 use burn::tensor::Tensor;
 
-use super::kernels::token_logprobs::token_logprobs;
 use super::{Lm, float_tensor, int_tensor, to_vec};
 
 /// Right-padded `[N, L]` inputs of `prefix ++ continuation` pairs, with the shifted targets and
@@ -48,11 +47,12 @@ impl Packed {
         }
     }
 
-    /// Per-token `log p(target)` `[N, L]` under `model` (with autograd when the model has it).
+    /// Per-token `log p(target)` `[N, L]` under `model` (with autograd when the model has it),
+    /// never holding the `[N, L, V]` logits on the CPU backend ([`Lm::token_logprobs`]).
     pub fn token_logprobs(&self, model: &Lm) -> Tensor<2> {
         let device = model.device();
         let inputs = int_tensor(&self.inputs, self.rows, self.cols, &device);
-        token_logprobs(model.forward(inputs), &self.targets)
+        model.token_logprobs(inputs, &self.targets)
     }
 
     pub fn mask_tensor(&self, model: &Lm) -> Tensor<2> {

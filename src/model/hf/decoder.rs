@@ -3,7 +3,7 @@
 //! parameter names, so a checkpoint maps onto the module without renaming.
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::nn::{Embedding, EmbeddingConfig, LinearConfig, RmsNorm, RmsNormConfig};
 use burn::tensor::{Device, Tensor, activation};
 
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use super::config::HfConfig;
 use crate::data::codec::Codec;
 use crate::model::KvCache;
 use crate::model::attention::Rope;
+use crate::model::lora::{Adaptable, Linear};
 
 #[derive(Module, Debug)]
 pub struct HfAttention {
@@ -73,7 +74,12 @@ impl HfLm {
     pub fn init(config: &HfConfig, max_len: usize, codec: Arc<Codec>, device: &Device) -> Self {
         let c = config;
         let (d, hd) = (c.hidden_size, c.head_dim);
-        let lin = |i, o, bias| LinearConfig::new(i, o).with_bias(bias).init(device);
+        let lin = |i, o, bias| -> Linear {
+            LinearConfig::new(i, o)
+                .with_bias(bias)
+                .init(device)
+                .into()
+        };
         let layers = (0..c.num_layers)
             .map(|_| HfLayer {
                 self_attn: HfAttention {
@@ -151,6 +157,43 @@ impl HfLm {
         tokens: Tensor<2, burn::tensor::Int>,
         positions: &[u32],
         bias: Tensor<4>,
+        cache: Option<&mut KvCache>,
+        last: bool,
+    ) -> Tensor<3> {
+        let x = self.trunk(tokens, positions, bias, cache, last);
+        match &self.lm_head {
+            Some(head) => head.forward(x),
+            None => {
+                let w = self.model.embed_tokens.weight.val(); // [V, D]
+                let [b, t, d] = x.dims();
+                let (n, v) = (b * t, w.dims()[0]);
+                // A transposed operand is copied before the product: copy the smaller of the
+                // embedding (V·D) and the logits (N·V). Decoding (N = rows) copies only logits.
+                if n < d {
+                    w.matmul(x.reshape([n, d]).transpose())
+                        .transpose()
+                        .reshape([b, t, v])
+                } else {
+                    x.matmul(w.transpose().unsqueeze::<3>())
+                }
+            }
+        }
+    }
+
+    /// The head's weight: `lm_head`'s `[D, V]`, or the tied embedding's `[V, D]` (`true`).
+    pub fn head(&self) -> (Tensor<2>, bool) {
+        match &self.lm_head {
+            Some(h) => (h.weight.val(), false),
+            None => (self.model.embed_tokens.weight.val(), true),
+        }
+    }
+
+    /// The final normed hidden states `[B, T, D]` (`[B, 1, D]` with `last`), before the head.
+    pub fn trunk(
+        &self,
+        tokens: Tensor<2, burn::tensor::Int>,
+        positions: &[u32],
+        bias: Tensor<4>,
         mut cache: Option<&mut KvCache>,
         last: bool,
     ) -> Tensor<3> {
@@ -180,24 +223,94 @@ impl HfLm {
         } else {
             x
         };
-        let x = self.model.norm.forward(x);
-        match &self.lm_head {
-            Some(head) => head.forward(x),
-            None => {
-                let w = self.model.embed_tokens.weight.val(); // [V, D]
-                let [b, t, d] = x.dims();
-                let (n, v) = (b * t, w.dims()[0]);
-                // A transposed operand is copied before the product: copy the smaller of the
-                // embedding (V·D) and the logits (N·V). Decoding (N = rows) copies only logits.
-                if n < d {
-                    w.matmul(x.reshape([n, d]).transpose())
-                        .transpose()
-                        .reshape([b, t, v])
-                } else {
-                    x.matmul(w.transpose().unsqueeze::<3>())
+        self.model.norm.forward(x)
+    }
+}
+
+impl Adaptable for HfLm {
+    fn map_linears(self, f: &mut dyn FnMut(Option<&str>, Linear) -> Linear) -> Self {
+        let layers = self
+            .model
+            .layers
+            .into_iter()
+            .map(|l| {
+                let (a, m) = (l.self_attn, l.mlp);
+                HfLayer {
+                    self_attn: HfAttention {
+                        q_proj: f(Some("q"), a.q_proj),
+                        k_proj: f(Some("k"), a.k_proj),
+                        v_proj: f(Some("v"), a.v_proj),
+                        o_proj: f(Some("o"), a.o_proj),
+                        ..a
+                    },
+                    mlp: HfMlp {
+                        gate_proj: f(Some("gate"), m.gate_proj),
+                        up_proj: f(Some("up"), m.up_proj),
+                        down_proj: f(Some("down"), m.down_proj),
+                    },
+                    ..l
+                }
+            })
+            .collect();
+        HfLm {
+            model: HfBody {
+                layers,
+                ..self.model
+            },
+            lm_head: self.lm_head.map(|h| f(None, h)),
+            ..self
+        }
+    }
+
+    fn for_each_linear(&self, f: &mut dyn FnMut(Option<&str>, &Linear)) {
+        for l in &self.model.layers {
+            let (a, m) = (&l.self_attn, &l.mlp);
+            f(Some("q"), &a.q_proj);
+            f(Some("k"), &a.k_proj);
+            f(Some("v"), &a.v_proj);
+            f(Some("o"), &a.o_proj);
+            f(Some("gate"), &m.gate_proj);
+            f(Some("up"), &m.up_proj);
+            f(Some("down"), &m.down_proj);
+        }
+        if let Some(h) = &self.lm_head {
+            f(None, h);
+        }
+    }
+}
+
+impl HfLm {
+    /// Adapters folded into their weights (merged exports).
+    pub fn merged(self) -> Self {
+        self.map_linears(&mut |_, l| l.merged())
+    }
+
+    pub fn has_adapters(&self) -> bool {
+        !self.adapters().is_empty()
+    }
+
+    /// Each adapted projection's PEFT module name (`model.layers.{i}.self_attn.q_proj`) and
+    /// adapter, in layer order.
+    pub fn adapters(&self) -> Vec<(String, &crate::model::lora::Lora)> {
+        let mut out = Vec::new();
+        for (i, l) in self.model.layers.iter().enumerate() {
+            let (a, m) = (&l.self_attn, &l.mlp);
+            let named = [
+                ("self_attn.q_proj", &a.q_proj),
+                ("self_attn.k_proj", &a.k_proj),
+                ("self_attn.v_proj", &a.v_proj),
+                ("self_attn.o_proj", &a.o_proj),
+                ("mlp.gate_proj", &m.gate_proj),
+                ("mlp.up_proj", &m.up_proj),
+                ("mlp.down_proj", &m.down_proj),
+            ];
+            for (name, lin) in named {
+                if let Some(lora) = &lin.lora {
+                    out.push((format!("model.layers.{i}.{name}"), lora));
                 }
             }
         }
+        out
     }
 }
 

@@ -59,31 +59,7 @@ pub fn export(model: &HfLm, base: &Path, out: &Path, dtype: Option<&str>) -> Res
             DTYPES.join(", ")
         );
     };
-    if out.exists()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        bail!(
-            "{}: exists and is not empty; choose a new folder",
-            out.display()
-        );
-    }
-    let name = out
-        .file_name()
-        .context("the export folder needs a name")?
-        .to_string_lossy()
-        .to_string();
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("{}: cannot create", parent.display()))?;
-    let tmp = parent.join(format!(".{name}.partial"));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let mut write = || -> Result<()> {
-        std::fs::create_dir_all(&tmp)?;
+    into_new_folder(out, |tmp| {
         let mut store = SafetensorsStore::from_file(tmp.join("model.safetensors"))
             .with_to_adapter(BurnToPyTorchAdapter.chain(FloatCastAdapter::to(target)))
             .metadata("format", "pt");
@@ -111,13 +87,46 @@ pub fn export(model: &HfLm, base: &Path, out: &Path, dtype: Option<&str>) -> Res
                     .with_context(|| format!("{}: cannot copy", src.display()))?;
             }
         }
+        Ok(())
+    })
+}
+
+/// Writes a folder `out` (which must not exist or be empty) with `write`, into a sibling
+/// temporary folder first and renamed when whole, so a failure leaves nothing half done.
+pub fn into_new_folder(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "{}: exists and is not empty; choose a new folder",
+            out.display()
+        );
+    }
+    let name = out
+        .file_name()
+        .context("the export folder needs a name")?
+        .to_string_lossy()
+        .to_string();
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("{}: cannot create", parent.display()))?;
+    let tmp = parent.join(format!(".{name}.partial"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let run = || -> Result<()> {
+        std::fs::create_dir_all(&tmp)?;
+        write(&tmp)?;
         if out.exists() {
             std::fs::remove_dir(out)?;
         }
         std::fs::rename(&tmp, out)?;
         Ok(())
     };
-    write()
+    run()
         .inspect_err(|_| {
             let _ = std::fs::remove_dir_all(&tmp);
         })

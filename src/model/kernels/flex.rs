@@ -41,10 +41,10 @@ pub fn from_f32(values: Vec<f32>, shape: Shape) -> FlexTensor {
 /// way. The body is an `#[inline(always)]` function called from the AVX2 one, so it is
 /// compiled inside it; what it calls out of line (`collect`, `extend`) runs as built.
 macro_rules! wide_fn {
-    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
-        fn $name($($arg: $ty),*) $(-> $ret)? {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]
             fn body($($arg: $ty),*) $(-> $ret)? $body

@@ -10,7 +10,8 @@
 //!
 //! `∂x = g · Wᵀ`, `∂W = xᵀ · g`, `∂b = Σ_rows g`.
 //!
-//! Other backends, and layers whose weight is not `[d_in, d_out]`, keep `Linear::forward`.
+//! Other backends, and layers whose weight is not `[d_in, d_out]`, keep `Linear::forward`. A
+//! layer's LoRA adapter adds its term on top either way.
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -20,7 +21,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
-use burn::nn::Linear;
+use crate::model::lora::Linear;
 use burn::tensor::{Shape, Tensor};
 
 use super::flex::{contiguous_f32, from_f32, on_flex_f32};
@@ -31,11 +32,16 @@ pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     if !on_flex_f32(&x) || w.dims()[0] != x.dims()[D - 1] {
         return layer.forward(x);
     }
+    let input = layer.lora.is_some().then(|| x.clone());
     let (x, w) = (x.into_dispatch(), w.into_dispatch());
-    Tensor::from_dispatch(match &layer.bias {
+    let y = Tensor::from_dispatch(match &layer.bias {
         Some(b) => <Dispatch as FlexLinear>::flex_linear(x, w, b.val().into_dispatch()),
         None => <Dispatch as FlexLinear>::flex_linear_no_bias(x, w),
-    })
+    });
+    match input {
+        Some(x) => layer.plus_adapter(x, y),
+        None => y,
+    }
 }
 
 #[backend_extension(Flex, Autodiff)]
@@ -166,7 +172,7 @@ fn sizes(x: &FlexTensor, w: &FlexTensor) -> (usize, usize, usize) {
 /// `dst[m × n] (+)= lhs · rhs` over `k`, row-major `dst`; `(rs, cs)` are each operand's row and
 /// column strides in elements.
 #[allow(clippy::too_many_arguments)]
-fn gemm_into(
+pub(super) fn gemm_into(
     dst: &mut [f32],
     (m, n, k): (usize, usize, usize),
     lhs: &[f32],
@@ -303,7 +309,7 @@ mod tests {
     use burn::tensor::{Device, TensorData};
 
     fn layer(bias: bool, device: &Device) -> Linear {
-        let mut l = LinearConfig::new(5, 3).with_bias(bias).init(device);
+        let mut l: Linear = LinearConfig::new(5, 3).with_bias(bias).init(device).into();
         let w: Vec<f32> = (0..15).map(|i| ((i * 7) % 11) as f32 * 0.2 - 1.0).collect();
         l.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [5, 3]), device));
         if bias {
@@ -381,6 +387,49 @@ mod tests {
                 close(&ours.3, &theirs.3, "grad b");
             }
         }
+    }
+
+    /// With a LoRA adapter on a frozen base: the value and the gradients of `x`, `A` and `B`
+    /// equal the composed path's, and the base gets none.
+    #[test]
+    fn adapter_on_the_kernel_matches_burn() {
+        use crate::model::lora::LoraSpec;
+        let device = Device::flex().autodiff();
+        let spec = LoraSpec {
+            rank: 2,
+            alpha: 4.0,
+            targets: vec!["q".into()],
+            rslora: false,
+        };
+        let run = |fused: bool| {
+            device.seed(7);
+            let mut l = layer(true, &device).adapted(&spec, &device);
+            // A nonzero B, so every gradient is nonzero.
+            let b: Vec<f32> = (0..6).map(|i| (i as f32 * 0.9).cos()).collect();
+            l.lora.as_mut().unwrap().b =
+                Param::from_tensor(Tensor::from_data(TensorData::new(b, [2, 3]), &device));
+            let x = input(&device).require_grad();
+            let y = if fused {
+                linear(&l, x.clone())
+            } else {
+                l.forward(x.clone())
+            };
+            let grads = (y.clone() * y.clone()).sum().backward();
+            use crate::model::to_vec as v;
+            let a = l.lora.as_ref().unwrap();
+            assert!(l.weight.val().grad(&grads).is_none());
+            (
+                v(y),
+                v(x.grad(&grads).expect("x")),
+                v(a.a.val().grad(&grads).expect("A")),
+                v(a.b.val().grad(&grads).expect("B")),
+            )
+        };
+        let (ours, theirs) = (run(true), run(false));
+        assert_close(&ours.0, &theirs.0, 1e-5, "value");
+        assert_close(&ours.1, &theirs.1, 1e-4, "grad x");
+        assert_close(&ours.2, &theirs.2, 1e-4, "grad A");
+        assert_close(&ours.3, &theirs.3, 1e-4, "grad B");
     }
 
     /// By hand: x = [[1, 2]], W = [[1, 0, 2], [0, 1, 3]], b = [1, 1, 1] give [[2, 3, 9]]; with

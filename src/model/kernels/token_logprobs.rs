@@ -91,7 +91,7 @@ fn forward(logits: &FlexTensor, targets: &[u32]) -> (FlexTensor, Vec<f32>) {
 
 wide_fn! {
     /// Each row's log-sum-exp, and the target's log-prob; `exps` is a row of scratch.
-    fn logprob_rows(
+    pub(super) fn logprob_rows(
         z: &[f32],
         targets: &[u32],
         out: &mut [f32],
@@ -131,7 +131,7 @@ fn backward(s: &Saved, grad: &FlexTensor) -> FlexTensor {
 
 wide_fn! {
     /// `g · (onehot(target) − softmax)` per row, the softmax from the saved log-sum-exp.
-    fn logprob_backward_rows(
+    pub(super) fn logprob_backward_rows(
         z: &[f32],
         g: &[f32],
         lse: &[f32],

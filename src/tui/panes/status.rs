@@ -83,6 +83,10 @@ pub fn spans(app: &App) -> Vec<Span<'static>> {
                 .unwrap_or_default()
                 .to_string(),
         ));
+        if info.training.starts_with("LoRA") {
+            v.push(sep());
+            v.push(Span::raw(info.training.clone()));
+        }
     }
     if let Some(ck) = &app.last_checkpoint {
         v.push(sep());
