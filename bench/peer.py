@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """hytune against TRL's GRPOTrainer on the same RLIF work, one run each, on this machine: the
 same model directory, unlabeled questions, group size, new tokens, consensus reward, KL weight
-and thread count; full fine-tuning and LoRA (PEFT's for TRL). Prints a table of seconds per
-step (median after one warm-up step) and peak RSS (`/usr/bin/time`), and the ratios.
+and thread count; full fine-tuning and LoRA (PEFT's for TRL). Both learning rates default to
+1e-12, so no step moves the policy: every step of every run decodes the base model, and the
+work (response lengths) is the same in expectation. Prints a table of seconds per step (median
+after one warm-up step) and peak RSS (`/usr/bin/time`), and the ratios.
 Optional: needs a Python with torch, transformers, trl and peft (--python); never the build
 or the tests.
 
@@ -41,7 +43,12 @@ def main():
     ap.add_argument("--group", type=int, default=8)
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--beta", type=float, default=0.02)
+    ap.add_argument("--lr", type=float, default=1e-12,
+                    help="both learning rates (default: too small to move the policy, so every "
+                         "step and both tools decode the same model and the same lengths)")
     ap.add_argument("--work", default="/tmp/hytune-peer")
+    ap.add_argument("--set", action="append", default=[], help="more hytune --set (e.g. post.micro_batch=4)")
+    ap.add_argument("--tag", default="", help="a name for this hytune variant in the table")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     data = os.path.join(a.work, "data")
@@ -61,17 +68,19 @@ def main():
                 "post.max_new_tokens": a.new_tokens, "post.kl_beta": a.beta,
                 "post.steps": a.steps + 1, "lora.rank": rank, "model.prompt": '"chat"',
                 "eval.every": 0, "eval.max_items": 4, "eval.dev_items": 4, "eval.canary": 0,
-                "checkpoint.every": 0, "post.min_majority": 0.0,
+                "checkpoint.every": 0, "post.min_majority": 0.0, "post.lr": a.lr, "post.rl_lr": a.lr, "post.rl_step": '"always"',
             }
             cmd = [a.hytune, "train", "--headless", "--backend", "cpu", "--model", a.model,
                    "--data", data, "--out", out]
             for k, v in sets.items():
                 cmd += ["--set", f"{k}={v}"]
+            for kv in a.set:
+                cmd += ["--set", kv]
             _, rss = timed(cmd, env, os.path.join(a.work, "rss"))
             steps = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]
             steps = [s for s in steps if s["phase"] == "post"][1:]
             results.append({
-                "impl": "hytune", "lora_rank": rank,
+                "impl": "hytune" + (f" ({a.tag})" if a.tag else ""), "lora_rank": rank,
                 "step_s_median": statistics.median(s["step_seconds"] for s in steps),
                 "rollout_s": statistics.median(s["time_rollout"] for s in steps),
                 "update_s": statistics.median(s["time_update"] for s in steps),
@@ -82,7 +91,7 @@ def main():
             cmd = [a.python, os.path.join(HERE, "trl_grpo.py"), "--model", a.model, "--data", data,
                    "--lora", str(rank), "--threads", str(a.threads), "--steps", str(a.steps),
                    "--questions", str(a.questions), "--group", str(a.group),
-                   "--new-tokens", str(a.new_tokens), "--beta", str(a.beta)]
+                   "--new-tokens", str(a.new_tokens), "--beta", str(a.beta), "--lr", str(a.lr)]
             stdout, rss = timed(cmd, env, os.path.join(a.work, "rss"))
             r = json.loads(stdout.strip().splitlines()[-1])
             r["peak_rss_bytes"] = rss
@@ -92,7 +101,7 @@ def main():
     for r in results:
         print(f"| {r['impl']} | {r['lora_rank'] or 'full FT'} | {r['step_s_median']:.1f} | "
               f"{r['peak_rss_bytes'] / 2**30:.2f} GiB |")
-    by = {(r["impl"], r["lora_rank"]): r for r in results}
+    by = {(r["impl"].split(" ")[0], r["lora_rank"]): r for r in results}
     for rank in a.ranks:
         h, t = by.get(("hytune", rank)), by.get(("trl", rank))
         if h and t:

@@ -249,6 +249,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ),
     (
         "post",
+        "micro_batch",
+        "Rows of one forward-backward pass at most, gradients summed over the passes (as gradient accumulation); 0: the whole batch split over the threads. Lower it to bound the update's activations (the memory estimate follows).",
+    ),
+    (
+        "post",
         "labeled_rollouts",
         "Questions of each RD batch also rolled out (group_size each), rewarded against their gold answer (1 if correct, plus prg_weight * clamp(PRG against gold, 0, 1)).",
     ),

@@ -204,6 +204,10 @@ pub struct Post {
     /// advantage (`method::grpo::rl_step_scale`). Checkpoints of earlier versions read as always.
     #[serde(default = "always")]
     pub rl_step: String,
+    /// Rows of one forward-backward pass at most (gradients accumulated over the passes); 0:
+    /// the whole batch, split over the threads. Bounds the update's activations.
+    #[serde(default)]
+    pub micro_batch: usize,
 }
 
 fn always() -> String {
@@ -403,6 +407,7 @@ impl Default for Config {
                 update: "split".into(),
                 labeled_rollouts: 0,
                 rl_step: "scaled".into(),
+                micro_batch: 0,
             },
             mix: Mix {
                 strategy: "hytuning".into(),

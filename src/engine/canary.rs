@@ -5,7 +5,6 @@
 //! the gold answer, the answer and cut rates, the mean reward, accuracy and confident errors;
 //! and it flags the onset of reward hacking (`method::hacking`).
 
-use burn::module::Module;
 
 use super::answer_span::{answer_span, span_confidence};
 use super::protocol::{CanaryReport, Event};
@@ -28,7 +27,7 @@ impl Trainer {
             return None;
         }
         let items = self.data.dev[..n].to_vec();
-        let policy = self.model.valid();
+        let policy = self.model.inference();
         let post = &self.config.post;
         let votes = self.config.votes();
         let opts = SampleOpts {

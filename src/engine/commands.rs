@@ -4,7 +4,6 @@ use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::time::Duration;
 
 use anyhow::Result;
-use burn::module::Module;
 
 use super::protocol::{Command, Event, Sample};
 use super::trainer::{Halt, Trainer};
@@ -149,7 +148,7 @@ impl Trainer {
             top_k: p.top_k,
             max_new: p.max_new_tokens,
         };
-        let policy = self.model.valid();
+        let policy = self.model.inference();
         let r = super::rollouts::rollouts(
             &policy,
             &[q.as_str()],

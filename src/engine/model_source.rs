@@ -45,16 +45,27 @@ pub fn check_memory(model: &Lm, config: &Config, on_cpu: bool) -> Result<Estimat
     };
     let spec = config.lora_spec();
     let lora = spec.rank > 0;
+    // Micro-batches (`post.micro_batch`) run one a thread at a time: the activations are those
+    // of that many rows.
+    let sharding = crate::model::shards::Shards::for_device(&model.device());
+    let shards = sharding.count_capped(train_rows, p.micro_batch);
+    let lanes = sharding.threads().min(shards);
+    let concurrent_rows = if p.micro_batch > 0 {
+        train_rows.min(lanes * p.micro_batch)
+    } else {
+        train_rows
+    };
     let dims = |spec: &crate::model::lora::LoraSpec| RunDims {
-            train_rows,
+            train_rows: concurrent_rows,
             train_len: model.max_len(),
             decode_rows: questions * config.votes(),
             max_len: model.max_len(),
-            shards: crate::model::shards::Shards::for_device(&model.device()).count(train_rows),
+            shards: lanes,
             optimizers: 1 + both_split as usize,
             held_gradients: (both_split && rl_rows >= p.rd_batch) as usize,
             reference: spec.rank == 0,
             trainable: (spec.rank > 0).then(|| crate::model::lora::adapter_params(model, spec)),
+            merged_copy: crate::model::lora::adapted_params(model, spec),
             checkpoints: true,
             chunked_logits: on_cpu,
     };

@@ -3,7 +3,6 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use burn::module::Module;
 use burn::optim::GradientsParams;
 
 use super::losses::{GrpoOpts, PolicyRow, grpo_loss_part, rd_encode, rd_loss_part, rd_tokens};
@@ -126,7 +125,7 @@ impl Trainer {
     pub(super) fn post_step(&mut self, total: usize) -> Result<Option<StepMetrics>> {
         let cfg = self.config.post.clone();
         let params = self.config.mix_params();
-        let policy = self.model.valid();
+        let policy = self.model.inference();
         let split_update = cfg.update == "split";
         let mut m = StepMetrics {
             phase: "post".into(),
@@ -278,7 +277,7 @@ impl Trainer {
         // of `w_rd·RD + w_rl·RL`, so the shards' gradients sum to the whole batch's.
         let pass =
             |model: &Lm, gold: &[(Vec<u32>, Vec<u32>)], rl: &[PolicyRow], w_rd: f64, w_rl: f64| {
-                let shards = sharding.count(gold.len() + rl.len());
+                let shards = sharding.count_capped(gold.len() + rl.len(), cfg.micro_batch);
                 let (rd_parts, rl_parts) = (split(gold.len(), shards), split(rl.len(), shards));
                 sharding.grads(model, shards, |model: &Lm, i: usize| {
                     let (gold, rows) = (&gold[rd_parts[i].clone()], &rl[rl_parts[i].clone()]);

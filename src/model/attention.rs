@@ -260,6 +260,20 @@ impl KvCache {
         out
     }
 
+    /// Row `r` of the cache becomes what row `from[r]` holds (the rows may repeat): the cache of
+    /// prompts prefilled once, forked to each of their samples.
+    pub fn fork_rows(&mut self, from: &[usize]) {
+        let device = self.keys[0].as_ref().expect("cache slot").device();
+        let idx = burn::tensor::Tensor::<1, burn::tensor::Int>::from_data(
+            TensorData::new(from.iter().map(|&r| r as i64).collect::<Vec<_>>(), [from.len()]),
+            &device,
+        );
+        for slot in self.keys.iter_mut().chain(self.values.iter_mut()) {
+            let t = slot.take().expect("cache slot");
+            *slot = Some(t.select(0, idx.clone()));
+        }
+    }
+
     pub(super) fn advance(&mut self, t: usize) {
         debug_assert_eq!(t, self.pending);
         self.len += t;

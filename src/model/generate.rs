@@ -117,27 +117,38 @@ fn generate_rows(
     let pads: Vec<usize> = prompts.iter().map(|p| longest - p.len()).collect();
     let codec = model.codec();
     let pad = codec.pad();
-    let mut cache = model.new_cache(rows);
-    // Prefill: left-padded prompts.
-    let mut tokens = Vec::with_capacity(rows * longest);
-    let mut positions = Vec::with_capacity(rows * longest);
-    for (p, &n_pad) in prompts.iter().zip(&pads) {
-        tokens.extend(std::iter::repeat_n(pad, n_pad).chain(p.iter().copied()));
+    // Prefill each distinct prompt once (a question's votes share it), then fork its cache
+    // and last logits to every row that asks it.
+    let (unique, row_of) = distinct_prompts(prompts);
+    let mut cache = model.new_cache(unique.len());
+    let mut tokens = Vec::with_capacity(unique.len() * longest);
+    let mut positions = Vec::with_capacity(unique.len() * longest);
+    for &u in &unique {
+        let n_pad = pads[u];
+        tokens.extend(std::iter::repeat_n(pad, n_pad).chain(prompts[u].iter().copied()));
         positions.extend((0..longest).map(|j| j.saturating_sub(n_pad) as u32));
     }
+    let unique_pads: Vec<usize> = unique.iter().map(|&u| pads[u]).collect();
     let mut batch = Batch {
         tokens,
         positions,
-        rows,
+        rows: unique.len(),
         cols: longest,
     };
     let mut done = vec![false; rows];
     let vocab;
     let mut logits = {
-        let l = model.forward_cached_last(&batch, cached_bias(&pads, 0, longest), &mut cache);
+        let l = model.forward_cached_last(&batch, cached_bias(&unique_pads, 0, longest), &mut cache);
         vocab = l.dims()[2];
-        to_vec(l)
+        let shared = to_vec(l);
+        row_of
+            .iter()
+            .flat_map(|&u| shared[u * vocab..(u + 1) * vocab].iter().copied())
+            .collect::<Vec<f32>>()
     };
+    if unique.len() < rows {
+        cache.fork_rows(&row_of);
+    }
     for step in 0..max_new {
         let mut next = vec![pad; rows];
         for r in 0..rows {
@@ -171,9 +182,72 @@ fn generate_rows(
     out
 }
 
+/// The first row of each distinct prompt, and for each row the index (into that list) of its
+/// prompt.
+fn distinct_prompts(prompts: &[Vec<u32>]) -> (Vec<usize>, Vec<usize>) {
+    let mut unique: Vec<usize> = Vec::new();
+    let mut seen: std::collections::HashMap<&[u32], usize> = std::collections::HashMap::new();
+    let row_of = prompts
+        .iter()
+        .enumerate()
+        .map(|(r, p)| {
+            *seen.entry(p.as_slice()).or_insert_with(|| {
+                unique.push(r);
+                unique.len() - 1
+            })
+        })
+        .collect();
+    (unique, row_of)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distinct_prompts_map_every_row_to_its_first() {
+        let p = vec![vec![1, 2], vec![3], vec![1, 2], vec![3], vec![4]];
+        assert_eq!(distinct_prompts(&p), (vec![0, 1, 4], vec![0, 1, 0, 1, 2]));
+        assert_eq!(distinct_prompts(&[]), (vec![], vec![]));
+    }
+
+    /// Eight samples of one prompt and one of another, sampled together: each row's tokens and
+    /// log-probs are what it gets with its own random stream decoded alone (the shared prefill
+    /// and the forked cache change nothing).
+    #[test]
+    fn shared_prefill_gives_each_row_what_it_gets_alone() {
+        let device = burn::tensor::Device::flex();
+        device.seed(5);
+        let model = crate::model::GptShape {
+            vocab: crate::data::tokenizer::VOCAB_SIZE,
+            d_model: 16,
+            n_layers: 2,
+            n_heads: 2,
+            max_len: 40,
+            mlp_ratio: 2,
+            positions: crate::model::Positions::Rope,
+            activation: crate::model::Activation::Gelu,
+        }
+        .init(&device);
+        let mut prompts = vec![vec![1u32, 7, 9, 11]; 8];
+        prompts.push(vec![1u32, 5]);
+        let opts = SampleOpts {
+            temperature: Some(1.0),
+            top_k: 0,
+            max_new: 12,
+        };
+        let mut rngs: Vec<Rng> = (0..prompts.len()).map(|i| Rng::new(100 + i as u64)).collect();
+        let together = generate_rows(&model, &prompts, &opts, &mut rngs.clone(), &NEVER);
+        for (r, p) in prompts.iter().enumerate() {
+            let alone = generate_rows(&model, &[p.clone()], &opts, &mut rngs[r..=r], &NEVER);
+            assert_eq!(together[r].tokens, alone[0].tokens, "row {r}");
+            for (a, b) in together[r].logprobs.iter().zip(&alone[0].logprobs) {
+                assert!((a - b).abs() < 1e-4, "row {r}: {a} vs {b}");
+            }
+        }
+        // The samples of the shared prompt differ from each other.
+        assert!((1..8).any(|r| together[r].tokens != together[0].tokens));
+    }
 
     #[test]
     fn last_position_prefill_and_a_stop_raised_before_it() {

@@ -69,6 +69,22 @@ impl Shards {
         (rows / MIN_ROWS).clamp(1, self.pools.len().max(1))
     }
 
+    /// [`Self::count`] with at most `cap` rows a shard (0: no cap): micro-batches, run
+    /// [`Self::threads`] at a time, so a pass holds the activations of that many shards only.
+    pub fn count_capped(&self, rows: usize, cap: usize) -> usize {
+        let n = self.count(rows);
+        if cap == 0 {
+            n
+        } else {
+            n.max(rows.div_ceil(cap))
+        }
+    }
+
+    /// Shards that run at once.
+    pub fn threads(&self) -> usize {
+        self.pools.len().max(1)
+    }
+
     /// `f(shard)` for each of `shards` shards in shard order, on as many threads as there are
     /// pools (thread `k` runs shards `k`, `k + pools`, …). One shard runs on the caller's
     /// thread.
@@ -117,19 +133,10 @@ impl Shards {
         let backward = |m: &Lm, loss: Option<(Tensor<1>, T)>| {
             loss.map(|(l, out)| (GradientsParams::from_grads(l.backward(), m), out))
         };
-        let parts = if shards <= 1 {
-            vec![backward(model, loss_of(model, 0))]
-        } else {
-            self.run(shards, |i| {
-                let fork = model.clone().fork(&model.device());
-                backward(&fork, loss_of(&fork, i))
-            })
-        };
-        let mut total: Option<GradientsParams> = None;
-        let mut outs = Vec::new();
-        for (grads, out) in parts.into_iter().flatten() {
-            outs.push(out);
-            total = Some(match total {
+        // Each lane (thread) runs its shards one after another and sums their gradients as
+        // they come, so a pass holds one gradient set and one shard's graph per lane.
+        let add = |total: Option<GradientsParams>, grads: GradientsParams| {
+            Some(match total {
                 None => grads,
                 Some(mut acc) => {
                     model.visit(&mut AddGrads {
@@ -138,9 +145,39 @@ impl Shards {
                     });
                     acc
                 }
-            });
+            })
+        };
+        let lanes = self.threads().min(shards).max(1);
+        let per_lane = self.run(lanes, |k| {
+            let mut total = None;
+            let mut outs = Vec::new();
+            for i in (k..shards.max(1)).step_by(lanes) {
+                let part = if shards <= 1 {
+                    backward(model, loss_of(model, i))
+                } else {
+                    let fork = model.clone().fork(&model.device());
+                    backward(&fork, loss_of(&fork, i))
+                };
+                if let Some((grads, out)) = part {
+                    total = add(total, grads);
+                    outs.push((i, out));
+                }
+            }
+            (total, outs)
+        });
+        let mut total = None;
+        let mut outs = Vec::new();
+        for (grads, lane_outs) in per_lane {
+            if let Some(g) = grads {
+                total = add(total, g);
+            }
+            outs.extend(lane_outs);
         }
-        (total.unwrap_or_default(), outs)
+        outs.sort_by_key(|(i, _)| *i);
+        (
+            total.unwrap_or_default(),
+            outs.into_iter().map(|(_, o)| o).collect(),
+        )
     }
 }
 
