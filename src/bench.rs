@@ -91,7 +91,6 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
             held_gradients: 0,
             reference: false,
             trainable: Some(trainable),
-            merged_copy: crate::model::lora::adapted_params(&model, &spec),
             checkpoints: false,
             chunked_logits: !selected.name.starts_with("wgpu"),
         },
@@ -172,7 +171,7 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     }
 
     // Generation with the KV cache: per-token time early and late in the sequence.
-    let valid = model.inference();
+    let valid = burn::module::Module::valid(&model);
     let prompt = model
         .codec()
         .encode_prompt("Q: amoxicillin 12 mg/kg, patient 20 kg. Dose in mg?\n");

@@ -6,6 +6,7 @@
 //! and it flags the onset of reward hacking (`method::hacking`).
 
 
+use burn::module::Module;
 use super::answer_span::{answer_span, span_confidence};
 use super::protocol::{CanaryReport, Event};
 use super::rl_groups::{RewardOpts, group_rewards, groups};
@@ -27,7 +28,7 @@ impl Trainer {
             return None;
         }
         let items = self.data.dev[..n].to_vec();
-        let policy = self.model.inference();
+        let policy = self.model.valid();
         let post = &self.config.post;
         let votes = self.config.votes();
         let opts = SampleOpts {

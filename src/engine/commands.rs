@@ -1,5 +1,6 @@
 //! Commands between steps: drained without waiting while running, waited for while paused.
 
+use burn::module::Module;
 use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::time::Duration;
 
@@ -148,7 +149,7 @@ impl Trainer {
             top_k: p.top_k,
             max_new: p.max_new_tokens,
         };
-        let policy = self.model.inference();
+        let policy = self.model.valid();
         let r = super::rollouts::rollouts(
             &policy,
             &[q.as_str()],

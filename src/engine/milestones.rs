@@ -102,7 +102,7 @@ impl Trainer {
         self.emit(Event::Evaluating { done: 0, items: n });
         let events = self.events.clone();
         let Some(mut report): Option<EvalReport> = evaluate_until(
-            &self.model.inference(),
+            &self.model.valid(),
             &items,
             &opts,
             self.phase.name(),

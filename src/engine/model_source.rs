@@ -48,15 +48,15 @@ pub fn check_memory(model: &Lm, config: &Config, on_cpu: bool) -> Result<Estimat
     // Micro-batches (`post.micro_batch`) run one a thread at a time: the activations are those
     // of that many rows.
     let sharding = crate::model::shards::Shards::for_device(&model.device());
-    let shards = sharding.count_capped(train_rows, p.micro_batch);
-    let lanes = sharding.threads().min(shards);
-    let concurrent_rows = if p.micro_batch > 0 {
-        train_rows.min(lanes * p.micro_batch)
-    } else {
-        train_rows
-    };
-    let dims = |spec: &crate::model::lora::LoraSpec| RunDims {
-            train_rows: concurrent_rows,
+    let dims = |spec: &crate::model::lora::LoraSpec, micro_batch: usize| {
+        let shards = sharding.count_capped(train_rows, micro_batch);
+        let lanes = sharding.threads().min(shards);
+        RunDims {
+            train_rows: if micro_batch > 0 {
+                train_rows.min(lanes * micro_batch)
+            } else {
+                train_rows
+            },
             train_len: model.max_len(),
             decode_rows: questions * config.votes(),
             max_len: model.max_len(),
@@ -65,22 +65,38 @@ pub fn check_memory(model: &Lm, config: &Config, on_cpu: bool) -> Result<Estimat
             held_gradients: (both_split && rl_rows >= p.rd_batch) as usize,
             reference: spec.rank == 0,
             trainable: (spec.rank > 0).then(|| crate::model::lora::adapter_params(model, spec)),
-            merged_copy: crate::model::lora::adapted_params(model, spec),
             checkpoints: true,
             chunked_logits: on_cpu,
+        }
     };
-    let estimate = Estimate::new(model.dims(), dims(&spec));
+    let estimate = Estimate::new(model.dims(), dims(&spec, p.micro_batch));
     if let Some(free) = available().filter(|&f| on_cpu && estimate.total() > f) {
-        // Full fine-tuning that LoRA would fit: say so first.
-        let with_lora = crate::model::lora::LoraSpec { rank: 16, ..spec.clone() };
-        let lora_total = Estimate::new(model.dims(), dims(&with_lora)).total();
-        let fix = if !lora && lora_total <= free {
-            format!(
-                "train LoRA adapters instead (--set lora.rank=16: {}), or lower",
-                gib(lora_total)
-            )
+        // The settings that would fit, when they would: LoRA adapters, then micro-batches.
+        let rank = if lora { spec.rank } else { 16 };
+        let with_lora = crate::model::lora::LoraSpec {
+            rank,
+            ..spec.clone()
+        };
+        let fits = |micro: usize| Estimate::new(model.dims(), dims(&with_lora, micro)).total();
+        let mut sets = Vec::new();
+        if !lora {
+            sets.push(format!("--set lora.rank={rank}"));
+        }
+        let fix = if fits(p.micro_batch) <= free && !lora {
+            Some(fits(p.micro_batch))
+        } else if p.micro_batch != 2 && fits(2) <= free {
+            sets.push("--set post.micro_batch=2".into());
+            Some(fits(2))
         } else {
-            "use a smaller model or lower".to_string()
+            None
+        };
+        let fix = match fix {
+            Some(total) => format!(
+                "it would fit with {} ({}), or lower",
+                sets.join(" "),
+                gib(total)
+            ),
+            None => "use a smaller model or lower".to_string(),
         };
         anyhow::bail!(
             "{} exceeds the {} this machine has free; {fix} post.questions, post.group_size, post.rd_batch or model.max_len",

@@ -1,5 +1,6 @@
 //! One post-training step: RD batch, rollouts, PRG scoring, α, gated advantages, update(s).
 
+use burn::module::Module;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -125,7 +126,7 @@ impl Trainer {
     pub(super) fn post_step(&mut self, total: usize) -> Result<Option<StepMetrics>> {
         let cfg = self.config.post.clone();
         let params = self.config.mix_params();
-        let policy = self.model.inference();
+        let policy = self.model.valid();
         let split_update = cfg.update == "split";
         let mut m = StepMetrics {
             phase: "post".into(),

@@ -207,17 +207,6 @@ pub fn describe(spec: &LoraSpec, adapters: usize, all: usize) -> String {
     )
 }
 
-/// Parameters of the layers `spec` adapts (their weights, which decoding merges a copy of).
-pub fn adapted_params<M: Adaptable>(model: &M, spec: &LoraSpec) -> usize {
-    let mut n = 0;
-    model.for_each_linear(&mut |role, l| {
-        if spec.rank > 0 && role.is_some_and(|r| wants(spec, r)) {
-            n += l.d_in() * l.d_out();
-        }
-    });
-    n
-}
-
 /// Trainable parameters against all, with adapters attached.
 pub fn trainable_share<M: Adaptable + Module>(model: &M) -> (usize, usize) {
     let mut adapters = 0;

@@ -44,9 +44,6 @@ pub struct RunDims {
     /// these have gradients, AdamW moments and, for a pretrained base, checkpoint bytes).
     /// `None`: all of them.
     pub trainable: Option<usize>,
-    /// Parameters of the adapted layers, copied once more while decoding with the adapters
-    /// merged (`Lm::inference`); 0 without adapters.
-    pub merged_copy: usize,
     /// Whether checkpoints are written (their parts are serialized in memory first).
     pub checkpoints: bool,
     /// Whether log-probs come from the head a block of rows at a time (the CPU backend:
@@ -96,7 +93,7 @@ impl Estimate {
         let optimizers = r.optimizers.max(1) as u64;
         let reference = if r.reference { p } else { 0 };
         Self {
-            weights: p + r.merged_copy as u64 * F32,
+            weights: p,
             gradients: trained * (r.shards.max(1) + r.held_gradients) as u64,
             adam: 2 * trained * optimizers,
             reference,
@@ -186,7 +183,6 @@ mod tests {
             held_gradients: 0,
             reference: true,
             trainable: None,
-            merged_copy: 0,
             checkpoints: false,
             chunked_logits: false,
         }
@@ -273,16 +269,14 @@ mod tests {
             RunDims {
                 reference: false,
                 trainable: Some(50),
-                merged_copy: 300,
                 checkpoints: true,
                 ..run(2)
             },
         );
-        // The 300 parameters of the adapted layers merged for decoding: 1200 bytes more weights.
         assert_eq!(
             (e.weights, e.gradients, e.adam, e.reference, e.checkpoint),
-            (5200, 400, 400, 0, 600)
+            (4000, 400, 400, 0, 600)
         );
-        assert_eq!(e.total(), 5200 + 400 + 400 + 3840 + 70928 + 600);
+        assert_eq!(e.total(), 4000 + 400 + 400 + 3840 + 70928 + 600);
     }
 }

@@ -382,14 +382,6 @@ impl Lm {
         self.map_linears(&mut |_, l| l.without_adapter())
     }
 
-    /// The model for decoding and scoring (no autodiff): adapters folded into their weights, so
-    /// a decode step runs one product per projection instead of three (the unmerged branch's
-    /// two thin products cost more in dispatch than in arithmetic at decode's few rows).
-    pub fn inference(&self) -> Lm {
-        let v = self.valid();
-        if v.has_adapters() { v.merged() } else { v }
-    }
-
     /// Adapters folded into their weights (merged exports).
     pub fn merged(self) -> Lm {
         self.map_linears(&mut |_, l| l.merged())

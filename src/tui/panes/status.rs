@@ -73,6 +73,11 @@ pub fn spans(app: &App) -> Vec<Span<'static>> {
     }
     v.push(sep());
     v.push(Span::raw(app.config.mix.strategy.clone()));
+    // What is trained, before the model's name, so an 80-column header still shows it.
+    if let Some(info) = app.info.as_ref().filter(|i| i.training.starts_with("LoRA")) {
+        v.push(sep());
+        v.push(Span::raw(info.training.replace(" trainable", "")));
+    }
     if let Some(info) = &app.info {
         // The model's name without its sizes: "byte GPT", "Qwen2ForCausalLM", ...
         v.push(sep());
@@ -83,10 +88,6 @@ pub fn spans(app: &App) -> Vec<Span<'static>> {
                 .unwrap_or_default()
                 .to_string(),
         ));
-        if info.training.starts_with("LoRA") {
-            v.push(sep());
-            v.push(Span::raw(info.training.clone()));
-        }
     }
     if let Some(ck) = &app.last_checkpoint {
         v.push(sep());
