@@ -208,7 +208,11 @@ fn pretrain(args: &ConfigArgs, p: PretrainArgs) -> Result<ExitCode> {
 fn export(e: ExportArgs) -> Result<ExitCode> {
     const FORMATS: &[&str] = &["hf", "gguf", "peft", "gguf-lora"];
     if !FORMATS.contains(&e.format.as_str()) {
-        bail!("--format {}: expected one of {}", e.format, FORMATS.join(", "));
+        bail!(
+            "--format {}: expected one of {}",
+            e.format,
+            FORMATS.join(", ")
+        );
     }
     let ck = checkpoint::load(&e.checkpoint)?;
     let Some(base) = ck.meta.base_model.clone() else {

@@ -243,8 +243,14 @@ fn three_shards_on_one_folder_give_the_unsharded_results() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "a merge with cells missing exited 0: {err}");
-    assert!(err.contains("missing") && err.contains("--partial"), "{err}");
+    assert!(
+        !o.status.success(),
+        "a merge with cells missing exited 0: {err}"
+    );
+    assert!(
+        err.contains("missing") && err.contains("--partial"),
+        "{err}"
+    );
     let err = run(args("sharded", &["--merge", "--partial"]));
     assert!(!err.contains("6/6 cells done"), "{err}");
     // The killed shard rerun: its dead claim is taken over, the cell resumed.

@@ -3,24 +3,13 @@
 //! export that loads back to the same logits.
 
 mod common;
-use common::hytune;
+use common::{hytune, ok};
 
 use std::path::Path;
-use std::process::Output;
 
 use burn::tensor::Device;
 use hytune::engine::checkpoint;
 use hytune::model::{Lm, int_tensor, to_vec};
-
-fn ok(o: Output) -> Output {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
 
 fn post_losses(run: &Path) -> Vec<(u64, String)> {
     std::fs::read_to_string(run.join("metrics.jsonl"))

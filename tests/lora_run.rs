@@ -3,24 +3,13 @@
 //! to the model it started from, and the adapters exported for PEFT and llama.cpp and merged.
 
 mod common;
-use common::hytune;
+use common::{hytune, ok};
 
 use std::path::Path;
-use std::process::Output;
 
 use burn::tensor::Device;
 use hytune::engine::checkpoint;
 use hytune::model::{Lm, int_tensor, to_vec};
-
-fn ok(o: Output) -> Output {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
 
 fn post_lines(run: &Path) -> Vec<String> {
     std::fs::read_to_string(run.join("metrics.jsonl"))
@@ -98,11 +87,20 @@ fn lora_on_a_pretrained_fixture_trains_adapters_resumes_and_exports_them() {
         model >= adapters && model < adapters + adapters / 2,
         "model record {model} bytes for {adapters} bytes of adapters"
     );
-    assert!(optimizer < 3 * adapters, "optimizer state {optimizer} bytes");
+    assert!(
+        optimizer < 3 * adapters,
+        "optimizer state {optimizer} bytes"
+    );
     assert_eq!(reference, 0, "LoRA's reference is the base, not a copy");
 
     // Resume from step 3 into a new folder: the same later steps, bit for bit.
-    let mut a = vec!["train", "--resume", "R/ckpt-1post-0000003.hyt", "--out", "R2"];
+    let mut a = vec![
+        "train",
+        "--resume",
+        "R/ckpt-1post-0000003.hyt",
+        "--out",
+        "R2",
+    ];
     a.extend(&common[..3]);
     ok(hytune(&a, cwd));
     assert_eq!(post_lines(&cwd.join("R2")), full[3..].to_vec());
@@ -110,7 +108,9 @@ fn lora_on_a_pretrained_fixture_trains_adapters_resumes_and_exports_them() {
     // The trained model: its base with adapters off is the model it started from, exactly.
     let device = Device::flex();
     let ck = checkpoint::load(&run.join("final.hyt")).unwrap();
-    let trained = ck.standalone_model(&run.join("final.hyt"), &device).unwrap();
+    let trained = ck
+        .standalone_model(&run.join("final.hyt"), &device)
+        .unwrap();
     assert!(trained.has_adapters());
     let base = Lm::Hf(hytune::model::hf::load(Path::new(smol), 256, &device).unwrap());
     let tokens = trained
@@ -126,14 +126,25 @@ fn lora_on_a_pretrained_fixture_trains_adapters_resumes_and_exports_them() {
 
     // PEFT's folder: config and tensors in PEFT's names and shapes.
     ok(hytune(
-        &["export", "--checkpoint", "R/final.hyt", "--format", "peft", "--out", "P"],
+        &[
+            "export",
+            "--checkpoint",
+            "R/final.hyt",
+            "--format",
+            "peft",
+            "--out",
+            "P",
+        ],
         cwd,
     ));
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(cwd.join("P/adapter_config.json")).unwrap())
             .unwrap();
     assert_eq!(config["peft_type"], "LORA");
-    assert_eq!((config["r"].as_u64(), config["lora_alpha"].as_f64()), (Some(4), Some(8.0)));
+    assert_eq!(
+        (config["r"].as_u64(), config["lora_alpha"].as_f64()),
+        (Some(4), Some(8.0))
+    );
     assert_eq!(config["target_modules"].as_array().unwrap().len(), 7);
     let st = std::fs::read(cwd.join("P/adapter_model.safetensors")).unwrap();
     let n = u64::from_le_bytes(st[..8].try_into().unwrap()) as usize;
@@ -200,7 +211,15 @@ fn lora_on_a_pretrained_fixture_trains_adapters_resumes_and_exports_them() {
 
     // A full fine-tuning checkpoint has no adapters to export: one clear line.
     let o = hytune(
-        &["export", "--checkpoint", "R/final.hyt", "--format", "lora", "--out", "X"],
+        &[
+            "export",
+            "--checkpoint",
+            "R/final.hyt",
+            "--format",
+            "lora",
+            "--out",
+            "X",
+        ],
         cwd,
     );
     let e = String::from_utf8_lossy(&o.stderr);

@@ -46,7 +46,10 @@ impl ModuleVisitor for Compare<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let Some(a) = self.a.get::<D>(param.id) else {
             // A frozen parameter: no gradient either way.
-            assert!(self.b.get::<D>(param.id).is_none(), "a gradient for a frozen parameter");
+            assert!(
+                self.b.get::<D>(param.id).is_none(),
+                "a gradient for a frozen parameter"
+            );
             return;
         };
         let b: Tensor<D> = self.b.get(param.id).expect("sharded gradient");
@@ -147,7 +150,11 @@ fn micro_batches_on_fewer_threads_sum_to_the_whole_batch_gradient() {
         Some((l, i))
     });
     assert_eq!(values, [0, 1, 2, 3, 4]);
-    assert_eq!(sharded.len(), whole.len(), "only the adapters have gradients");
+    assert_eq!(
+        sharded.len(),
+        whole.len(),
+        "only the adapters have gradients"
+    );
     assert_same(&model, &whole, &sharded);
 }
 

@@ -144,7 +144,10 @@ pub fn check(c: &Config) -> Check {
     if c.lora.rank > 1024 {
         return fail(
             "lora.rank",
-            format!("must be within 0..=1024 (0: full fine-tuning), got {}", c.lora.rank),
+            format!(
+                "must be within 0..=1024 (0: full fine-tuning), got {}",
+                c.lora.rank
+            ),
         );
     }
     if c.lora.rank > 0 {

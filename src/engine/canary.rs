@@ -5,8 +5,8 @@
 //! the gold answer, the answer and cut rates, the mean reward, accuracy and confident errors;
 //! and it flags the onset of reward hacking (`method::hacking`).
 
-
 use burn::module::Module;
+
 use super::answer_span::{answer_span, span_confidence};
 use super::protocol::{CanaryReport, Event};
 use super::rl_groups::{RewardOpts, group_rewards, groups};

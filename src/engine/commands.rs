@@ -1,10 +1,10 @@
 //! Commands between steps: drained without waiting while running, waited for while paused.
 
-use burn::module::Module;
 use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::time::Duration;
 
 use anyhow::Result;
+use burn::module::Module;
 
 use super::protocol::{Command, Event, Sample};
 use super::trainer::{Halt, Trainer};

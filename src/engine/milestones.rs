@@ -10,8 +10,8 @@ use super::checkpoint::{self, Meta};
 use super::evaluate::{EvalOpts, evaluate_until};
 use super::protocol::{EvalReport, Event, Phase};
 use super::trainer::Trainer;
-use crate::model::Lm;
 use crate::method::calibration::{beats, best_key};
+use crate::model::Lm;
 
 impl Trainer {
     pub fn meta(&self, complete: bool) -> Meta {

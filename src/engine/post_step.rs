@@ -1,9 +1,9 @@
 //! One post-training step: RD batch, rollouts, PRG scoring, α, gated advantages, update(s).
 
-use burn::module::Module;
 use std::time::Instant;
 
 use anyhow::Result;
+use burn::module::Module;
 use burn::optim::GradientsParams;
 
 use super::losses::{GrpoOpts, PolicyRow, grpo_loss_part, rd_encode, rd_loss_part, rd_tokens};

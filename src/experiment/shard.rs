@@ -110,10 +110,7 @@ mod tests {
         let all: Vec<Shard> = (1..=3)
             .map(|i| Shard::parse(&format!("{i}/3")).unwrap())
             .collect();
-        assert_eq!(
-            all.iter().map(|s| s.index).collect::<Vec<_>>(),
-            [0, 1, 2]
-        );
+        assert_eq!(all.iter().map(|s| s.index).collect::<Vec<_>>(), [0, 1, 2]);
         let mine: Vec<usize> = (0..8).filter(|&k| s.owns(k)).collect();
         assert_eq!(mine, [1, 4, 7]);
         // Every cell belongs to exactly one shard.

@@ -83,7 +83,10 @@ pub fn peft_config(lora: &LoraConfig, base: &Path) -> serde_json::Value {
 }
 
 /// A safetensors file of F32 tensors (name, shape, values) with `metadata`.
-pub fn safetensors_f32(tensors: &[(String, Vec<usize>, &[f32])], metadata: &[(&str, &str)]) -> Vec<u8> {
+pub fn safetensors_f32(
+    tensors: &[(String, Vec<usize>, &[f32])],
+    metadata: &[(&str, &str)],
+) -> Vec<u8> {
     let mut header = serde_json::Map::new();
     if !metadata.is_empty() {
         let m: serde_json::Map<String, serde_json::Value> = metadata
@@ -292,6 +295,9 @@ mod tests {
         assert_eq!(gguf_alpha(&l), 128.0);
         let c = peft_config(&l, Path::new("/m"));
         assert_eq!(c["target_modules"][0], "q_proj");
-        assert_eq!((c["r"].as_u64(), c["use_rslora"].as_bool()), (Some(16), Some(true)));
+        assert_eq!(
+            (c["r"].as_u64(), c["use_rslora"].as_bool()),
+            (Some(16), Some(true))
+        );
     }
 }

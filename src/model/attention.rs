@@ -28,10 +28,7 @@ impl SelfAttention {
 
     /// Its two projections with their LoRA roles: the fused `qkv` (adapted when the spec names
     /// q, k or v) and the output `o`.
-    pub(super) fn map_linears(
-        self,
-        f: &mut dyn FnMut(Option<&str>, Linear) -> Linear,
-    ) -> Self {
+    pub(super) fn map_linears(self, f: &mut dyn FnMut(Option<&str>, Linear) -> Linear) -> Self {
         Self {
             qkv: f(Some("qkv"), self.qkv),
             proj: f(Some("o"), self.proj),
@@ -265,7 +262,10 @@ impl KvCache {
     pub fn fork_rows(&mut self, from: &[usize]) {
         let device = self.keys[0].as_ref().expect("cache slot").device();
         let idx = burn::tensor::Tensor::<1, burn::tensor::Int>::from_data(
-            TensorData::new(from.iter().map(|&r| r as i64).collect::<Vec<_>>(), [from.len()]),
+            TensorData::new(
+                from.iter().map(|&r| r as i64).collect::<Vec<_>>(),
+                [from.len()],
+            ),
             &device,
         );
         for slot in self.keys.iter_mut().chain(self.values.iter_mut()) {

@@ -138,7 +138,8 @@ fn generate_rows(
     let mut done = vec![false; rows];
     let vocab;
     let mut logits = {
-        let l = model.forward_cached_last(&batch, cached_bias(&unique_pads, 0, longest), &mut cache);
+        let l =
+            model.forward_cached_last(&batch, cached_bias(&unique_pads, 0, longest), &mut cache);
         vocab = l.dims()[2];
         let shared = to_vec(l);
         row_of
@@ -236,7 +237,9 @@ mod tests {
             top_k: 0,
             max_new: 12,
         };
-        let mut rngs: Vec<Rng> = (0..prompts.len()).map(|i| Rng::new(100 + i as u64)).collect();
+        let mut rngs: Vec<Rng> = (0..prompts.len())
+            .map(|i| Rng::new(100 + i as u64))
+            .collect();
         let together = generate_rows(&model, &prompts, &opts, &mut rngs.clone(), &NEVER);
         for (r, p) in prompts.iter().enumerate() {
             let alone = generate_rows(&model, &[p.clone()], &opts, &mut rngs[r..=r], &NEVER);

@@ -303,7 +303,10 @@ mod tests {
         assert_eq!(vals(lin.forward(x.clone())), before);
         // Only the adapter gets gradients.
         let grads = lin.forward(x).sum().backward();
-        assert!(lin.weight.val().grad(&grads).is_none(), "the base is frozen");
+        assert!(
+            lin.weight.val().grad(&grads).is_none(),
+            "the base is frozen"
+        );
         assert!(lin.bias.as_ref().unwrap().val().grad(&grads).is_none());
         // B = 0, so ∂A = 0 at the start; ∂B = s·(x·A)ᵀ·1 is not.
         assert!(l.a.val().grad(&grads).is_some());

@@ -263,14 +263,31 @@ impl Lm {
         let device = tokens.device();
         let positions: Vec<u32> = (0..b).flat_map(|_| 0..t as u32).collect();
         let bias = attention::causal_bias(t, &device);
-        let (hidden, (w, tied)) = match self {
-            Lm::Gpt(g) => (
-                g.trunk(tokens, &positions, bias, None, false),
-                (g.head.weight.val(), false),
-            ),
-            Lm::Hf(h) => (h.trunk(tokens, &positions, bias, None, false), h.head()),
-        };
+        let hidden = self.trunk(tokens, &positions, bias, None);
+        let (w, tied) = self.head();
         kernels::head_logprobs::head_logprobs(hidden, w, tied, targets)
+    }
+
+    /// The final normed hidden states `[B, T, D]`, before the head.
+    fn trunk(
+        &self,
+        tokens: Tensor<2, Int>,
+        positions: &[u32],
+        bias: Tensor<4>,
+        cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        match self {
+            Lm::Gpt(g) => g.trunk(tokens, positions, bias, cache, false),
+            Lm::Hf(h) => h.trunk(tokens, positions, bias, cache, false),
+        }
+    }
+
+    /// The head's weight: `[D, V]`, or the tied embedding's `[V, D]` (`true`).
+    fn head(&self) -> (Tensor<2>, bool) {
+        match self {
+            Lm::Gpt(g) => (g.head.weight.val(), false),
+            Lm::Hf(h) => h.head(),
+        }
     }
 
     /// Logits `[B, T_new, V]` for new tokens with a KV cache; `bias` is `[B, 1, T_new, T_total]`.
@@ -300,16 +317,8 @@ impl Lm {
         targets: &[u32],
     ) -> Tensor<2> {
         let (tokens, bias) = self.cached_inputs(batch, bias, cache);
-        let (hidden, (w, tied)) = match self {
-            Lm::Gpt(g) => (
-                g.trunk(tokens, &batch.positions, bias, Some(cache), false),
-                (g.head.weight.val(), false),
-            ),
-            Lm::Hf(h) => (
-                h.trunk(tokens, &batch.positions, bias, Some(cache), false),
-                h.head(),
-            ),
-        };
+        let hidden = self.trunk(tokens, &batch.positions, bias, Some(cache));
+        let (w, tied) = self.head();
         kernels::head_logprobs::head_logprobs(hidden, w, tied, targets)
     }
 

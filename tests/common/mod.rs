@@ -105,6 +105,17 @@ pub fn hytune_command(cwd: &Path) -> std::process::Command {
 }
 
 /// Runs the binary with `args` in `cwd` and waits for it.
+/// `o`, after asserting that its command succeeded (its stdout and stderr shown if not).
+pub fn ok(o: std::process::Output) -> std::process::Output {
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
 pub fn hytune(args: &[&str], cwd: &Path) -> std::process::Output {
     hytune_command(cwd).args(args).output().unwrap()
 }

@@ -74,12 +74,8 @@ impl HfLm {
     pub fn init(config: &HfConfig, max_len: usize, codec: Arc<Codec>, device: &Device) -> Self {
         let c = config;
         let (d, hd) = (c.hidden_size, c.head_dim);
-        let lin = |i, o, bias| -> Linear {
-            LinearConfig::new(i, o)
-                .with_bias(bias)
-                .init(device)
-                .into()
-        };
+        let lin =
+            |i, o, bias| -> Linear { LinearConfig::new(i, o).with_bias(bias).init(device).into() };
         let layers = (0..c.num_layers)
             .map(|_| HfLayer {
                 self_attn: HfAttention {

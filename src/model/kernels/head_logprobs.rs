@@ -278,7 +278,9 @@ mod tests {
     }
 
     fn weight(tied: bool, device: &Device) -> Tensor<2> {
-        let v: Vec<f32> = (0..D * V).map(|i| ((i * 7) % 17) as f32 * 0.2 - 1.6).collect();
+        let v: Vec<f32> = (0..D * V)
+            .map(|i| ((i * 7) % 17) as f32 * 0.2 - 1.6)
+            .collect();
         let shape = if tied { [V, D] } else { [D, V] };
         Tensor::from_data(TensorData::new(v, shape), device)
     }
@@ -308,7 +310,9 @@ mod tests {
                 };
                 let g = Tensor::<2>::from_data(
                     TensorData::new(
-                        (0..N * L).map(|i| i as f32 * 0.4 - 1.0).collect::<Vec<f32>>(),
+                        (0..N * L)
+                            .map(|i| i as f32 * 0.4 - 1.0)
+                            .collect::<Vec<f32>>(),
                         [N, L],
                     ),
                     &device,
@@ -343,7 +347,10 @@ mod tests {
                 tied,
             );
             let run = |block: usize| {
-                let head = Head { block, ..head.clone() };
+                let head = Head {
+                    block,
+                    ..head.clone()
+                };
                 let (out, lse) = forward(&head, &targets);
                 let s = Saved {
                     head,

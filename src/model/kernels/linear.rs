@@ -13,6 +13,7 @@
 //! Other backends, and layers whose weight is not `[d_in, d_out]`, keep `Linear::forward`. A
 //! layer's LoRA adapter adds its term on top either way.
 
+use crate::model::lora::Linear;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -21,7 +22,6 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
-use crate::model::lora::Linear;
 use burn::tensor::{Shape, Tensor};
 
 use super::flex::{contiguous_f32, from_f32, on_flex_f32};
