@@ -31,8 +31,13 @@ pub struct Cli {
 pub enum Cmd {
     /// Train: base pretraining when needed, then post-training with evaluation.
     Train(TrainArgs),
-    /// Evaluate a checkpoint: accuracy and calibration.
+    /// Evaluate a checkpoint: accuracy, calibration, selective prediction, and abstention at
+    /// its certified threshold when it has one.
     Eval(EvalArgs),
+    /// Certify an abstention threshold for a checkpoint on labelled held-out items: the lowest
+    /// confidence whose answers are wrong at most ε of the time with probability 1 − δ. Written
+    /// into the checkpoint; exports carry it.
+    Calibrate(crate::calibrate::CalibrateArgs),
     /// Generate or check datasets.
     #[command(subcommand)]
     Data(DataCmd),
@@ -154,6 +159,7 @@ pub fn main_with(cli: Cli) -> Result<ExitCode> {
         None => train(&cli.config, TrainArgs::default()),
         Some(Cmd::Train(t)) => train(&cli.config, t),
         Some(Cmd::Eval(e)) => eval(&cli.config, e),
+        Some(Cmd::Calibrate(c)) => crate::calibrate::run(&cli.config, c),
         Some(Cmd::Data(d)) => data(&cli.config, d),
         Some(Cmd::Experiment(e)) => crate::experiment::run(&cli.config, e),
         Some(Cmd::Bench(b)) => crate::bench::run(&load_config(&cli.config)?, b),
@@ -227,10 +233,13 @@ fn export(e: ExportArgs) -> Result<ExitCode> {
     };
     let lora = &ck.meta.config.lora;
     use crate::model::adapter_export::{export_gguf_lora, export_peft};
+    let cert = ck.meta.certificate.as_ref();
     match e.format.as_str() {
-        "peft" => export_peft(&adapted, lora, &base.dir, &e.checkpoint, &e.out)?,
-        "gguf-lora" => export_gguf_lora(&adapted, lora, &e.checkpoint, &e.out, &base.dir)?,
-        _ => export_merged(&e, &base.dir, adapted)?,
+        "peft" => export_peft(&adapted, lora, &base.dir, &e.checkpoint, &e.out, cert)?,
+        "gguf-lora" => {
+            export_gguf_lora(&adapted, lora, &e.checkpoint, &e.out, &base.dir, cert)?
+        }
+        _ => export_merged(&e, &base.dir, adapted, cert)?,
     }
     println!(
         "exported {} ({} step {}) to {}",
@@ -243,17 +252,28 @@ fn export(e: ExportArgs) -> Result<ExitCode> {
 }
 
 /// A whole model (`--format hf | gguf`): a LoRA run's adapters folded into its weights.
-fn export_merged(e: &ExportArgs, base: &std::path::Path, model: crate::model::HfLm) -> Result<()> {
+fn export_merged(
+    e: &ExportArgs,
+    base: &std::path::Path,
+    model: crate::model::HfLm,
+    cert: Option<&crate::method::certify::Certificate>,
+) -> Result<()> {
     let h = model.merged();
     match e.format.as_str() {
         "gguf" => {
-            crate::model::gguf::export(&h, base, &e.out, e.dtype.as_deref().unwrap_or("f16"))?
+            crate::model::gguf::export(
+            &h,
+            base,
+            &e.out,
+            e.dtype.as_deref().unwrap_or("f16"),
+            cert,
+        )?
         }
         "hf" if crate::model::gguf::gguf_path(base).is_some() => bail!(
             "{}: its base is a GGUF file; export it with --format gguf",
             e.checkpoint.display()
         ),
-        _ => crate::model::hf::export::export(&h, base, &e.out, e.dtype.as_deref())?,
+        _ => crate::model::hf::export::export(&h, base, &e.out, e.dtype.as_deref(), cert)?,
     }
     Ok(())
 }
@@ -336,23 +356,7 @@ fn train(args: &ConfigArgs, t: TrainArgs) -> Result<ExitCode> {
 }
 
 fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
-    let ck = e
-        .checkpoint
-        .as_ref()
-        .map(|p| checkpoint::load(p))
-        .transpose()?;
-    let config = match &ck {
-        Some(ck) => ck.meta.config.with_sets(&args.sets)?,
-        None => {
-            let c = load_config(args)?;
-            if c.model.source == "builtin" {
-                bail!(
-                    "eval: give --checkpoint CKPT, or --model DIR|FILE.gguf to evaluate a pretrained model as it is"
-                );
-            }
-            c
-        }
-    };
+    let target = crate::eval_model::load(args, e.checkpoint.as_deref())?;
     let mut eval_items = jsonl::load_eval(&e.data)?;
     if let Some(n) = e.limit {
         eval_items.truncate(n);
@@ -362,35 +366,20 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
             bail!("{}: exists already; not overwriting", p.display());
         }
     }
-    let mut requested = load_config(args)?.run.backend;
-    if args.backend.is_none() && args.sets.iter().all(|s| !s.starts_with("run.backend")) {
-        requested = config.run.backend.clone();
+    let opts = evaluate::EvalOpts::of(&target.config);
+    let mut report = evaluate::evaluate(
+        &target.model,
+        &eval_items,
+        &opts,
+        &target.phase,
+        target.step,
+        &mut |_| {},
+    );
+    let cert = target.certificate.as_ref();
+    if let Some(c) = cert {
+        let (scores, ok) = crate::eval_model::scores(c, &report.predictions);
+        report.abstention = Some(crate::method::certify::apply(c, &scores, &ok));
     }
-    let selected = backend::select(&requested)?;
-    if let Some(n) = &selected.notice {
-        eprintln!("note: {n}");
-    }
-    let (model, phase, step) = match (&ck, &e.checkpoint) {
-        (Some(ck), Some(path)) => (
-            ck.standalone_model(path, &selected.device)?,
-            ck.meta.phase.name(),
-            ck.meta.step,
-        ),
-        _ => {
-            let source = std::path::Path::new(&config.model.source);
-            let (m, _) = crate::model::pretrained::load(source, &config.model, &selected.device)?;
-            (crate::model::Lm::Hf(m), "base", 0)
-        }
-    };
-    let opts = evaluate::EvalOpts {
-        max_new: config.post.max_new_tokens,
-        confidence: evaluate::Confidence::parse(&config.eval.confidence),
-        batch_size: config.eval.batch_size,
-        prg_eps: config.mix.prg_eps,
-        confident_threshold: config.eval.confident_threshold,
-        extract: config.extract(),
-    };
-    let report = evaluate::evaluate(&model, &eval_items, &opts, phase, step, &mut |_| {});
     if let Some(p) = &e.predictions {
         jsonl::write_jsonl(p, &report.predictions)
             .with_context(|| format!("cannot write {}", p.display()))?;
@@ -399,11 +388,24 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("{}", report.summary_line());
+        let o = &report.overall;
+        println!(
+            "  selective: AURC {:.3}  E-AURC {:.3}  accuracy at 50% coverage {:.3}, at 80% {:.3}  coverage at confidence {} {:.3}",
+            o.aurc,
+            o.e_aurc,
+            o.selective_accuracy_50,
+            o.selective_accuracy_80,
+            opts.confident_threshold,
+            o.coverage
+        );
         for (d, c) in &report.by_difficulty {
             println!(
-                "  difficulty {d}: n {}  accuracy {:.3}  ECE {:.3}  Brier {:.3}",
-                c.n, c.accuracy, c.ece, c.brier
+                "  difficulty {d}: n {}  accuracy {:.3}  ECE {:.3}  Brier {:.3}  AURC {:.3}",
+                c.n, c.accuracy, c.ece, c.brier, c.aurc
             );
+        }
+        if let (Some(c), Some(a)) = (cert, &report.abstention) {
+            println!("{}", crate::eval_model::abstention_line(c, a));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -3,10 +3,12 @@
 //! Progressive Reasoning Gain). See DESIGN.md in the project's shared notes and README.md.
 
 pub mod bench;
+pub mod calibrate;
 pub mod cli;
 pub mod config;
 pub mod data;
 pub mod engine;
+pub mod eval_model;
 pub mod experiment;
 pub mod headless;
 pub mod keyname;

@@ -351,6 +351,16 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ),
     (
         "eval",
+        "epsilon",
+        "Every dev evaluation certifies the lowest confidence threshold whose answers are wrong at most this often (with probability 1 - delta), and reports its coverage; `hytune calibrate` stores one with a checkpoint.",
+    ),
+    (
+        "eval",
+        "delta",
+        "The probability the certified threshold may fail its error rate; within (0, 1).",
+    ),
+    (
+        "eval",
         "canary",
         "Reward canary: at every evaluation, this many dev items are rolled out (post.votes each) and the within-question AUROC of the reward against correctness, the majority's accuracy, the answer and cut rates are logged; 0: off.",
     ),

@@ -289,6 +289,21 @@ pub struct Eval {
     /// Which dev evaluation best.hyt keeps: accuracy (ties: lower Brier) | brier (lowest).
     #[serde(default = "accuracy")]
     pub best: String,
+    /// The error rate every dev evaluation certifies a confidence threshold for (the TUI's and
+    /// the log's certified coverage; `hytune calibrate --epsilon` for a checkpoint).
+    #[serde(default = "epsilon")]
+    pub epsilon: f64,
+    /// The certificate may fail with at most this probability.
+    #[serde(default = "delta")]
+    pub delta: f64,
+}
+
+fn epsilon() -> f64 {
+    0.05
+}
+
+fn delta() -> f64 {
+    0.1
 }
 
 fn accuracy() -> String {
@@ -435,6 +450,8 @@ impl Default for Config {
                 canary: 64,
                 on_hacking: warn(),
                 best: accuracy(),
+                epsilon: epsilon(),
+                delta: delta(),
             },
             checkpoint: Checkpoint {
                 every: 100,

@@ -35,6 +35,14 @@ fn unit(key: &str, v: f64) -> Check {
     }
 }
 
+fn open_unit(key: &str, v: f64) -> Check {
+    if v > 0.0 && v < 1.0 {
+        Ok(())
+    } else {
+        fail(key, format!("must be within (0, 1), got {v}"))
+    }
+}
+
 fn one_of(key: &str, v: &str, names: &[&str]) -> Check {
     if names.contains(&v) {
         Ok(())
@@ -275,6 +283,8 @@ pub fn check(c: &Config) -> Check {
     unit("eval.confident_threshold", c.eval.confident_threshold)?;
     at_least("eval.batch_size", c.eval.batch_size, 1)?;
     unit("eval.dev_fraction", c.eval.dev_fraction)?;
+    open_unit("eval.epsilon", c.eval.epsilon)?;
+    open_unit("eval.delta", c.eval.delta)?;
     experiment(&c.experiment)?;
     at_least("checkpoint.keep_last", c.checkpoint.keep_last, 1)?;
     if !(1..=120).contains(&c.tui.fps) {

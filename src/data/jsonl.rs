@@ -270,8 +270,14 @@ pub fn load_dataset(dir: &Path) -> Result<Dataset, DataErrors> {
 
 /// Only `eval.jsonl` of a dataset directory (what `hytune eval` needs).
 pub fn load_eval(dir: &Path) -> Result<Vec<EvalItem>, DataErrors> {
+    load_items(&dir.join(EVAL))
+}
+
+/// One file of held-out items (`question`, `answer`; `steps` and `difficulty` optional), or
+/// every error found; an empty file is one.
+pub fn load_items(path: &Path) -> Result<Vec<EvalItem>, DataErrors> {
     let mut errors = Vec::new();
-    let path = dir.join(EVAL);
+    let path = path.to_path_buf();
     let items = load_file(&path, &mut errors);
     if items.is_empty() && errors.is_empty() {
         errors.push(LineError {

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::cursor::Cursors;
 use super::protocol::Phase;
 use crate::config::Config;
+use crate::method::certify::Certificate;
 use crate::method::mixing::MixState;
 use crate::model::hf::BaseIdentity;
 use crate::model::{GptShape, Lm};
@@ -65,6 +66,9 @@ pub struct Meta {
     /// The pretrained Hugging Face model the run started from (`None`: hytune's byte GPT).
     #[serde(default)]
     pub base_model: Option<BaseIdentity>,
+    /// The abstention threshold `hytune calibrate` certified for this model (exports carry it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<Certificate>,
 }
 
 /// A checkpoint read from disk; records are applied to a fresh model with [`Loaded::model`].
@@ -172,6 +176,40 @@ pub fn save_with(
         // are untouched.
         let _ = fs::remove_file(&tmp);
         bail!("cannot write checkpoint {}: {e}", path.display());
+    }
+    if let Some(dir) = path.parent().and_then(|d| File::open(d).ok()) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// Replaces the header of the checkpoint at `path` with `meta`, keeping every other byte: via a
+/// temporary file, fsync and rename, so the checkpoint is whole at every moment (the old one
+/// until the rename, the new one after).
+pub fn rewrite_meta(path: &Path, meta: &Meta) -> Result<()> {
+    let name = path.display();
+    let mut f = File::open(path).with_context(|| format!("{name}: cannot open checkpoint"))?;
+    let mut head = [0u8; 16];
+    f.read_exact(&mut head)
+        .ok()
+        .filter(|_| &head[..8] == MAGIC)
+        .with_context(|| format!("{name}: not a hytune checkpoint"))?;
+    let old = u64::from_le_bytes(head[8..].try_into().expect("8 bytes"));
+    std::io::copy(&mut (&mut f).take(old), &mut std::io::sink())?;
+    let header = serde_json::to_vec(meta)?;
+    let tmp = path.with_extension("tmp");
+    let mut write = || -> std::io::Result<()> {
+        let mut out = File::create(&tmp)?;
+        out.write_all(MAGIC)?;
+        out.write_all(&(header.len() as u64).to_le_bytes())?;
+        out.write_all(&header)?;
+        std::io::copy(&mut f, &mut out)?;
+        out.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    if let Err(e) = write() {
+        let _ = fs::remove_file(&tmp);
+        bail!("cannot rewrite checkpoint {name}: {e}");
     }
     if let Some(dir) = path.parent().and_then(|d| File::open(d).ok()) {
         let _ = dir.sync_all();

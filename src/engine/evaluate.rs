@@ -12,6 +12,7 @@ use crate::data::extract::{Extract, parse_with};
 use crate::data::fit::eval_misfit;
 use crate::data::text::answers_equal;
 use crate::method::calibration::Calibration;
+use crate::method::certify::{Certificate, certify};
 use crate::method::self_certainty::mean_self_certainty;
 use crate::model::Lm;
 use crate::model::generate::{NEVER, SampleOpts, generate_until};
@@ -44,6 +45,20 @@ pub struct EvalOpts {
     pub confident_threshold: f64,
     /// Where a response's answer is read.
     pub extract: Extract,
+}
+
+impl EvalOpts {
+    /// The options `config` asks for.
+    pub fn of(config: &crate::config::Config) -> Self {
+        EvalOpts {
+            max_new: config.post.max_new_tokens,
+            confidence: Confidence::parse(&config.eval.confidence),
+            batch_size: config.eval.batch_size,
+            prg_eps: config.mix.prg_eps,
+            confident_threshold: config.eval.confident_threshold,
+            extract: config.extract(),
+        }
+    }
 }
 
 /// Evaluates `items` with `model` (no autograd). Items without an answer count as wrong with
@@ -202,6 +217,24 @@ pub fn summarize(
         overall: calib(&all),
         by_difficulty: groups.iter().map(|(d, ps)| (*d, calib(ps))).collect(),
         unfit: predictions.iter().filter(|p| p.unfit).count(),
+        certificate: None,
+        abstention: None,
         predictions,
     }
+}
+
+/// The scored (fitting) items' confidences and correctness.
+pub fn scored(predictions: &[Prediction]) -> (Vec<f64>, Vec<bool>) {
+    predictions
+        .iter()
+        .filter(|p| !p.unfit)
+        .map(|p| (p.confidence, p.correct))
+        .unzip()
+}
+
+/// The threshold a dev evaluation certifies at ε, δ (`None` with fewer items than a
+/// certificate needs).
+pub fn certify_report(report: &EvalReport, epsilon: f64, delta: f64) -> Option<Certificate> {
+    let (conf, ok) = scored(&report.predictions);
+    certify(&conf, &ok, epsilon, delta, "confidence").ok()
 }

@@ -28,6 +28,7 @@ impl Trainer {
             elapsed_seconds: self.elapsed_before + self.started.elapsed().as_secs_f64(),
             data: Some(self.data_record.clone()),
             base_model: self.base_model.clone(),
+            certificate: None,
         }
     }
 
@@ -91,14 +92,7 @@ impl Trainer {
             return Ok(());
         }
         let n = items.len();
-        let opts = EvalOpts {
-            max_new: self.config.post.max_new_tokens,
-            confidence: super::evaluate::Confidence::parse(&self.config.eval.confidence),
-            batch_size: self.config.eval.batch_size,
-            prg_eps: self.config.mix.prg_eps,
-            confident_threshold: self.config.eval.confident_threshold,
-            extract: self.config.extract(),
-        };
+        let opts = EvalOpts::of(&self.config);
         self.emit(Event::Evaluating { done: 0, items: n });
         let events = self.events.clone();
         let Some(mut report): Option<EvalReport> = evaluate_until(
@@ -119,11 +113,23 @@ impl Trainer {
             return Ok(());
         };
         report.split = name.to_string();
+        if split == Split::Dev {
+            report.certificate = super::evaluate::certify_report(
+                &report,
+                self.config.eval.epsilon,
+                self.config.eval.delta,
+            );
+        }
         self.dir.eval(&report)?;
         let c = report.overall.clone();
+        let certified = report
+            .certificate
+            .as_ref()
+            .map(|c| format!(" {}", super::protocol::certified_coverage(c)))
+            .unwrap_or_default();
         self.dir.log(&format!(
-            "{name} {} step {}: accuracy {:.3} ece {:.3} brier {:.3} confident-errors {:.3}",
-            report.phase, report.step, c.accuracy, c.ece, c.brier, c.confident_error_rate
+            "{name} {} step {}: accuracy {:.3} ece {:.3} brier {:.3} confident-errors {:.3} aurc {:.3}{certified}",
+            report.phase, report.step, c.accuracy, c.ece, c.brier, c.confident_error_rate, c.aurc
         ));
         if split == Split::Eval {
             if self.first_eval.is_none() {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::method::calibration::Calibration;
+use crate::method::certify::{Applied, Certificate};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -230,6 +231,14 @@ pub struct EvalReport {
     /// Items left out of the figures because they cannot fit the context.
     #[serde(default)]
     pub unfit: usize,
+    /// The threshold these items certify at `eval.epsilon`, `eval.delta` (dev evaluations;
+    /// `None` with too few items).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<Certificate>,
+    /// A checkpoint's stored certificate applied to these items (`hytune eval` of a calibrated
+    /// checkpoint): answered, abstained, the realized error and whether the promise held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abstention: Option<Applied>,
     #[serde(skip)]
     pub predictions: Vec<Prediction>,
 }
@@ -238,6 +247,9 @@ impl EvalReport {
     /// The calibration line, and the items left out for not fitting the context.
     pub fn summary_line(&self) -> String {
         let mut line = self.overall.summary_line();
+        if let Some(c) = &self.certificate {
+            line.push_str(&format!(" {}", certified_coverage(c)));
+        }
         if self.unfit > 0 {
             line.push_str(&format!(
                 " ({} more do not fit the context: not scored)",
@@ -245,6 +257,14 @@ impl EvalReport {
             ));
         }
         line
+    }
+}
+
+/// `certified 42.0% at ε 0.05` (or `certified none at ε 0.05`): how much a certificate answers.
+pub fn certified_coverage(c: &Certificate) -> String {
+    match c.threshold {
+        Some(_) => format!("certified {:.1}% at ε {}", 100.0 * c.coverage, c.epsilon),
+        None => format!("certified none at ε {}", c.epsilon),
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod cell_data;
 mod claim;
+mod faithfulness;
 pub mod grid;
 mod paired;
 mod plots;

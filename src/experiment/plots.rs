@@ -110,6 +110,67 @@ fn against_labels(
     Ok(())
 }
 
+/// Error among the answered items against the share answered (most confident first), a line per
+/// strategy averaged over its seeds' final evaluations.
+fn risk_coverage(path: &Path, title: &str, config: &Config, data: &[&CellData]) -> Plot {
+    let curves: Vec<(usize, &String, Vec<(f64, f64)>)> = config
+        .experiment
+        .strategies
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let fs: Vec<_> = data
+                .iter()
+                .filter(|d| d.done && d.cell.variant() == *s)
+                .filter_map(|d| super::faithfulness::fit(d, config.eval.epsilon, config.eval.delta))
+                .collect();
+            (!fs.is_empty()).then(|| (i, s, super::faithfulness::mean_curve(&fs)))
+        })
+        .collect();
+    let top = curves
+        .iter()
+        .flat_map(|c| c.2.iter().map(|p| p.1))
+        .fold(0.05f64, f64::max)
+        .min(1.0)
+        * 1.1;
+    let root = SVGBackend::new(path, W).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..1f64, 0f64..top)?;
+    chart
+        .configure_mesh()
+        .x_desc("coverage (share answered, most confident first)")
+        .y_desc("error among the answered")
+        .draw()?;
+    for (i, s, pts) in curves {
+        let c = color(i);
+        chart
+            .draw_series(LineSeries::new(pts, c.stroke_width(2)))?
+            .label(s.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+    }
+    let eps = config.eval.epsilon;
+    chart
+        .draw_series(LineSeries::new(
+            vec![(0.0, eps), (1.0, eps)],
+            BLACK.mix(0.4).stroke_width(1),
+        ))?
+        .label(format!("ε = {eps}"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.mix(0.4)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
 /// Accuracy against mean confidence per bin, bins pooled over the seeds' final evaluations.
 fn reliability(path: &Path, title: &str, config: &Config, data: &[&CellData]) -> Plot {
     let root = SVGBackend::new(path, W).into_drawing_area();
@@ -342,6 +403,17 @@ pub fn write_all(dir: &Path, config: &Config, data: &[CellData]) -> Result<Vec<P
                     p,
                     &format!(
                         "reliability ({suite}, {} labeled, eval)",
+                        super::grid::arm_label(f, count)
+                    ),
+                    config,
+                    &here,
+                )
+            })?;
+            emit(format!("{suite}-{tag}-risk-coverage.svg"), &|p| {
+                risk_coverage(
+                    p,
+                    &format!(
+                        "risk-coverage ({suite}, {} labeled, eval)",
                         super::grid::arm_label(f, count)
                     ),
                     config,

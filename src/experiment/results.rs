@@ -52,7 +52,7 @@ impl Written {
 
 fn csv_rows(data: &[CellData]) -> (String, usize) {
     let mut out = String::from(
-        "suite,fraction,labels,strategy,seed,done,split,phase,step,difficulty,n,accuracy,ece,brier,auroc,confident_error_rate,mean_confidence\n",
+        "suite,fraction,labels,strategy,seed,done,split,phase,step,difficulty,n,accuracy,ece,brier,auroc,confident_error_rate,mean_confidence,aurc,e_aurc,selective_accuracy_50,selective_accuracy_80,coverage\n",
     );
     let mut n = 0;
     for d in data {
@@ -62,7 +62,7 @@ fn csv_rows(data: &[CellData]) -> (String, usize) {
             for (difficulty, c) in groups {
                 let _ = writeln!(
                     out,
-                    "{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{:.6},{:.6}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}",
                     d.cell.suite.name(),
                     d.cell.fraction,
                     d.cell.count.map(|n| n.to_string()).unwrap_or_default(),
@@ -79,7 +79,12 @@ fn csv_rows(data: &[CellData]) -> (String, usize) {
                     c.brier,
                     c.auroc.map(|a| format!("{a:.6}")).unwrap_or_default(),
                     c.confident_error_rate,
-                    c.mean_confidence
+                    c.mean_confidence,
+                    c.aurc,
+                    c.e_aurc,
+                    c.selective_accuracy_50,
+                    c.selective_accuracy_80,
+                    c.coverage
                 );
                 n += 1;
             }
@@ -261,6 +266,14 @@ fn summary(config: &Config, data: &[CellData], done: usize) -> String {
                 &e.strategies,
             );
             by_difficulty(&mut out, &cells_here, &e.strategies);
+            super::faithfulness::section(
+                &mut out,
+                &cells_here,
+                &e.strategies,
+                config.eval.confident_threshold,
+                config.eval.epsilon,
+                config.eval.delta,
+            );
             let _ = writeln!(out, "\nDev split:\n");
             table(&mut out, &cells_here, "dev", &e.strategies);
             out.push('\n');

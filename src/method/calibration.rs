@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::selective;
+
 pub const BINS: usize = 10;
 
 /// Bin of a confidence: `[i/10, (i+1)/10)`, the last bin closed at 1.
@@ -121,13 +123,29 @@ pub struct Calibration {
     pub reliability: Vec<ReliabilityBin>,
     pub hist_right: Vec<usize>,
     pub hist_wrong: Vec<usize>,
+    /// Area under the risk–coverage curve (`method::selective`; lower is better).
+    #[serde(default)]
+    pub aurc: f64,
+    /// AURC less a perfect ranking's: the ranking's own share.
+    #[serde(default)]
+    pub e_aurc: f64,
+    /// Accuracy among the 50% and the 80% most confident items.
+    #[serde(default)]
+    pub selective_accuracy_50: f64,
+    #[serde(default)]
+    pub selective_accuracy_80: f64,
+    /// Share of items with confidence ≥ the confident threshold, and the error among them.
+    #[serde(default)]
+    pub coverage: f64,
+    #[serde(default)]
+    pub selective_risk: Option<f64>,
 }
 
 impl Calibration {
     /// `n … accuracy … ECE … Brier … AUROC … confident-errors … mean-conf …` on one line.
     pub fn summary_line(&self) -> String {
         format!(
-            "n {} accuracy {:.3} ECE {:.3} Brier {:.3} AUROC {} confident-errors {:.3} mean-conf {:.3}",
+            "n {} accuracy {:.3} ECE {:.3} Brier {:.3} AUROC {} confident-errors {:.3} mean-conf {:.3} AURC {:.3}",
             self.n,
             self.accuracy,
             self.ece,
@@ -136,7 +154,8 @@ impl Calibration {
                 .map(|a| format!("{a:.3}"))
                 .unwrap_or_else(|| "n/a".into()),
             self.confident_error_rate,
-            self.mean_confidence
+            self.mean_confidence,
+            self.aurc
         )
     }
 
@@ -167,6 +186,12 @@ impl Calibration {
             reliability: reliability(conf, correct),
             hist_right: histogram(pick(true)),
             hist_wrong: histogram(pick(false)),
+            aurc: selective::aurc(conf, correct),
+            e_aurc: selective::e_aurc(conf, correct),
+            selective_accuracy_50: selective::selective_accuracy(conf, correct, 0.5),
+            selective_accuracy_80: selective::selective_accuracy(conf, correct, 0.8),
+            coverage: selective::coverage_at(conf, threshold),
+            selective_risk: selective::risk_at(conf, correct, threshold),
         }
     }
 }

@@ -3,12 +3,15 @@
 
 pub mod bootstrap;
 pub mod calibration;
+pub mod certify;
 pub mod consensus;
 pub mod grpo;
 pub mod hacking;
 pub mod mixing;
 pub mod prg;
+pub mod recalibrate;
 pub mod rewards;
+pub mod selective;
 pub mod self_certainty;
 pub mod within_auroc;
 

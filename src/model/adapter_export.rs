@@ -9,6 +9,7 @@
 //!   `convert_lora_to_gguf.py` writes them (lora_b rows permuted for Llama's q and k; α·√r for
 //!   rsLoRA, since llama.cpp scales by α/r), and an Ollama `Modelfile` (`FROM`, `ADAPTER`) beside.
 
+use crate::method::certify::Certificate;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -138,6 +139,7 @@ pub fn export_peft(
     base: &Path,
     checkpoint: &Path,
     out: &Path,
+    cert: Option<&Certificate>,
 ) -> Result<()> {
     let f = check_adapters(model, lora, checkpoint)?;
     let mut tensors = Vec::with_capacity(2 * f.len());
@@ -147,7 +149,14 @@ pub fn export_peft(
         tensors.push((name("B"), vec![x.d_out, x.rank], x.lora_b.as_slice()));
     }
     let bytes = safetensors_f32(&tensors, &[("format", "pt")]);
-    let config = serde_json::to_string_pretty(&peft_config(lora, base))?;
+    let mut config = peft_config(lora, base);
+    if let (Some(c), Some(o)) = (cert, config.as_object_mut()) {
+        o.insert(
+            super::hf::export::CERTIFICATE_KEY.into(),
+            serde_json::to_value(c)?,
+        );
+    }
+    let config = serde_json::to_string_pretty(&config)?;
     super::hf::export::into_new_folder(out, |tmp| {
         std::fs::write(tmp.join("adapter_model.safetensors"), &bytes)?;
         std::fs::write(tmp.join("adapter_config.json"), &config)?;
@@ -191,6 +200,7 @@ pub fn export_gguf_lora(
     checkpoint: &Path,
     out: &Path,
     base_gguf: &Path,
+    cert: Option<&Certificate>,
 ) -> Result<()> {
     let f = check_adapters(model, lora, checkpoint)?;
     if out.exists() {
@@ -243,6 +253,8 @@ pub fn export_gguf_lora(
         ("adapter.type".into(), Value::Str("lora".into())),
         ("adapter.lora.alpha".into(), Value::Float(gguf_alpha(lora))),
     ];
+    let mut meta = meta;
+    meta.extend(super::gguf::certificate_metadata(cert));
     writer::write(out, &meta, &tensors)?;
     let modelfile = out.with_file_name("Modelfile");
     if !modelfile.exists() {

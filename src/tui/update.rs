@@ -86,10 +86,15 @@ fn on_event(app: &mut App, e: Event) {
         Event::Eval(r) => {
             app.evaluating = None;
             let c = &r.overall;
+            let certified = r
+                .certificate
+                .as_ref()
+                .map(|c| format!(" {}", crate::engine::protocol::certified_coverage(c)))
+                .unwrap_or_default();
             app.log(
                 LogKind::Info,
                 format!(
-                    "{} {} {}: acc {:.3} ECE {:.3} Brier {:.3}",
+                    "{} {} {}: acc {:.3} ECE {:.3} Brier {:.3}{certified}",
                     r.split, r.phase, r.step, c.accuracy, c.ece, c.brier
                 ),
             );

@@ -1,6 +1,7 @@
 //! `hytune export --format gguf`: a post-trained model as one GGUF file, in llama.cpp's names
 //! and layout, with the config, tokenizer and chat template as metadata (see [`super::writer`]).
 
+use crate::method::certify::Certificate;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -162,7 +163,35 @@ fn tokenizer_metadata(dir: &Path, vocab: usize) -> Result<Vec<(String, Value)>> 
 
 /// Writes `model` (started from the model at `base`: a GGUF file or a Hugging Face directory)
 /// as the GGUF file `out` with matrices in `format` (f32, f16, bf16, q8_0) and norms in F32.
-pub fn export(model: &HfLm, base: &Path, out: &Path, format: &str) -> Result<()> {
+/// A certified abstention threshold as GGUF metadata: `hytune.certificate` (the whole record as
+/// JSON) and its figures as numbers (`hytune.certificate.threshold` only when one was certified).
+pub fn certificate_metadata(cert: Option<&Certificate>) -> Vec<(String, Value)> {
+    let Some(c) = cert else { return Vec::new() };
+    let key = |k: &str| format!("hytune.certificate.{k}");
+    let mut meta = vec![
+        (
+            "hytune.certificate".to_string(),
+            Value::Str(serde_json::to_string(c).expect("a certificate serializes")),
+        ),
+        (key("epsilon"), Value::Float(c.epsilon)),
+        (key("delta"), Value::Float(c.delta)),
+        (key("coverage"), Value::Float(c.coverage)),
+        (key("n"), Value::Uint(c.n as u64)),
+        (key("score"), Value::Str(c.score.clone())),
+    ];
+    if let Some(t) = c.threshold {
+        meta.push((key("threshold"), Value::Float(t)));
+    }
+    meta
+}
+
+pub fn export(
+    model: &HfLm,
+    base: &Path,
+    out: &Path,
+    format: &str,
+    cert: Option<&Certificate>,
+) -> Result<()> {
     use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot};
     let Some(kind) = writer::format_type(format) else {
         bail!(
@@ -246,6 +275,7 @@ pub fn export(model: &HfLm, base: &Path, out: &Path, format: &str) -> Result<()>
         ),
         (key("vocab_size"), u(c.vocab_size)),
     ];
+    meta.extend(certificate_metadata(cert));
     if matches!(c.rope_scaling, hf::config::RopeScaling::Llama3 { .. }) {
         bail!("Llama 3 RoPE scaling from a Hugging Face directory is not written to GGUF yet");
     }

@@ -25,7 +25,7 @@ use reader::{Gguf, TensorInfo, Value};
 const ROPE_FREQS: &str = "rope_freqs.weight";
 
 pub use crate::paths::gguf_path;
-pub use export::{export, permute};
+pub use export::{certificate_metadata, export, permute};
 
 /// The file, parsed.
 pub struct GgufFile {

@@ -1,6 +1,7 @@
 //! Writes a post-trained model back in the Hugging Face layout (safetensors in the base's dtype
 //! or a chosen one, the base's config and tokenizer files), so `transformers` or vLLM load it.
 
+use crate::method::certify::Certificate;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -34,11 +35,22 @@ fn dtype_of(name: &str) -> Option<DType> {
     }
 }
 
+/// The key of a certified abstention threshold in `config.json` and `adapter_config.json`.
+pub const CERTIFICATE_KEY: &str = "hytune_certificate";
+
 /// Exports `model` (started from `base`) into `out`, which must not exist or be empty, with
 /// weights in `dtype` (`float32`, `bfloat16`, `float16`; `None`: the base's `dtype` or
 /// `torch_dtype`, else float32). Written into a sibling temporary folder first, then renamed,
 /// so a failure leaves nothing half done.
-pub fn export(model: &HfLm, base: &Path, out: &Path, dtype: Option<&str>) -> Result<()> {
+/// `cert`: the checkpoint's certified abstention threshold, written as `hytune_certificate` in
+/// `config.json` (transformers keeps unknown keys).
+pub fn export(
+    model: &HfLm,
+    base: &Path,
+    out: &Path,
+    dtype: Option<&str>,
+    cert: Option<&Certificate>,
+) -> Result<()> {
     let config_path = base.join("config.json");
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("{}: cannot read", config_path.display()))?;
@@ -75,6 +87,9 @@ pub fn export(model: &HfLm, base: &Path, out: &Path, dtype: Option<&str>) -> Res
                 "tie_word_embeddings".into(),
                 model.config().tie_word_embeddings.into(),
             );
+            if let Some(c) = cert {
+                o.insert(CERTIFICATE_KEY.into(), serde_json::to_value(c)?);
+            }
         }
         std::fs::write(
             tmp.join("config.json"),

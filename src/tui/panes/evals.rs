@@ -1,6 +1,6 @@
-//! The eval table: accuracy, ECE, Brier, AUROC and confident-error rate at each evaluation,
-//! the one best.hyt holds (`eval.best`) marked; the reward canary's latest figures on
-//! its bottom edge.
+//! The eval table: accuracy, ECE, Brier, AUROC, confident-error rate and (dev rows) the
+//! certified coverage at each evaluation, the one best.hyt holds (`eval.best`) marked; the
+//! reward canary's latest figures on its bottom edge.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -8,7 +8,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Row, Table};
 
 use super::pane_block;
-use crate::engine::protocol::CanaryReport;
+use crate::engine::protocol::{CanaryReport, EvalReport};
 use crate::tui::app::{App, Pane};
 
 /// The bottom line of the pane: whether the internal reward still tracks correctness on the
@@ -27,6 +27,17 @@ pub fn canary_line(reports: &[CanaryReport]) -> Option<String> {
         last.accuracy - first.accuracy,
         if flagged { " ⚠HACKING" } else { "" }
     ))
+}
+
+/// The certified coverage of a dev evaluation (the share of items answered at the threshold
+/// certified for error ≤ `eval.epsilon`): `42%`, `none` when nothing could be certified, `—`
+/// for an eval-split row or too few items.
+pub fn certified_cell(e: &EvalReport) -> String {
+    match &e.certificate {
+        Some(c) if c.threshold.is_some() => format!("{:.0}%", 100.0 * c.coverage),
+        Some(_) => "none".into(),
+        None => "—".into(),
+    }
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
@@ -62,11 +73,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                     .map(|a| format!("{a:.3}"))
                     .unwrap_or_else(|| "n/a".into()),
                 format!("{:.3}", c.confident_error_rate),
+                certified_cell(e),
             ])
             .style(style)
         })
         .collect();
-    let header = Row::new(vec!["eval", "acc", "ECE", "Brier", "AUROC", "conf.err"])
+    let header = Row::new(vec!["eval", "acc", "ECE", "Brier", "AUROC", "conf.err", "cert"])
         .style(Style::default().fg(Color::DarkGray));
     let widths = [
         Constraint::Length(11),
@@ -75,6 +87,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(6),
         Constraint::Length(6),
         Constraint::Length(8),
+        Constraint::Length(5),
     ];
     let mut block = pane_block("Evaluations", app, Pane::Evals);
     if let Some(line) = canary_line(&d.canary) {
@@ -111,5 +124,30 @@ mod tests {
         let line =
             canary_line(&[r(0, 0.5, None), r(20, 0.3, Some("x")), r(40, 0.4, None)]).unwrap();
         assert!(line.ends_with(" ⚠HACKING "), "{line}");
+    }
+
+    #[test]
+    fn certified_cell_shows_the_share_answered() {
+        use crate::method::certify::certify;
+        let mut r = EvalReport {
+            split: "dev".into(),
+            phase: "post".into(),
+            step: 10,
+            overall: Default::default(),
+            by_difficulty: Default::default(),
+            unfit: 0,
+            certificate: None,
+            abstention: None,
+            predictions: Vec::new(),
+        };
+        assert_eq!(certified_cell(&r), "—");
+        // 100 items, the 60 most confident right: the walk certifies all 60 (p = .95^60).
+        let conf: Vec<f64> = (0..100).map(|i| i as f64 / 100.0).collect();
+        let ok: Vec<bool> = (0..100).map(|i| i >= 40).collect();
+        r.certificate = certify(&conf, &ok, 0.05, 0.1, "confidence").ok();
+        assert_eq!(certified_cell(&r), "60%");
+        let none: Vec<bool> = (0..100).map(|i| i % 2 == 0).collect();
+        r.certificate = certify(&conf, &none, 0.05, 0.1, "confidence").ok();
+        assert_eq!(certified_cell(&r), "none");
     }
 }
