@@ -12,8 +12,9 @@ use serde::Serialize;
 use crate::config::args::ConfigArgs;
 use crate::data::EvalItem;
 use crate::data::jsonl::{self, DEV};
-use crate::engine::checkpoint;
+use crate::engine::checkpoint::{self, DataRecord};
 use crate::engine::evaluate::{self, EvalOpts};
+use crate::engine::{DataSource, load_data};
 use crate::eval_model;
 use crate::method::calibration::{brier, ece};
 use crate::method::certify::{self, Certificate};
@@ -61,29 +62,47 @@ struct Scored<'a> {
     answered: bool,
 }
 
-/// The calibration items: `--data` (a directory's dev.jsonl or a file), else the run's dev.jsonl.
-fn items(data: Option<&Path>, meta: &checkpoint::Meta, ckpt: &Path) -> Result<(Vec<EvalItem>, PathBuf)> {
+/// The calibration items: `--data` (a directory's dev.jsonl or a file), else the run's dev split
+/// (its dataset directory's dev.jsonl, or its built-in suite's, generated as the run had it).
+fn items(
+    data: Option<&Path>,
+    meta: &checkpoint::Meta,
+    ckpt: &Path,
+) -> Result<(Vec<EvalItem>, PathBuf)> {
+    let no_dev = |d: &Path| {
+        anyhow::anyhow!(
+            "{}: has no {DEV}; give --data FILE.jsonl with labelled items the run never trained on",
+            d.display()
+        )
+    };
     let file = match data {
-        Some(d) if d.is_dir() => {
-            let f = d.join(DEV);
-            if !f.is_file() {
-                bail!(
-                    "{}: has no {DEV}; give --data FILE.jsonl with labelled items the run never trained on",
-                    d.display()
-                );
-            }
-            f
-        }
+        Some(d) if d.is_dir() => Some(d.join(DEV))
+            .filter(|f| f.is_file())
+            .ok_or_else(|| no_dev(d))?,
         Some(f) => f.to_path_buf(),
-        None => match meta.data.as_ref().and_then(|d| d.dir.as_ref()) {
-            Some(d) if d.join(DEV).is_file() => d.join(DEV),
-            Some(d) => bail!(
-                "{}: the run's data {} has no {DEV}; give --data FILE.jsonl with labelled items the run never trained on",
-                ckpt.display(),
-                d.display()
-            ),
-            None => bail!(
-                "{}: the run's data has no directory; give --data DIR|FILE.jsonl",
+        None => match meta.data.as_ref() {
+            Some(DataRecord { dir: Some(d), .. }) => Some(d.join(DEV))
+                .filter(|f| f.is_file())
+                .ok_or_else(|| no_dev(d))?,
+            Some(DataRecord {
+                suite: Some(suite), ..
+            }) => {
+                let source = DataSource::Suite(suite.parse().map_err(anyhow::Error::msg)?);
+                let (ds, dir) = load_data(&source, &meta.config)?;
+                let name = match dir {
+                    Some(d) => d.join(DEV),
+                    None => PathBuf::from(format!("the `{suite}` suite's dev split")),
+                };
+                if ds.dev.is_empty() {
+                    bail!(
+                        "{}: the run's data has no dev split; give --data DIR|FILE.jsonl",
+                        ckpt.display()
+                    );
+                }
+                return Ok((ds.dev, name));
+            }
+            _ => bail!(
+                "{}: the checkpoint does not say what data the run used; give --data DIR|FILE.jsonl",
                 ckpt.display()
             ),
         },
@@ -107,7 +126,11 @@ pub fn run(args: &ConfigArgs, a: CalibrateArgs) -> Result<ExitCode> {
     let logistic = a.score == "logistic";
     // The logistic calibrator is fitted on the even items and certified on the odd ones: a
     // score fitted on the items it is certified on would void the guarantee.
-    let certifying = if logistic { items.len() / 2 } else { items.len() };
+    let certifying = if logistic {
+        items.len() / 2
+    } else {
+        items.len()
+    };
     certify::check(a.epsilon, a.delta, certifying).map_err(|e| {
         anyhow::anyhow!(
             "{}: {e}{}",
@@ -146,7 +169,10 @@ pub fn run(args: &ConfigArgs, a: CalibrateArgs) -> Result<ExitCode> {
         (Vec::new(), (0..preds.len()).collect())
     };
     let calibrator = logistic.then(|| {
-        let f: Vec<_> = fit.iter().map(|&i| eval_model::features(preds[i])).collect();
+        let f: Vec<_> = fit
+            .iter()
+            .map(|&i| eval_model::features(preds[i]))
+            .collect();
         let ok: Vec<bool> = fit.iter().map(|&i| preds[i].correct).collect();
         Logistic::fit(&f, &ok)
     });
@@ -181,7 +207,11 @@ pub fn run(args: &ConfigArgs, a: CalibrateArgs) -> Result<ExitCode> {
                     correct: p.correct,
                     confidence: p.confidence,
                     score: s,
-                    role: if in_cert.contains(&i) { "certify" } else { "fit" },
+                    role: if in_cert.contains(&i) {
+                        "certify"
+                    } else {
+                        "fit"
+                    },
                     answered: cert.answers(s),
                 }
             })

@@ -236,9 +236,7 @@ fn export(e: ExportArgs) -> Result<ExitCode> {
     let cert = ck.meta.certificate.as_ref();
     match e.format.as_str() {
         "peft" => export_peft(&adapted, lora, &base.dir, &e.checkpoint, &e.out, cert)?,
-        "gguf-lora" => {
-            export_gguf_lora(&adapted, lora, &e.checkpoint, &e.out, &base.dir, cert)?
-        }
+        "gguf-lora" => export_gguf_lora(&adapted, lora, &e.checkpoint, &e.out, &base.dir, cert)?,
         _ => export_merged(&e, &base.dir, adapted, cert)?,
     }
     println!(
@@ -261,13 +259,7 @@ fn export_merged(
     let h = model.merged();
     match e.format.as_str() {
         "gguf" => {
-            crate::model::gguf::export(
-            &h,
-            base,
-            &e.out,
-            e.dtype.as_deref().unwrap_or("f16"),
-            cert,
-        )?
+            crate::model::gguf::export(&h, base, &e.out, e.dtype.as_deref().unwrap_or("f16"), cert)?
         }
         "hf" if crate::model::gguf::gguf_path(base).is_some() => bail!(
             "{}: its base is a GGUF file; export it with --format gguf",

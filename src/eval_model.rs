@@ -7,9 +7,9 @@ use anyhow::{Result, bail};
 
 use crate::config::Config;
 use crate::config::args::{ConfigArgs, load_config};
+use crate::engine::backend;
 use crate::engine::checkpoint::{self, Meta};
 use crate::engine::protocol::Prediction;
-use crate::engine::backend;
 use crate::method::certify::{Applied, Certificate};
 use crate::method::recalibrate::{Features, Logistic};
 use crate::model::Lm;

@@ -289,6 +289,105 @@ fn tiny_headless_run_then_eval() {
     assert!(o.status.success(), "{}", stderr(&o));
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(s["n"], 5);
+    assert!(s["aurc"].is_number() && s["coverage"].is_number(), "{s}");
+    assert!(s.get("abstention").is_none(), "no certificate yet: {s}");
+
+    // `hytune calibrate`: refusals first, each one line and exit 1, the checkpoint untouched.
+    let calibrate = |more: &[&str]| {
+        let mut a = vec!["calibrate", "--checkpoint", ckpt.to_str().unwrap()];
+        a.extend_from_slice(more);
+        hytune(&a, dir.path())
+    };
+    let before = std::fs::read(&ckpt).unwrap();
+    // The run's own dev.jsonl holds 8 items; a certificate needs 45 at ε 5%, δ 10%.
+    let o = calibrate(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("dev.jsonl: 8 calibration items cannot certify anything") && e.contains("45"),
+        "{e}"
+    );
+    let o = calibrate(&["--epsilon", "1.5"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--epsilon 1.5 is outside (0, 1)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = calibrate(&["--delta", "0"]);
+    assert!(
+        stderr(&o).contains("--delta 0 is outside (0, 1)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = calibrate(&["--score", "vibes"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--score vibes"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&ckpt).unwrap(), before, "nothing written");
+    // 48 held-out items (the eval file three times): enough to run the test.
+    let eval_text = std::fs::read_to_string(data.join("eval.jsonl")).unwrap();
+    let held = dir.path().join("held.jsonl");
+    std::fs::write(&held, eval_text.repeat(3)).unwrap();
+    let scored = dir.path().join("scored.jsonl");
+    let o = calibrate(&[
+        "--data",
+        held.to_str().unwrap(),
+        "--predictions",
+        scored.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(out.lines().any(|l| l.starts_with("threshold ")), "{out}");
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&scored)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 48);
+    assert!(
+        rows.iter()
+            .all(|r| r["confidence"].is_number() && r["correct"].is_boolean())
+    );
+    // The certificate is in the checkpoint's header, and the model is unchanged.
+    let ck = hytune::engine::checkpoint::load(&ckpt).unwrap();
+    let cert = ck
+        .meta
+        .certificate
+        .clone()
+        .expect("a certificate in the header");
+    assert_eq!((cert.n, cert.epsilon, cert.delta), (48, 0.05, 0.1));
+    let wrong = rows.iter().filter(|r| r["correct"] == false).count();
+    if cert.threshold.is_none() {
+        assert!(out.contains("threshold none"), "{out}");
+    } else {
+        assert!(cert.errors <= wrong);
+    }
+    // eval applies it: answered + abstained = all, and says whether the promise held.
+    let o = eval(&["--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let a = &s["abstention"];
+    assert_eq!(
+        a["answered"].as_u64().unwrap() + a["abstained"].as_u64().unwrap(),
+        16,
+        "{s}"
+    );
+    assert!(a["held"].is_boolean(), "{s}");
+    let o = eval(&[]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("abstention at the certified threshold"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // --predictions never overwrites.
+    let o = calibrate(&[
+        "--data",
+        held.to_str().unwrap(),
+        "--predictions",
+        scored.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("exists already"), "{}", stderr(&o));
     // The run folder is not overwritten by a second run.
     let o = hytune(
         &[

@@ -124,6 +124,33 @@ fn lora_on_a_pretrained_fixture_trains_adapters_resumes_and_exports_them() {
         "the adapters changed the model"
     );
 
+    // A certificate (on 48 held-out items: the eval file three times) travels with every export.
+    let eval_text = std::fs::read_to_string(cwd.join("D/eval.jsonl")).unwrap();
+    let lines: Vec<&str> = eval_text.lines().collect();
+    let held: String = (0..48)
+        .map(|i| format!("{}\n", lines[i % lines.len()]))
+        .collect();
+    std::fs::write(cwd.join("held.jsonl"), held).unwrap();
+    let o = ok(hytune(
+        &[
+            "calibrate",
+            "--checkpoint",
+            "R/final.hyt",
+            "--data",
+            "held.jsonl",
+            "--epsilon",
+            "0.1",
+        ],
+        cwd,
+    ));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("threshold "));
+    let cert = checkpoint::load(&run.join("final.hyt"))
+        .unwrap()
+        .meta
+        .certificate
+        .expect("a certificate");
+    assert_eq!((cert.n, cert.epsilon), (48, 0.1));
+
     // PEFT's folder: config and tensors in PEFT's names and shapes.
     ok(hytune(
         &[
@@ -146,6 +173,8 @@ fn lora_on_a_pretrained_fixture_trains_adapters_resumes_and_exports_them() {
         (Some(4), Some(8.0))
     );
     assert_eq!(config["target_modules"].as_array().unwrap().len(), 7);
+    assert_eq!(config["hytune_certificate"]["epsilon"], 0.1);
+    assert_eq!(config["hytune_certificate"]["n"], 48);
     let st = std::fs::read(cwd.join("P/adapter_model.safetensors")).unwrap();
     let n = u64::from_le_bytes(st[..8].try_into().unwrap()) as usize;
     let head: serde_json::Value = serde_json::from_slice(&st[8..8 + n]).unwrap();
@@ -174,6 +203,16 @@ fn lora_on_a_pretrained_fixture_trains_adapters_resumes_and_exports_them() {
     use hytune::model::gguf::reader::Value;
     assert_eq!(meta("general.type"), Some(Value::Str("adapter".into())));
     assert_eq!(meta("adapter.type"), Some(Value::Str("lora".into())));
+    // GGUF numbers are f32; the JSON record is exact.
+    assert!(
+        matches!(meta("hytune.certificate.epsilon"), Some(Value::Float(x)) if (x - 0.1).abs() < 1e-6)
+    );
+    assert_eq!(meta("hytune.certificate.n"), Some(Value::Uint(48)));
+    let Some(Value::Str(json)) = meta("hytune.certificate") else {
+        panic!("no certificate in the GGUF adapter")
+    };
+    let back: hytune::method::certify::Certificate = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, cert);
     assert!(
         g.gguf
             .tensors
@@ -201,6 +240,15 @@ fn lora_on_a_pretrained_fixture_trains_adapters_resumes_and_exports_them() {
         ],
         cwd,
     ));
+    let hf_config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join("E/config.json")).unwrap()).unwrap();
+    assert_eq!(
+        serde_json::from_value::<hytune::method::certify::Certificate>(
+            hf_config["hytune_certificate"].clone()
+        )
+        .unwrap(),
+        cert
+    );
     let merged = Lm::Hf(hytune::model::hf::load(&cwd.join("E"), 256, &device).unwrap());
     let worst = t
         .iter()

@@ -122,7 +122,11 @@ impl Fitted {
 
     /// 1 where the certificate answers the eval item, else 0 (`None`: no certificate).
     pub fn answered(&self, logistic: bool) -> Option<Vec<f64>> {
-        let c = if logistic { self.cert_lr.as_ref() } else { self.cert.as_ref() }?;
+        let c = if logistic {
+            self.cert_lr.as_ref()
+        } else {
+            self.cert.as_ref()
+        }?;
         Some(
             self.cert_scores(c)
                 .into_iter()
@@ -132,7 +136,11 @@ impl Fitted {
     }
 
     pub fn applied(&self, logistic: bool, keep: &dyn Fn(&Item) -> bool) -> Option<Applied> {
-        let c = if logistic { self.cert_lr.as_ref() } else { self.cert.as_ref() }?;
+        let c = if logistic {
+            self.cert_lr.as_ref()
+        } else {
+            self.cert.as_ref()
+        }?;
         let (s, k): (Vec<f64>, Vec<bool>) = self
             .cert_scores(c)
             .into_iter()
@@ -203,7 +211,10 @@ pub fn section(
     if fitted.is_empty() {
         return;
     }
-    let rd = fitted.iter().find(|(s, _)| s.as_str() == "rd").map(|x| &x.1);
+    let rd = fitted
+        .iter()
+        .find(|(s, _)| s.as_str() == "rd")
+        .map(|x| &x.1);
     let levels: Vec<Option<u32>> = std::iter::once(None)
         .chain(
             fitted[0].1[0]
@@ -323,8 +334,10 @@ pub fn section(
         for (s, fs) in &fitted {
             for logistic in [false, true] {
                 let keep = at_level(l);
-                let applied: Vec<Applied> =
-                    fs.iter().filter_map(|f| f.applied(logistic, &keep)).collect();
+                let applied: Vec<Applied> = fs
+                    .iter()
+                    .filter_map(|f| f.applied(logistic, &keep))
+                    .collect();
                 if applied.is_empty() {
                     continue;
                 }
@@ -338,7 +351,11 @@ pub fn section(
                 // The promise is about all the answered items; a level's share is shown, not
                 // judged.
                 let held = if l.is_none() {
-                    format!("{}/{}", applied.iter().filter(|a| a.held).count(), applied.len())
+                    format!(
+                        "{}/{}",
+                        applied.iter().filter(|a| a.held).count(),
+                        applied.len()
+                    )
                 } else {
                     "—".into()
                 };
@@ -347,7 +364,11 @@ pub fn section(
                     "| {s} | {} | {} | {} | {} | {} | {held} |",
                     level_name(l),
                     if logistic { "logistic" } else { "confidence" },
-                    if l.is_none() { fmt(&dev_cov) } else { "—".into() },
+                    if l.is_none() {
+                        fmt(&dev_cov)
+                    } else {
+                        "—".into()
+                    },
                     fmt(&cov),
                     if risk.is_empty() {
                         "none answered".into()
@@ -400,30 +421,35 @@ fn paired(
                 .map(|&s| (index(&hy[by_seed(hy, s)], l), index(&os[by_seed(os, s)], l)))
                 .collect();
             let mut qs: Vec<&str> = maps[0].0.keys().copied().collect();
-            qs.retain(|q| maps.iter().all(|(a, b)| a.contains_key(q) && b.contains_key(q)));
+            qs.retain(|q| {
+                maps.iter()
+                    .all(|(a, b)| a.contains_key(q) && b.contains_key(q))
+            });
             qs.sort();
             if qs.is_empty() {
                 continue;
             }
-            let preds = |v: &[Fitted], side: usize, col: &dyn Fn(&Fitted) -> Vec<f64>| -> Vec<Preds> {
-                seeds
-                    .iter()
-                    .zip(&maps)
-                    .map(|(&s, m)| {
-                        let f = &v[by_seed(v, s)];
-                        let c = col(f);
-                        let idx = if side == 0 { &m.0 } else { &m.1 };
-                        qs.iter()
-                            .map(|q| (c[idx[q]], f.eval[idx[q]].correct))
-                            .collect()
-                    })
-                    .collect()
-            };
+            let preds =
+                |v: &[Fitted], side: usize, col: &dyn Fn(&Fitted) -> Vec<f64>| -> Vec<Preds> {
+                    seeds
+                        .iter()
+                        .zip(&maps)
+                        .map(|(&s, m)| {
+                            let f = &v[by_seed(v, s)];
+                            let c = col(f);
+                            let idx = if side == 0 { &m.0 } else { &m.1 };
+                            qs.iter()
+                                .map(|q| (c[idx[q]], f.eval[idx[q]].correct))
+                                .collect()
+                        })
+                        .collect()
+                };
             let ts = |f: &Fitted| f.ts.clone();
             let cert = |f: &Fitted| f.answered(false).unwrap_or_else(|| vec![0.0; f.eval.len()]);
             let matched = cov(l);
             let mean_conf = |c: &[f64], _: &[bool]| c.iter().sum::<f64>() / c.len().max(1) as f64;
-            let at_cov = move |c: &[f64], k: &[bool]| errors_at_coverage(c, k, matched.unwrap_or(0.0));
+            let at_cov =
+                move |c: &[f64], k: &[bool]| errors_at_coverage(c, k, matched.unwrap_or(0.0));
             let cols: [(&dyn Fn(&Fitted) -> Vec<f64>, Metric<'_>); 5] = [
                 (&ts, &brier),
                 (&raw, &aurc),

@@ -288,7 +288,10 @@ mod tests {
         assert!(close(c.p_value.unwrap(), 0.95f64.powi(49), 1e-12));
         // The first p above δ stops the walk even if a later one would pass: fixed sequence.
         let a = apply(&c, &scores, &ok);
-        assert_eq!((a.answered, a.abstained, a.risk, a.held), (49, 151, Some(0.0), true));
+        assert_eq!(
+            (a.answered, a.abstained, a.risk, a.held),
+            (49, 151, Some(0.0), true)
+        );
     }
 
     #[test]

@@ -287,7 +287,10 @@ mod tests {
     #[test]
     fn isotonic_pools_violators() {
         // Sorted by confidence: y = 1, 0, 1, 1 at x = .2, .4, .6, .8: the first two pool to ½.
-        let iso = Isotonic::fit(&[0.4, 0.2, 0.8, 0.6, 0.0], &[false, true, true, true, false]);
+        let iso = Isotonic::fit(
+            &[0.4, 0.2, 0.8, 0.6, 0.0],
+            &[false, true, true, true, false],
+        );
         assert_eq!(iso.x, vec![0.2, 0.4, 0.6, 0.8]);
         assert_eq!(iso.y, vec![0.5, 0.5, 1.0, 1.0]);
         // Between .4 and .6 linearly; clipped outside; 0 stays 0.
@@ -297,7 +300,10 @@ mod tests {
         assert_eq!(iso.apply(0.0), 0.0);
         // Equal confidences are pooled before the fit: x .3 twice, one right.
         let iso = Isotonic::fit(&[0.3, 0.3, 0.9], &[true, false, true]);
-        assert_eq!((iso.x.clone(), iso.y.clone()), (vec![0.3, 0.9], vec![0.5, 1.0]));
+        assert_eq!(
+            (iso.x.clone(), iso.y.clone()),
+            (vec![0.3, 0.9], vec![0.5, 1.0])
+        );
     }
 
     #[test]
@@ -319,7 +325,9 @@ mod tests {
                 steps: i % 4,
             })
             .collect();
-        let ok: Vec<bool> = (0..40).map(|i| (i * 7) % 40 > 12 && i % 4 != 3 || i == 5).collect();
+        let ok: Vec<bool> = (0..40)
+            .map(|i| (i * 7) % 40 > 12 && i % 4 != 3 || i == 5)
+            .collect();
         let lr = Logistic::fit(&feats, &ok);
         let mut grad = [0.0; 4];
         for (f, y) in feats.iter().zip(&ok) {

@@ -150,7 +150,10 @@ mod tests {
         // Ranked W R R R: errors among the top 1..4 are 1/1, 1/2, 1/3, 1/4.
         let conf = [0.9, 0.8, 0.7, 0.6];
         let ok = [false, true, true, true];
-        assert!(close(aurc(&conf, &ok), (1.0 + 0.5 + 1.0 / 3.0 + 0.25) / 4.0));
+        assert!(close(
+            aurc(&conf, &ok),
+            (1.0 + 0.5 + 1.0 / 3.0 + 0.25) / 4.0
+        ));
         // The oracle ranks R R R W: 0, 0, 0, 1/4.
         assert!(close(oracle_aurc(&ok), 0.25 / 4.0));
         assert!(close(e_aurc(&conf, &ok), (1.0 + 0.5 + 1.0 / 3.0) / 4.0));
@@ -181,7 +184,13 @@ mod tests {
         let ok = [true, false, true, true, false];
         assert_eq!(
             risk_coverage(&conf, &ok),
-            vec![(0.2, 0.0), (0.4, 0.5), (0.6, 1.0 / 3.0), (0.8, 0.25), (1.0, 0.4)]
+            vec![
+                (0.2, 0.0),
+                (0.4, 0.5),
+                (0.6, 1.0 / 3.0),
+                (0.8, 0.25),
+                (1.0, 0.4)
+            ]
         );
         // 50% of 5 rounds to 3 items: one wrong.
         assert!(close(selective_accuracy(&conf, &ok, 0.5), 2.0 / 3.0));

@@ -164,7 +164,8 @@ fn tokenizer_metadata(dir: &Path, vocab: usize) -> Result<Vec<(String, Value)>> 
 /// Writes `model` (started from the model at `base`: a GGUF file or a Hugging Face directory)
 /// as the GGUF file `out` with matrices in `format` (f32, f16, bf16, q8_0) and norms in F32.
 /// A certified abstention threshold as GGUF metadata: `hytune.certificate` (the whole record as
-/// JSON) and its figures as numbers (`hytune.certificate.threshold` only when one was certified).
+/// JSON, exact) and its figures as GGUF numbers (f32; `hytune.certificate.threshold` only when one
+/// was certified).
 pub fn certificate_metadata(cert: Option<&Certificate>) -> Vec<(String, Value)> {
     let Some(c) = cert else { return Vec::new() };
     let key = |k: &str| format!("hytune.certificate.{k}");

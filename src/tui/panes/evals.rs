@@ -78,8 +78,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             .style(style)
         })
         .collect();
-    let header = Row::new(vec!["eval", "acc", "ECE", "Brier", "AUROC", "conf.err", "cert"])
-        .style(Style::default().fg(Color::DarkGray));
+    let header = Row::new(vec![
+        "eval", "acc", "ECE", "Brier", "AUROC", "conf.err", "cert",
+    ])
+    .style(Style::default().fg(Color::DarkGray));
     let widths = [
         Constraint::Length(11),
         Constraint::Length(6),
