@@ -258,6 +258,16 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "Questions of each RD batch also rolled out (group_size each), rewarded against their gold answer (1 if correct, plus prg_weight * clamp(PRG against gold, 0, 1)).",
     ),
     (
+        "post",
+        "brier_weight",
+        "RLCR's calibration term on labeled rollouts (needs post.labeled_rollouts): reward += w * (1 - (conf - correct)^2) for a rollout that answered, conf as eval.confidence says. 0: off.",
+    ),
+    (
+        "post",
+        "vote_brier",
+        "Experimental label-free calibration term on unlabeled rollouts: reward -= lambda * (conf - v)^2, v the share of the group's rollouts that gave the same answer. 0: off.",
+    ),
+    (
         "mix",
         "strategy",
         "rd | rlif | fixed | schedule | hytuning.",

@@ -200,6 +200,12 @@ pub struct Post {
     /// Questions of each RD batch also rolled out (G each) and rewarded against their gold answer.
     #[serde(default)]
     pub labeled_rollouts: usize,
+    /// RLCR's calibration term on labeled rollouts: reward += w·(1 − (conf − correct)²).
+    #[serde(default)]
+    pub brier_weight: f64,
+    /// The vote-share calibration term on unlabeled rollouts: reward −= λ·(conf − share)².
+    #[serde(default)]
+    pub vote_brier: f64,
     /// always | skip | scaled: how an RL step's size follows the share of its rollouts with an
     /// advantage (`method::grpo::rl_step_scale`). Checkpoints of earlier versions read as always.
     #[serde(default = "always")]
@@ -421,6 +427,8 @@ impl Default for Config {
                 rl_lr: 3e-4,
                 update: "split".into(),
                 labeled_rollouts: 0,
+                brier_weight: 0.0,
+                vote_brier: 0.0,
                 rl_step: "scaled".into(),
                 micro_batch: 0,
             },

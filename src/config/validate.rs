@@ -235,6 +235,20 @@ pub fn check(c: &Config) -> Check {
     unit("post.clip_eps_high", c.post.clip_eps_high)?;
     one_of("post.update", &c.post.update, &["split", "joint"])?;
     positive("post.rl_lr", c.post.rl_lr)?;
+    for (key, v) in [
+        ("post.brier_weight", c.post.brier_weight),
+        ("post.vote_brier", c.post.vote_brier),
+    ] {
+        if !(v >= 0.0 && v.is_finite()) {
+            return fail(key, format!("must be a finite number >= 0, got {v}"));
+        }
+    }
+    if c.post.brier_weight > 0.0 && c.post.labeled_rollouts == 0 {
+        return fail(
+            "post.brier_weight",
+            "rewards labeled rollouts: set post.labeled_rollouts >= 1".into(),
+        );
+    }
     if c.post.labeled_rollouts > c.post.rd_batch {
         return fail(
             "post.labeled_rollouts",

@@ -59,6 +59,9 @@ impl Trainer {
             floor_unanswered: self.config.mix.unanswered == "lowest",
             dr_grpo: false,
             gate: None,
+            brier_weight: post.brier_weight,
+            vote_brier: post.vote_brier,
+            response_confidence: self.config.eval.confidence == "response",
         };
         let gs = groups(all, votes, votes, &vec![None; n]);
         let threshold = self.config.eval.confident_threshold;

@@ -220,6 +220,9 @@ impl Trainer {
             floor_unanswered: self.config.mix.unanswered == "lowest",
             dr_grpo: cfg.advantage == "dr_grpo",
             gate: params.strategy.gates().then_some(params.tau_gate),
+            brier_weight: cfg.brier_weight,
+            vote_brier: cfg.vote_brier,
+            response_confidence: self.config.eval.confidence == "response",
         };
         let mut rewards_u: Vec<f64> = Vec::new();
         let mut advantage = Vec::with_capacity(rolls.len());

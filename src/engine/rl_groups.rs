@@ -6,7 +6,10 @@ use crate::data::text::answers_equal;
 use crate::method::consensus::majority;
 use crate::method::grpo::{dr_advantages, floor_unanswered, group_advantages, has_spread};
 use crate::method::mixing::{RolloutPrg, gate};
-use crate::method::rewards::{Reward, agreement, format_reward, prg_shaped, random_rewards, vote};
+use crate::method::rewards::{
+    Reward, agreement, brier_bonus, format_reward, own_shares, prg_shaped, random_rewards, vote,
+    vote_brier_penalty,
+};
 use crate::rng::Rng;
 
 use super::rollouts::Rollout;
@@ -95,14 +98,56 @@ pub struct RewardOpts {
     pub dr_grpo: bool,
     /// HyTuning's PRG gate on positive advantages (`Some(tau_gate)`).
     pub gate: Option<f64>,
+    /// `post.brier_weight`: RLCR's calibration term on labeled rollouts.
+    pub brier_weight: f64,
+    /// `post.vote_brier`: the vote-share calibration term on unlabeled rollouts.
+    pub vote_brier: f64,
+    /// Whether the terms read the response's confidence (`eval.confidence = response`) or the
+    /// answer's.
+    pub response_confidence: bool,
 }
 
 /// A group's rewards, and `None` when the group is silenced: a vote too weak to trust.
 pub fn group_rewards(g: &Group, prg: &[f64], o: &RewardOpts, rng: &mut Rng) -> Option<Vec<f64>> {
     let answers: Vec<Option<&str>> = g.rolls.iter().map(|r| r.parsed.answer.as_deref()).collect();
+    let conf: Vec<Option<f64>> = g
+        .rolls
+        .iter()
+        .map(|r| {
+            if o.response_confidence {
+                r.response_confidence
+            } else {
+                r.confidence
+            }
+        })
+        .collect();
     if let Some(gold) = &g.gold {
-        return Some(prg_shaped(&agreement(&answers, gold), prg, o.prg_weight));
+        let correct = agreement(&answers, gold);
+        let mut r = prg_shaped(&correct, prg, o.prg_weight);
+        if o.brier_weight > 0.0 {
+            for ((r, c), ok) in r.iter_mut().zip(&conf).zip(&correct) {
+                *r += brier_bonus(*c, *ok > 0.0, o.brier_weight);
+            }
+        }
+        return Some(r);
     }
+    let mut r = unlabeled_rewards(g, &answers, prg, o, rng)?;
+    if o.vote_brier > 0.0 {
+        for ((r, c), v) in r.iter_mut().zip(&conf).zip(own_shares(&answers)) {
+            *r += vote_brier_penalty(*c, v, o.vote_brier);
+        }
+    }
+    Some(r)
+}
+
+/// The configured reward of an unlabeled group (`None`: silenced).
+fn unlabeled_rewards(
+    g: &Group,
+    answers: &[Option<&str>],
+    prg: &[f64],
+    o: &RewardOpts,
+    rng: &mut Rng,
+) -> Option<Vec<f64>> {
     Some(match o.reward {
         Reward::SelfCertainty => {
             let mut r: Vec<f64> = g.rolls.iter().map(|r| r.self_certainty).collect();
@@ -120,7 +165,7 @@ pub fn group_rewards(g: &Group, prg: &[f64], o: &RewardOpts, rng: &mut Rng) -> O
             if *share < o.min_majority {
                 return None;
             }
-            let r = agreement(&answers, m);
+            let r = agreement(answers, m);
             if o.reward == Reward::ConsensusPrg {
                 prg_shaped(&r, prg, o.prg_weight)
             } else {
@@ -170,6 +215,7 @@ mod tests {
             generated: Generated::default(),
             parsed: parse_response(text),
             confidence: None,
+            response_confidence: None,
             self_certainty: text.len() as f64,
             ended,
         }
@@ -183,7 +229,68 @@ mod tests {
             floor_unanswered: false,
             dr_grpo: false,
             gate: None,
+            brier_weight: 0.0,
+            vote_brier: 0.0,
+            response_confidence: true,
         }
+    }
+
+    #[test]
+    fn calibration_terms_join_the_rewards() {
+        let with = |text: &str, conf: f64| Rollout {
+            response_confidence: Some(conf),
+            confidence: Some(1.0),
+            ..roll(text, true)
+        };
+        let rolls = vec![
+            with("S: 3*4=12\nA: 12", 0.9),
+            with("S: 3*4=13\nA: 13", 0.9),
+            roll("no answer", false),
+        ];
+        let answers: Vec<Option<&str>> = rolls.iter().map(|r| r.parsed.answer.as_deref()).collect();
+        let majority = vote(&answers).map(|(a, s)| (a.to_string(), s));
+        let labeled = Group {
+            rolls,
+            gold: Some("12".into()),
+            vote: majority,
+            solved: None,
+        };
+        let mut o = opts(Reward::Consensus);
+        o.prg_weight = 0.0;
+        o.brier_weight = 0.5;
+        let mut rng = Rng::new(1);
+        // Right at .9: 1 + .5·(1 − .01); wrong at .9: .5·(1 − .81); silent: 0.
+        let r = group_rewards(&labeled, &[0.0; 3], &o, &mut rng).unwrap();
+        let want = [1.495, 0.095, 0.0];
+        assert!(
+            r.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{r:?}"
+        );
+        // The answer's confidence instead (1.0): right 1.5, wrong 0.
+        o.response_confidence = false;
+        let r = group_rewards(&labeled, &[0.0; 3], &o, &mut rng).unwrap();
+        assert!((r[0] - 1.5).abs() < 1e-12 && r[1].abs() < 1e-12, "{r:?}");
+        // Unlabeled, consensus with the vote-share term: "12" twice at .9 (share 2/3), "13" at .5
+        // (share 1/3): 1 − .5·(.9 − 2/3)², and 0 − .5·(.5 − 1/3)².
+        let rolls = vec![with("A: 12", 0.9), with("A: 12", 0.9), with("A: 13", 0.5)];
+        let answers: Vec<Option<&str>> = rolls.iter().map(|r| r.parsed.answer.as_deref()).collect();
+        let majority = vote(&answers).map(|(a, s)| (a.to_string(), s));
+        let g = Group {
+            rolls,
+            gold: None,
+            vote: majority,
+            solved: None,
+        };
+        let mut o = opts(Reward::Consensus);
+        o.vote_brier = 0.5;
+        let r = group_rewards(&g, &[0.0; 3], &o, &mut rng).unwrap();
+        let d1 = 0.9 - 2.0 / 3.0;
+        let d2 = 0.5 - 1.0 / 3.0;
+        let want = [1.0 - 0.5 * d1 * d1, 1.0 - 0.5 * d1 * d1, -0.5 * d2 * d2];
+        assert!(
+            r.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct Rollout {
     pub parsed: ParsedResponse,
     /// `conf(own answer | own steps)`; `None` when no answer was extracted.
     pub confidence: Option<f64>,
+    /// `Π p(token)` over the whole response through its answer line; `None` without an answer.
+    pub response_confidence: Option<f64>,
     /// Mean self-certainty of its tokens (the `self_certainty` reward).
     pub self_certainty: f64,
     /// It ended with an end token before the length cap.
@@ -49,11 +51,12 @@ pub fn rollouts(
         .enumerate()
         .map(|(i, (g, p))| {
             let parsed = parse_with(&codec.decode(&g.tokens), extract);
-            let confidence = parsed
+            let span = parsed
                 .answer
                 .as_ref()
-                .and_then(|_| answer_span(codec, &g.tokens, extract))
-                .map(|s| span_confidence(&g.logprobs, s));
+                .and_then(|_| answer_span(codec, &g.tokens, extract));
+            let confidence = span.clone().map(|s| span_confidence(&g.logprobs, s));
+            let response_confidence = span.map(|s| span_confidence(&g.logprobs, 0..s.end));
             let ended = g.tokens.last().is_some_and(|&t| codec.is_end(t));
             Rollout {
                 group: i / group_size,
@@ -64,6 +67,7 @@ pub fn rollouts(
                 generated: g,
                 parsed,
                 confidence,
+                response_confidence,
             }
         })
         .collect()

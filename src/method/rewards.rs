@@ -95,6 +95,36 @@ pub fn prg_shaped(rewards: &[f64], prg: &[f64], weight: f64) -> Vec<f64> {
         .collect()
 }
 
+/// RLCR's calibration term on a labeled rollout (Damani et al. 2025): `w·(1 − (conf − correct)²)`
+/// for a rollout that answered, 0 for one that did not (silence earns no calibration credit).
+pub fn brier_bonus(conf: Option<f64>, correct: bool, w: f64) -> f64 {
+    conf.map_or(0.0, |c| w * (1.0 - (c - correct as u8 as f64).powi(2)))
+}
+
+/// The label-free calibration term on an unlabeled rollout (experimental): `−λ·(conf − v)²`, v
+/// the share of its group's rollouts that gave its answer; 0 for one that did not answer.
+pub fn vote_brier_penalty(conf: Option<f64>, share: f64, lambda: f64) -> f64 {
+    conf.map_or(0.0, |c| -lambda * (c - share).powi(2))
+}
+
+/// The share of `answers` equal to each one's own (0 for no answer).
+pub fn own_shares(answers: &[Option<&str>]) -> Vec<f64> {
+    let n = answers.len().max(1) as f64;
+    answers
+        .iter()
+        .map(|a| match a {
+            Some(a) => {
+                answers
+                    .iter()
+                    .filter(|b| b.is_some_and(|b| crate::data::text::answers_equal(a, b)))
+                    .count() as f64
+                    / n
+            }
+            None => 0.0,
+        })
+        .collect()
+}
+
 /// The format control: 1 when the rollout wrote an answer line and ended (EOS) before the
 /// cap, else 0. It says nothing about correctness.
 pub fn format_reward(answered: bool, ended: bool) -> f64 {
@@ -108,6 +138,20 @@ pub fn random_rewards(rng: &mut Rng, n: usize) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn calibration_terms_by_hand() {
+        // Right at 0.8: 0.5·(1 − 0.04) = 0.48; wrong at 0.8: 0.5·(1 − 0.64) = 0.18.
+        assert!((brier_bonus(Some(0.8), true, 0.5) - 0.48).abs() < 1e-12);
+        assert!((brier_bonus(Some(0.8), false, 0.5) - 0.18).abs() < 1e-12);
+        assert_eq!(brier_bonus(None, false, 0.5), 0.0);
+        // 3 of 4 gave "7": the three at share .75, the "8" at .25, the silent one 0.
+        let s = own_shares(&[Some("7"), Some("7.0"), Some("8"), Some("7"), None]);
+        assert_eq!(s, vec![0.6, 0.6, 0.2, 0.6, 0.0]);
+        // Conf .9 where 60% agreed: −0.5·0.09.
+        assert!((vote_brier_penalty(Some(0.9), 0.6, 0.5) + 0.045).abs() < 1e-12);
+        assert_eq!(vote_brier_penalty(None, 0.6, 0.5), 0.0);
+    }
     use super::*;
 
     #[test]
