@@ -261,10 +261,6 @@ fn export_merged(
         "gguf" => {
             crate::model::gguf::export(&h, base, &e.out, e.dtype.as_deref().unwrap_or("f16"), cert)?
         }
-        "hf" if crate::model::gguf::gguf_path(base).is_some() => bail!(
-            "{}: its base is a GGUF file; export it with --format gguf",
-            e.checkpoint.display()
-        ),
         _ => crate::model::hf::export::export(&h, base, &e.out, e.dtype.as_deref(), cert)?,
     }
     Ok(())

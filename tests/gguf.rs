@@ -478,7 +478,7 @@ fn exported_gguf_files_read_back() {
                 "{}-{format}.gguf",
                 base.file_name().unwrap().to_string_lossy()
             ));
-            export(&m, &base, &out, format).unwrap();
+            export(&m, &base, &out, format, None).unwrap();
             let (again, _) = pretrained::load(&out, &plain(256), &device).unwrap();
             let d = worst(&before, &logits(&Lm::Hf(again)));
             println!("{} {format}: max |Δlogit| {d:.2e}", base.display());
@@ -529,6 +529,48 @@ fn exported_gguf_files_read_back() {
             }
         }
         // Never over an existing file.
-        assert!(export(&m, &base, &out, "f32").is_err());
+        assert!(export(&m, &base, &out, "f32", None).is_err());
+    }
+}
+
+/// `hytune export --format hf` of a model whose base is a GGUF file: config, tokenizer and chat
+/// template from its metadata, so the folder loads as the file did (the same logits, ids and
+/// prompts) and transformers can read it.
+#[test]
+fn a_gguf_base_exports_the_hugging_face_layout() {
+    let device = Device::flex();
+    let tmp = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let mut auto = plain(256);
+    auto.prompt = "auto".into();
+    for name in FAMILIES {
+        let base = gguf(name);
+        let (m, _) = pretrained::load(&base, &plain(256), &device).unwrap();
+        let out = tmp.path().join(format!("{name}-hf"));
+        hytune::model::hf::export::export(&m, &base, &out, None, None).unwrap();
+        let config = json(out.join("config.json"));
+        assert_eq!(config["torch_dtype"], "float32", "{name}: {config}");
+        assert!(
+            out.join("tokenizer.json").is_file() && out.join("generation_config.json").is_file()
+        );
+        let (again, _) = pretrained::load(&out, &plain(256), &device).unwrap();
+        let prompt = [5u32, 9, 17, 33, 2, 64, 100];
+        let l = |m: Lm| to_vec(m.forward(int_tensor(&prompt, 1, prompt.len(), &device)));
+        assert_eq!(l(Lm::Hf(m)), l(Lm::Hf(again)), "{name}: logits");
+        let (a, b) = (
+            pretrained::read_codec(&base, &auto).unwrap(),
+            pretrained::read_codec(&out, &auto).unwrap(),
+        );
+        for t in [
+            "Q: 12*7=?\n",
+            "  two  spaces and\n\nnewlines\n",
+            "dosis über 5 µg 🙂",
+        ] {
+            assert_eq!(a.encode_prompt(t), b.encode_prompt(t), "{name}: {t:?}");
+        }
+        assert_eq!(
+            a.encode_question("7*8?"),
+            b.encode_question("7*8?"),
+            "{name}: the question's prompt (chat template or plain)"
+        );
     }
 }

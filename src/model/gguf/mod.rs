@@ -6,6 +6,7 @@
 
 pub mod dequant;
 mod export;
+pub mod hf_files;
 pub mod reader;
 pub mod tokenizer;
 pub mod writer;

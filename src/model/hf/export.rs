@@ -1,5 +1,6 @@
 //! Writes a post-trained model back in the Hugging Face layout (safetensors in the base's dtype
-//! or a chosen one, the base's config and tokenizer files), so `transformers` or vLLM load it.
+//! or a chosen one, the base's config and tokenizer files, or a GGUF base's rebuilt from its
+//! metadata), so `transformers` or vLLM load it.
 
 use crate::method::certify::Certificate;
 use std::path::Path;
@@ -51,11 +52,20 @@ pub fn export(
     dtype: Option<&str>,
     cert: Option<&Certificate>,
 ) -> Result<()> {
-    let config_path = base.join("config.json");
-    let text = std::fs::read_to_string(&config_path)
-        .with_context(|| format!("{}: cannot read", config_path.display()))?;
-    let mut config: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not valid JSON", config_path.display()))?;
+    // A GGUF base has no config or tokenizer files: they are written from its metadata.
+    let gguf = crate::model::gguf::gguf_path(base)
+        .map(|f| crate::model::gguf::GgufFile::open(&f))
+        .transpose()?;
+    let mut config: serde_json::Value = match &gguf {
+        Some(g) => crate::model::gguf::hf_files::config_json(&g.config()?, &g.path)?,
+        None => {
+            let config_path = base.join("config.json");
+            let text = std::fs::read_to_string(&config_path)
+                .with_context(|| format!("{}: cannot read", config_path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{}: not valid JSON", config_path.display()))?
+        }
+    };
     let dtype_name = match dtype {
         Some(d) => d.to_string(),
         None => ["dtype", "torch_dtype"]
@@ -95,7 +105,10 @@ pub fn export(
             tmp.join("config.json"),
             serde_json::to_string_pretty(&config)?,
         )?;
-        for f in COPIED {
+        if let Some(g) = &gguf {
+            crate::model::gguf::hf_files::write_tokenizer_files(g, &g.config()?, tmp)?;
+        }
+        for f in COPIED.iter().filter(|_| gguf.is_none()) {
             let src = base.join(f);
             if src.is_file() {
                 std::fs::copy(&src, tmp.join(f))
