@@ -29,6 +29,10 @@ rm -rf $E/peft $E/lora.gguf $E/Modelfile $E/merged.gguf
 $H export --checkpoint $E/cal-0.20.hyt --format peft --out $E/peft > $here/real-export.txt 2>&1
 $H export --checkpoint $E/cal-0.20.hyt --format gguf-lora --out $E/lora.gguf >> $here/real-export.txt 2>&1
 $H export --checkpoint $E/cal-0.20.hyt --format gguf --dtype q8_0 --out $E/merged.gguf >> $here/real-export.txt 2>&1
+# The Hugging Face layout of a GGUF-based run: config and tokenizer from the file's metadata,
+# read by transformers and by hytune alike (fixtures/compare_gguf_transformers.py on the folder).
+rm -rf $E/hf; $H export --checkpoint $E/cal-0.20.hyt --format hf --out $E/hf >> $here/real-export.txt 2>&1
+(cd /work/main/fixtures && ${PY:-/tmp/torchenv/bin/python} compare_gguf_transformers.py $E/hf) > $here/real-hf-vs-transformers.txt 2>&1
 python3 -c "import json;print(json.dumps(json.load(open('$E/peft/adapter_config.json'))['hytune_certificate'],indent=1))" >> $here/real-export.txt
 ${PY:-/tmp/torchenv/bin/python} - $E/lora.gguf $E/merged.gguf >> $here/real-export.txt 2>&1 <<'PY'
 import sys
