@@ -85,7 +85,7 @@ pub fn arm_label(fraction: f64, count: Option<usize>) -> String {
     match count {
         Some(n) if fraction >= 1.0 => format!("all {n} labels"),
         Some(n) => format!("{n} labels"),
-        None => format!("{}%", fraction * 100.0),
+        None => format!("{}% labeled", fraction * 100.0),
     }
 }
 
@@ -208,7 +208,8 @@ mod tests {
         assert_eq!(c[8].fraction, 1.0);
         assert_eq!(pool_start(&e, 4000), Some(64));
         assert_eq!(arm_label(1.0, Some(4000)), "all 4000 labels");
-        assert_eq!(arm_label(0.05, None), "5%");
+        assert_eq!(arm_label(0.05, None), "5% labeled");
+        assert_eq!(arm_label(0.004, Some(16)), "16 labels");
         assert_eq!(
             parse_variant("hytuning+random"),
             Some((Strategy::Hytuning, Some(Reward::Random)))

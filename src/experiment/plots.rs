@@ -402,7 +402,7 @@ pub fn write_all(dir: &Path, config: &Config, data: &[CellData]) -> Result<Vec<P
                 reliability(
                     p,
                     &format!(
-                        "reliability ({suite}, {} labeled, eval)",
+                        "reliability ({suite}, {}, eval)",
                         super::grid::arm_label(f, count)
                     ),
                     config,
@@ -413,7 +413,7 @@ pub fn write_all(dir: &Path, config: &Config, data: &[CellData]) -> Result<Vec<P
                 risk_coverage(
                     p,
                     &format!(
-                        "risk-coverage ({suite}, {} labeled, eval)",
+                        "risk-coverage ({suite}, {}, eval)",
                         super::grid::arm_label(f, count)
                     ),
                     config,

@@ -256,7 +256,7 @@ fn summary(config: &Config, data: &[CellData], done: usize) -> String {
             if cells_here.is_empty() {
                 continue;
             }
-            let _ = writeln!(out, "## {suite}, {} labeled\n", arm_label(f, count));
+            let _ = writeln!(out, "## {suite}, {}\n", arm_label(f, count));
             table(&mut out, &cells_here, "eval", &e.strategies);
             super::paired::intervals(
                 &mut out,
