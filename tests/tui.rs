@@ -173,12 +173,20 @@ fn synthetic() -> App {
     );
     ev(
         &mut app,
-        Event::Eval(Box::new(dev(summarize(
-            (3..15).map(prediction).collect(),
-            0.9,
-            "post",
-            25,
-        )))),
+        Event::Eval(Box::new({
+            let mut r = dev(summarize(
+                (3..15).map(prediction).collect(),
+                0.9,
+                "post",
+                25,
+            ));
+            // A certificate answering 60 of 100 items (the 60 most confident are right).
+            let conf: Vec<f64> = (0..100).map(|i| i as f64 / 100.0).collect();
+            let ok: Vec<bool> = (0..100).map(|i| i >= 40).collect();
+            r.certificate =
+                hytune::method::certify::certify(&conf, &ok, 0.05, 0.1, "confidence").ok();
+            r
+        })),
     );
     ev(
         &mut app,

@@ -141,7 +141,10 @@ pub fn redrawn(f: &Fitted, epsilon: f64, delta: f64, logistic: bool) -> Option<(
                 rest.iter().map(|&i| pool[i]).collect(),
             )
         } else {
-            (Box::new(|i: &Item| i.conf), cal.iter().map(|&i| pool[i]).collect())
+            (
+                Box::new(|i: &Item| i.conf),
+                cal.iter().map(|&i| pool[i]).collect(),
+            )
         };
         let s: Vec<f64> = cal_items.iter().map(|i| score(i)).collect();
         let k: Vec<bool> = cal_items.iter().map(|i| i.correct).collect();

@@ -1,5 +1,5 @@
-//! The eval table: accuracy, ECE, Brier, AUROC, confident-error rate and (dev rows) the
-//! certified coverage at each evaluation, the one best.hyt holds (`eval.best`) marked; the
+//! The eval table: accuracy, ECE, Brier, AUROC, confident-error rate (`c.err`) and (dev rows)
+//! the certified coverage (`cert`) at each evaluation, the one best.hyt holds (`eval.best`) marked; the
 //! reward canary's latest figures on its bottom edge.
 
 use ratatui::Frame;
@@ -78,18 +78,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             .style(style)
         })
         .collect();
+    // 44 columns with the gaps: the pane's inside at 80×24, so no label is cut.
     let header = Row::new(vec![
-        "eval", "acc", "ECE", "Brier", "AUROC", "conf.err", "cert",
+        "eval", "acc", "ECE", "Brier", "AUROC", "c.err", "cert",
     ])
     .style(Style::default().fg(Color::DarkGray));
     let widths = [
-        Constraint::Length(11),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(8),
+        Constraint::Length(9),
         Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(4),
     ];
     let mut block = pane_block("Evaluations", app, Pane::Evals);
     if let Some(line) = canary_line(&d.canary) {
