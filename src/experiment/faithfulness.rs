@@ -510,16 +510,19 @@ fn paired(
             let mean_conf = |c: &[f64], _: &[bool]| c.iter().sum::<f64>() / c.len().max(1) as f64;
             let at_cov =
                 move |c: &[f64], k: &[bool]| errors_at_coverage(c, k, matched.unwrap_or(0.0));
-            let cols: [(&dyn Fn(&Fitted) -> Vec<f64>, Metric<'_>); 5] = [
+            let lr = |f: &Fitted| f.lr.clone();
+            let cols: [(&dyn Fn(&Fitted) -> Vec<f64>, Metric<'_>); 7] = [
                 (&ts, &brier),
+                (&lr, &brier),
                 (&raw, &aurc),
+                (&lr, &aurc),
                 (&raw, &e_aurc),
                 (&raw, &at_cov),
                 (&cert, &mean_conf),
             ];
             let mut cells = Vec::new();
             for (k, (col, m)) in cols.iter().enumerate() {
-                if k == 3 && matched.is_none() {
+                if k == 5 && matched.is_none() {
                     cells.push("—".to_string());
                     continue;
                 }
@@ -545,13 +548,13 @@ fn paired(
     }
     let _ = writeln!(
         out,
-        "\nPaired differences on the same eval items (mean over seeds; 95% per-item bootstrap interval, {REPS} resamples; each cell's dev-fitted temperature and certificate held fixed). Below 0 favours HyTuning for Brier, AURC, E-AURC and confident errors; above 0 for certified coverage:\n"
+        "\nPaired differences on the same eval items (mean over seeds; 95% per-item bootstrap interval, {REPS} resamples; each cell's dev-fitted temperature and certificate held fixed). The logistic columns use each cell's calibrator fitted on its dev predictions. Below 0 favours HyTuning for Brier, AURC, E-AURC and confident errors; above 0 for certified coverage:\n"
     );
     let _ = writeln!(
         out,
-        "| comparison | difficulty | seeds | items | Brier (T-scaled) | AURC | E-AURC | confident errors at RD's coverage | certified coverage |"
+        "| comparison | difficulty | seeds | items | Brier (T-scaled) | Brier (logistic) | AURC | AURC (logistic) | E-AURC | confident errors at RD's coverage | certified coverage |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let _ = writeln!(out, "{r}");
     }

@@ -7,7 +7,7 @@ import glob, json, random, sys
 
 E = sys.argv[1] if len(sys.argv) > 1 else "/work/exp"
 ARMS = {"shipped": f"{E}/faith-dosage-8", "lr2": f"{E}/faith-dosage-8-lr2",
-        "brier": f"{E}/faith-dosage-8-brier", "vote": f"{E}/faith-dosage-8-vote"}
+        "brier": f"{E}/faith-dosage-8-brier", "vote": f"{E}/faith-dosage-8-vote", "vote2": f"{E}/faith-dosage-8-vote2"}
 
 
 def final(cell, split):

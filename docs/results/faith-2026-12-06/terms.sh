@@ -4,6 +4,7 @@
 #   lr2     post.labeled_rollouts=2 (the control: labeled rollouts without a calibration term)
 #   brier   post.labeled_rollouts=2, post.brier_weight=0.5 (RLCR's term, its weight)
 #   vote    post.vote_brier=0.5 (the label-free vote-share term)
+#   vote2   post.vote_brier=2 (the same, four times the weight)
 # Usage: terms.sh NAME   (writes /work/exp/faith-dosage-8-NAME; resumes: rerun it)
 set -u
 H=${H:-/work/main/target/release/hytune}
@@ -13,6 +14,7 @@ case $N in
   lr2) extra=(--set post.labeled_rollouts=2) ;;
   brier) extra=(--set post.labeled_rollouts=2 --set post.brier_weight=0.5) ;;
   vote) extra=(--set post.vote_brier=0.5) ;;
+  vote2) extra=(--set post.vote_brier=2) ;;
   *) echo "unknown variant $N"; exit 2 ;;
 esac
 $H experiment --out /work/exp/faith-dosage-8-$N --base $BASE --set post.steps=100 --set data.eval_size=1000 \
