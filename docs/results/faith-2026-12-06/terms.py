@@ -70,12 +70,13 @@ for arm, by in data.items():
     print(f"| {arm} | {len(reps)} | {m(acc):.3f} | {m(brier):.3f} | {ece:.3f} | {m(aurc):.3f} | "
           + " / ".join(f"{c:.3f}" for c in cov) + " |")
 print()
-print("| variant − shipped | accuracy | Brier | AURC |")
+print("| comparison | accuracy | Brier | AURC |")
 print("|---|---|---|---|")
-base = data["shipped"]
-for arm, by in data.items():
-    if arm == "shipped":
+pairs = [(a, "shipped") for a in data if a != "shipped"] + [("brier", "lr2")]
+for arm, ref in pairs:
+    if arm not in data or ref not in data:
         continue
+    by, base = data[arm], data[ref]
     seeds = [s for s in by if s in base]
     qs = sorted(set.intersection(*[set(by[s][1]) & set(base[s][1]) for s in seeds]))
     rng = random.Random(7)
@@ -86,4 +87,4 @@ for arm, by in data.items():
         point = diff(range(len(qs)))
         draws = sorted(diff([rng.randrange(len(qs)) for _ in qs]) for _ in range(1000))
         cols.append(f"{point:+.3f} [{draws[25]:+.3f}, {draws[974]:+.3f}]")
-    print(f"| {arm} − shipped ({len(seeds)} seeds, {len(qs)} items) | " + " | ".join(cols) + " |")
+    print(f"| {arm} − {ref} ({len(seeds)} seeds, {len(qs)} items) | " + " | ".join(cols) + " |")
