@@ -91,7 +91,8 @@ impl Certificate {
     pub fn describe(&self) -> String {
         match self.threshold {
             Some(t) => format!(
-                "threshold {t:.6} on {}: answers {}/{} calibration items ({:.1}% coverage), {} wrong; error ≤ {} with probability ≥ {} (p = {:.3})",
+                "threshold {} on {}: answers {}/{} calibration items ({:.1}% coverage), {} wrong; error ≤ {} with probability ≥ {} (p = {:.3})",
+                show(t),
                 self.score,
                 self.answered,
                 self.n,
@@ -109,6 +110,16 @@ impl Certificate {
                 self.n
             ),
         }
+    }
+}
+
+/// A threshold as a person reads it: six decimals, or three significant digits below 0.001 (a
+/// whole response's probability on a real model is often 1e-9).
+fn show(t: f64) -> String {
+    if t >= 1e-3 || t == 0.0 {
+        format!("{t:.6}")
+    } else {
+        format!("{t:.3e}")
     }
 }
 
@@ -305,6 +316,8 @@ mod tests {
         let a = apply(&c, &scores, &ok);
         assert_eq!((a.answered, a.risk, a.held), (0, None, true));
         assert!(c.describe().contains("threshold none"));
+        assert_eq!(show(0.25), "0.250000");
+        assert_eq!(show(3.14159e-9), "3.142e-9");
     }
 
     #[test]
