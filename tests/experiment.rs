@@ -72,7 +72,22 @@ fn tiny_grid_reports_and_resumes() {
     // The paired intervals of HyTuning against RD over both seeds.
     assert!(summary.contains("Paired differences"), "{summary}");
     assert!(summary.contains("| hytuning − rd | 2 |"), "{summary}");
+    // The faithfulness section: selective prediction, post-hoc maps, certificates, paired.
+    assert!(
+        summary.contains("### Confidence a user can act on"),
+        "{summary}"
+    );
+    assert!(summary.contains("| strategy | difficulty | seeds | accuracy | AURC | E-AURC |"));
+    assert!(summary.contains("Brier T-scaled"));
+    assert!(summary.contains("Certified abstention at ε 0.05, δ 0.1"));
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",aurc,e_aurc,selective_accuracy_50,selective_accuracy_80,coverage")
+    );
     for plot in [
+        "dosage-f0.2-risk-coverage.svg",
         "dosage-accuracy-vs-labels.svg",
         "dosage-ece-vs-labels.svg",
         "dosage-f0.2-reliability.svg",
