@@ -376,6 +376,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ),
     (
         "eval",
+        "canary_seconds",
+        "The canary's budget: its first run rolls out as many of the canary items as fit this many seconds (in chunks of 8 items, at least one chunk), so a slow model's first step starts soon; later canaries of the run read the same items. 0: all of them.",
+    ),
+    (
+        "eval",
         "on_hacking",
         "When the canary flags reward hacking (its reward rises while its AUROC falls below 0.6, or its accuracy falls 2 standard errors below its best): warn | rd (also hold alpha at alpha_max for the rest of the run).",
     ),

@@ -289,6 +289,10 @@ pub struct Eval {
     /// Dev items rolled out (post.votes each) at every evaluation as the reward canary; 0: off.
     #[serde(default)]
     pub canary: usize,
+    /// The first canary of a run rolls out as many of those items as fit this many seconds
+    /// (whole chunks of 8, at least one), and every later canary of the run the same items; 0: all.
+    #[serde(default = "canary_seconds")]
+    pub canary_seconds: f64,
     /// When the canary flags reward hacking: warn | rd (also hold alpha at alpha_max from then on).
     #[serde(default = "warn")]
     pub on_hacking: String,
@@ -302,6 +306,10 @@ pub struct Eval {
     /// The certificate may fail with at most this probability.
     #[serde(default = "delta")]
     pub delta: f64,
+}
+
+fn canary_seconds() -> f64 {
+    20.0
 }
 
 fn epsilon() -> f64 {
@@ -456,6 +464,7 @@ impl Default for Config {
                 confidence: "response".into(),
                 extract: a_line(),
                 canary: 64,
+                canary_seconds: canary_seconds(),
                 on_hacking: warn(),
                 best: accuracy(),
                 epsilon: epsilon(),

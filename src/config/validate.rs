@@ -298,6 +298,15 @@ pub fn check(c: &Config) -> Check {
     at_least("eval.batch_size", c.eval.batch_size, 1)?;
     unit("eval.dev_fraction", c.eval.dev_fraction)?;
     open_unit("eval.epsilon", c.eval.epsilon)?;
+    if !(c.eval.canary_seconds >= 0.0 && c.eval.canary_seconds.is_finite()) {
+        return fail(
+            "eval.canary_seconds",
+            format!(
+                "must be a finite number >= 0, got {}",
+                c.eval.canary_seconds
+            ),
+        );
+    }
     open_unit("eval.delta", c.eval.delta)?;
     experiment(&c.experiment)?;
     at_least("checkpoint.keep_last", c.checkpoint.keep_last, 1)?;

@@ -5,6 +5,8 @@
 //! the gold answer, the answer and cut rates, the mean reward, accuracy and confident errors;
 //! and it flags the onset of reward hacking (`method::hacking`).
 
+use std::time::Instant;
+
 use burn::module::Module;
 
 use super::answer_span::{answer_span, span_confidence};
@@ -19,15 +21,26 @@ use crate::method::within_auroc::within_auroc;
 use crate::model::generate::SampleOpts;
 use crate::rng::Rng;
 
+/// Canary items rolled out together while its budget is measured.
+const CHUNK: usize = 8;
+
+/// Whether `next` more items fit the budget after `done` took `elapsed` seconds (0: no
+/// budget; nothing left: done).
+pub fn fits(elapsed: f64, done: usize, next: usize, budget: f64) -> bool {
+    if next == 0 {
+        return false;
+    }
+    budget <= 0.0 || elapsed + elapsed / done.max(1) as f64 * next as f64 <= budget
+}
+
 impl Trainer {
     /// Runs the canary on the current policy (nothing when `eval.canary` is 0 or there is no
     /// dev split), logs it, and reacts to an onset as `eval.on_hacking` says.
     pub(super) fn canary_now(&mut self) -> Option<CanaryReport> {
-        let n = self.config.eval.canary.min(self.data.dev.len());
-        if n == 0 {
+        let most = self.config.eval.canary.min(self.data.dev.len());
+        if most == 0 {
             return None;
         }
-        let items = self.data.dev[..n].to_vec();
         let policy = self.model.valid();
         let post = &self.config.post;
         let votes = self.config.votes();
@@ -38,19 +51,57 @@ impl Trainer {
         };
         // Its own stream, the same at a step whether or not the run was resumed.
         let mut rng = Rng::new(self.config.run.seed ^ 0xCA4A_51ED ^ self.step as u64);
-        let questions: Vec<&str> = items.iter().map(|i| i.question.as_str()).collect();
-        let all = rollouts(
-            &policy,
-            &questions,
-            votes,
-            &opts,
-            self.config.extract(),
-            &mut rng,
-            self.stop.atomic(),
-        );
-        if self.stop.is_raised() {
-            return None;
+        let budget = self.config.eval.canary_seconds;
+        let fixed = self.canary_items.map(|k| k.min(most));
+        let chunk = match fixed {
+            Some(k) => k.max(1),
+            None if budget > 0.0 => CHUNK.min(most),
+            None => most,
+        };
+        let want = fixed.unwrap_or(most);
+        let started = Instant::now();
+        let mut all = Vec::new();
+        let mut n = 0;
+        while n < want {
+            let take = chunk.min(want - n);
+            let questions: Vec<&str> = self.data.dev[n..n + take]
+                .iter()
+                .map(|i| i.question.as_str())
+                .collect();
+            all.extend(rollouts(
+                &policy,
+                &questions,
+                votes,
+                &opts,
+                self.config.extract(),
+                &mut rng,
+                self.stop.atomic(),
+            ));
+            if self.stop.is_raised() {
+                return None;
+            }
+            n += take;
+            if fixed.is_none()
+                && !fits(
+                    started.elapsed().as_secs_f64(),
+                    n,
+                    chunk.min(want - n),
+                    budget,
+                )
+            {
+                break;
+            }
         }
+        if self.canary_items.is_none() {
+            self.canary_items = Some(n);
+            if n < most {
+                self.dir.log(&format!(
+                    "canary: {n} of {most} items fit eval.canary_seconds = {budget} ({:.1} s); every canary of this run reads those {n}",
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+        }
+        let items = self.data.dev[..n].to_vec();
         let codec = policy.codec();
         let ropts = RewardOpts {
             reward: self.config.reward(),
@@ -161,5 +212,22 @@ impl Trainer {
         }
         self.emit(Event::Canary(Box::new(report.clone())));
         Some(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fits;
+
+    #[test]
+    fn the_budget_admits_a_chunk_only_if_it_should_fit() {
+        // 8 items in 6 s: 8 more take ~6 s, so 12 s fits a 12 s budget and not an 11 s one.
+        assert!(fits(6.0, 8, 8, 12.0));
+        assert!(!fits(6.0, 8, 8, 11.0));
+        // A partial last chunk is priced per item: 4 more at 0.75 s.
+        assert!(fits(6.0, 8, 4, 9.0));
+        // No budget: everything; nothing left: stop.
+        assert!(fits(600.0, 8, 8, 0.0));
+        assert!(!fits(0.1, 64, 0, 20.0));
     }
 }

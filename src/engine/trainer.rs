@@ -74,6 +74,8 @@ pub(super) struct Trainer {
     pub sample_rng: Rng,
     /// The reward canary's points so far in this process (the onset rule reads them).
     pub canary_history: Vec<crate::method::hacking::CanaryPoint>,
+    /// The canary's item count in this process, fixed by its first run (`eval.canary_seconds`).
+    pub canary_items: Option<usize>,
     /// Raised from outside (signals, a terminal gone): stop within seconds.
     pub stop: super::stop::StopFlag,
 }
@@ -204,6 +206,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         rng: Rng::new(seed),
         sample_rng: Rng::new(seed ^ 0x5A),
         canary_history: Vec::new(),
+        canary_items: None,
         stop: job.stop.clone(),
         config,
         shape,
