@@ -1,13 +1,14 @@
 """Dev comparison of the training terms (terms.sh) against HyTuning as shipped (run.sh's cells),
-dosage, 8 labels, seeds 1-3, the 500 dev items: accuracy, Brier, ECE, AURC and the certified
+dosage (or SUITE), 8 labels, seeds 1-3, the 500 dev items: accuracy, Brier, ECE, AURC and the certified
 coverage (ε 0.05, δ 0.1) of each final model; paired per-item bootstrap intervals of each
 variant − shipped (1000 resamples, seeds pooled per resample).
-    python3 terms.py [/work/exp]"""
+    python3 terms.py [SUITE [/work/exp]]"""
 import glob, json, random, sys
 
-E = sys.argv[1] if len(sys.argv) > 1 else "/work/exp"
-ARMS = {"shipped": f"{E}/faith-dosage-8", "lr2": f"{E}/faith-dosage-8-lr2",
-        "brier": f"{E}/faith-dosage-8-brier", "vote": f"{E}/faith-dosage-8-vote", "vote2": f"{E}/faith-dosage-8-vote2"}
+S = sys.argv[1] if len(sys.argv) > 1 else "dosage"
+E = sys.argv[2] if len(sys.argv) > 2 else "/work/exp"
+ARMS = {a: f"{E}/faith-{S}-8" + (f"-{a}" if a != "shipped" else "")
+        for a in ["shipped", "lr2", "brier", "vote", "vote2"]}
 
 
 def final(cell, split):
@@ -56,7 +57,7 @@ def acc(items):
 data = {}
 for arm, d in ARMS.items():
     for s in (1, 2, 3):
-        cells = glob.glob(f"{d}/cells/dosage-n8-hytuning-s{s}")
+        cells = glob.glob(f"{d}/cells/{S}-n8-hytuning-s{s}")
         if cells and glob.glob(f"{cells[0]}/done.json"):
             data.setdefault(arm, {})[s] = final(cells[0], "dev")
 print("| arm | seeds | dev accuracy | Brier | ECE | AURC | certified coverage (ε 0.05) |")
