@@ -290,7 +290,8 @@ pub struct Eval {
     #[serde(default)]
     pub canary: usize,
     /// The first canary of a run rolls out as many of those items as fit this many seconds
-    /// (whole chunks of 8, at least one), and every later canary of the run the same items; 0: all.
+    /// (priced on 2 of them, which always run), and every later canary of the run the same items;
+    /// 0: all.
     #[serde(default = "canary_seconds")]
     pub canary_seconds: f64,
     /// When the canary flags reward hacking: warn | rd (also hold alpha at alpha_max from then on).

@@ -21,16 +21,17 @@ use crate::method::within_auroc::within_auroc;
 use crate::model::generate::SampleOpts;
 use crate::rng::Rng;
 
-/// Canary items rolled out together while its budget is measured.
-const CHUNK: usize = 8;
+/// Canary items that price an item against the budget (`eval.canary_seconds`).
+const PROBE: usize = 2;
 
-/// Whether `next` more items fit the budget after `done` took `elapsed` seconds (0: no
-/// budget; nothing left: done).
-pub fn fits(elapsed: f64, done: usize, next: usize, budget: f64) -> bool {
-    if next == 0 {
-        return false;
+/// How many of `left` more items fit in what remains of `budget` seconds, `done` items having
+/// taken `elapsed`.
+pub fn more(elapsed: f64, done: usize, left: usize, budget: f64) -> usize {
+    let per = elapsed / done.max(1) as f64;
+    if per <= 0.0 {
+        return left;
     }
-    budget <= 0.0 || elapsed + elapsed / done.max(1) as f64 * next as f64 <= budget
+    (((budget - elapsed) / per).floor().max(0.0) as usize).min(left)
 }
 
 impl Trainer {
@@ -53,17 +54,21 @@ impl Trainer {
         let mut rng = Rng::new(self.config.run.seed ^ 0xCA4A_51ED ^ self.step as u64);
         let budget = self.config.eval.canary_seconds;
         let fixed = self.canary_items.map(|k| k.min(most));
-        let chunk = match fixed {
-            Some(k) => k.max(1),
-            None if budget > 0.0 => CHUNK.min(most),
+        // Under a budget, the run's first canary prices an item on a probe of PROBE items, then
+        // rolls out as many more as the rest of the budget allows, in one batch.
+        let want = fixed.unwrap_or(most);
+        let mut take = match fixed {
+            Some(k) => k,
+            None if budget > 0.0 => PROBE.min(most),
             None => most,
         };
-        let want = fixed.unwrap_or(most);
         let started = Instant::now();
         let mut all = Vec::new();
         let mut n = 0;
-        while n < want {
-            let take = chunk.min(want - n);
+        for _ in 0..2 {
+            if take == 0 {
+                break;
+            }
             let questions: Vec<&str> = self.data.dev[n..n + take]
                 .iter()
                 .map(|i| i.question.as_str())
@@ -81,16 +86,10 @@ impl Trainer {
                 return None;
             }
             n += take;
-            if fixed.is_none()
-                && !fits(
-                    started.elapsed().as_secs_f64(),
-                    n,
-                    chunk.min(want - n),
-                    budget,
-                )
-            {
+            if fixed.is_some() || budget <= 0.0 {
                 break;
             }
+            take = more(started.elapsed().as_secs_f64(), n, want - n, budget);
         }
         if self.canary_items.is_none() {
             self.canary_items = Some(n);
@@ -217,17 +216,17 @@ impl Trainer {
 
 #[cfg(test)]
 mod tests {
-    use super::fits;
+    use super::more;
 
     #[test]
-    fn the_budget_admits_a_chunk_only_if_it_should_fit() {
-        // 8 items in 6 s: 8 more take ~6 s, so 12 s fits a 12 s budget and not an 11 s one.
-        assert!(fits(6.0, 8, 8, 12.0));
-        assert!(!fits(6.0, 8, 8, 11.0));
-        // A partial last chunk is priced per item: 4 more at 0.75 s.
-        assert!(fits(6.0, 8, 4, 9.0));
-        // No budget: everything; nothing left: stop.
-        assert!(fits(600.0, 8, 8, 0.0));
-        assert!(!fits(0.1, 64, 0, 20.0));
+    fn the_rest_of_the_budget_buys_whole_items() {
+        // 2 items in 5 s (2.5 s each), 20 s budget: 15 s left buys 6 more.
+        assert_eq!(more(5.0, 2, 62, 20.0), 6);
+        // A fast model: 2 items in 0.01 s, all 62 left fit.
+        assert_eq!(more(0.01, 2, 62, 20.0), 62);
+        // The probe already overran the budget: nothing more.
+        assert_eq!(more(25.0, 2, 62, 20.0), 0);
+        // 15 s left at 4 s an item: 3, not 3.75.
+        assert_eq!(more(8.0, 2, 10, 23.0), 3);
     }
 }
