@@ -196,3 +196,68 @@ pub fn write_tokenizer_files(g: &GgufFile, c: &HfConfig, dir: &Path) -> Result<(
         &json!({ "bos_token_id": c.bos_token_id, "eos_token_id": c.eos_token_ids }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Llama 3.1's setting (θ 500000, factor 8, low 1, high 4, old 8192) on a head of 128.
+    fn llama31() -> HfConfig {
+        let v = json!({
+            "architectures": ["LlamaForCausalLM"], "vocab_size": 10, "hidden_size": 256,
+            "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "rope_theta": 500000.0,
+            "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
+        });
+        HfConfig::from_json(&v).unwrap()
+    }
+
+    #[test]
+    fn llama3_parameters_come_back_from_their_factors() {
+        let c = llama31();
+        let scaled = c.inv_freq();
+        let plain = HfConfig {
+            rope_scaling: RopeScaling::None,
+            ..c.clone()
+        }
+        .inv_freq();
+        // The per-frequency divisors llama.cpp's converter writes, rounded to f32 as in the file.
+        let f: Vec<f64> = plain
+            .iter()
+            .zip(&scaled)
+            .map(|(p, s)| (p / s) as f32 as f64)
+            .collect();
+        assert!(f.iter().any(|x| *x > 1.01 && *x < 7.9), "some in the band");
+        let got = llama3_from_factors(&c, &f).expect("recovered");
+        let back = HfConfig {
+            rope_scaling: got.clone(),
+            ..c.clone()
+        }
+        .inv_freq();
+        assert!(
+            back.iter()
+                .zip(&scaled)
+                .all(|(a, b)| ((a - b) / b).abs() < 1e-5),
+            "{got:?}"
+        );
+        // Only old/(high − low) and low/(high − low) show: with low = 1 they are Llama 3.1's.
+        let RopeScaling::Llama3 {
+            factor,
+            high_freq_factor,
+            original_max_position_embeddings,
+            ..
+        } = got
+        else {
+            panic!()
+        };
+        assert_eq!(factor, 8.0);
+        assert!((high_freq_factor - 4.0).abs() < 1e-3, "{high_freq_factor}");
+        assert!((original_max_position_embeddings - 8192.0).abs() < 1.0);
+        // Factors that fall and rise again fit no setting: refused.
+        let mut bad = f.clone();
+        bad[1] = 3.0;
+        bad[2] = 1.5;
+        assert_eq!(llama3_from_factors(&c, &bad), None);
+    }
+}
