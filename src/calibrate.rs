@@ -17,8 +17,8 @@ use crate::engine::evaluate::{self, EvalOpts};
 use crate::engine::{DataSource, load_data};
 use crate::eval_model;
 use crate::method::calibration::{brier, ece};
-use crate::method::certify::{self, Certificate};
-use crate::method::recalibrate::{Logistic, fit_temperature, temperature_scale};
+use crate::method::certify;
+use crate::method::recalibrate::{fit_temperature, temperature_scale};
 
 /// The scores a certificate may threshold.
 pub const SCORES: &[&str] = &["confidence", "logistic"];
@@ -163,38 +163,21 @@ pub fn run(args: &ConfigArgs, a: CalibrateArgs) -> Result<ExitCode> {
     if unfit > 0 {
         eprintln!("note: {unfit} items do not fit the model's context: left out");
     }
-    let (fit, cert_set): (Vec<usize>, Vec<usize>) = if logistic {
-        (0..preds.len()).partition(|i| i % 2 == 0)
-    } else {
-        (Vec::new(), (0..preds.len()).collect())
-    };
-    let calibrator = logistic.then(|| {
-        let f: Vec<_> = fit
-            .iter()
-            .map(|&i| eval_model::features(preds[i]))
-            .collect();
-        let ok: Vec<bool> = fit.iter().map(|&i| preds[i].correct).collect();
-        Logistic::fit(&f, &ok)
-    });
-    let scores: Vec<f64> = cert_set
-        .iter()
-        .map(|&i| eval_model::score_with(calibrator.as_ref(), preds[i]))
-        .collect();
-    let ok: Vec<bool> = cert_set.iter().map(|&i| preds[i].correct).collect();
-    let mut cert = Certificate {
-        calibrator,
-        ..certify::certify(&scores, &ok, a.epsilon, a.delta, &a.score)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
-    };
     let conf: Vec<f64> = preds.iter().map(|p| p.confidence).collect();
     let all_ok: Vec<bool> = preds.iter().map(|p| p.correct).collect();
+    let made = if logistic {
+        let features: Vec<_> = preds.iter().map(|p| eval_model::features(p)).collect();
+        certify::certify_logistic(&features, &all_ok, a.epsilon, a.delta)
+    } else {
+        certify::certify(&conf, &all_ok, a.epsilon, a.delta, &a.score)
+    };
+    let mut cert = made.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let t = fit_temperature(&conf, &all_ok);
     cert.temperature = Some(t);
     cert.data = Some(file.display().to_string());
     cert.made = Some(crate::timestamp::now());
 
     if let Some(p) = &a.predictions {
-        let in_cert: std::collections::HashSet<usize> = cert_set.iter().copied().collect();
         let rows: Vec<Scored> = preds
             .iter()
             .enumerate()
@@ -207,10 +190,11 @@ pub fn run(args: &ConfigArgs, a: CalibrateArgs) -> Result<ExitCode> {
                     correct: p.correct,
                     confidence: p.confidence,
                     score: s,
-                    role: if in_cert.contains(&i) {
-                        "certify"
-                    } else {
+                    // certify_logistic fits on the even items and certifies on the odd ones.
+                    role: if logistic && i % 2 == 0 {
                         "fit"
+                    } else {
+                        "certify"
                     },
                     answered: cert.answers(s),
                 }

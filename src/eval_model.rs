@@ -11,7 +11,7 @@ use crate::engine::backend;
 use crate::engine::checkpoint::{self, Meta};
 use crate::engine::protocol::Prediction;
 use crate::method::certify::{Applied, Certificate};
-use crate::method::recalibrate::{Features, Logistic};
+use crate::method::recalibrate::Features;
 use crate::model::Lm;
 
 pub struct Target {
@@ -84,15 +84,7 @@ pub fn features(p: &Prediction) -> Features {
 
 /// The score a certificate thresholds: the model's confidence, or its calibrator's output.
 pub fn score(cert: &Certificate, p: &Prediction) -> f64 {
-    score_with(cert.calibrator.as_ref(), p)
-}
-
-/// The calibrator's output, or the model's confidence without one.
-pub fn score_with(calibrator: Option<&Logistic>, p: &Prediction) -> f64 {
-    match calibrator {
-        Some(c) => c.apply(&features(p)),
-        None => p.confidence,
-    }
+    cert.score(p.confidence, &features(p))
 }
 
 /// The scored (fitting) predictions' scores under `cert` and whether they are right.

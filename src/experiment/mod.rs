@@ -5,6 +5,7 @@
 //! `results.csv`, `summary.md` and the plots (`plots/*.svg`).
 
 mod cell_data;
+mod cell_fits;
 mod claim;
 mod faithfulness;
 pub mod grid;

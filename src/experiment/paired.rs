@@ -3,10 +3,8 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::Path;
 
 use super::cell_data::CellData;
-use crate::engine::protocol::Prediction;
 use crate::method::bootstrap::{Metric, Preds, accuracy, paired_diff};
 use crate::method::calibration::{confident_error_rate, ece};
 use crate::rng::Rng;
@@ -16,18 +14,10 @@ const REPS: usize = 1000;
 
 /// The final `split` predictions of a finished cell, keyed by question.
 fn final_predictions(d: &CellData, split: &str) -> Option<HashMap<String, (f64, bool)>> {
-    let r = d.last(split)?;
-    let run = d.run_dir.as_path();
-    let path = run.join(format!(
-        "predictions-{}-{}-{:07}.jsonl",
-        r.split, r.phase, r.step
-    ));
-    let text = std::fs::read_to_string(Path::new(&path)).ok()?;
     Some(
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<Prediction>(l).ok())
-            .filter(|p| !p.unfit)
-            .map(|p| (p.question, (p.confidence, p.correct)))
+        super::cell_fits::final_items(d, split)?
+            .into_iter()
+            .map(|i| (i.question, (i.conf, i.correct)))
             .collect(),
     )
 }

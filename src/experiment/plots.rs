@@ -119,12 +119,12 @@ fn risk_coverage(path: &Path, title: &str, config: &Config, data: &[&CellData]) 
         .iter()
         .enumerate()
         .filter_map(|(i, s)| {
-            let fs: Vec<_> = data
+            let seeds: Vec<_> = data
                 .iter()
                 .filter(|d| d.done && d.cell.variant() == *s)
-                .filter_map(|d| super::faithfulness::fit(d, config.eval.epsilon, config.eval.delta))
+                .filter_map(|d| super::cell_fits::final_items(d, "eval"))
                 .collect();
-            (!fs.is_empty()).then(|| (i, s, super::faithfulness::mean_curve(&fs)))
+            (!seeds.is_empty()).then(|| (i, s, super::cell_fits::mean_curve(&seeds)))
         })
         .collect();
     let top = curves

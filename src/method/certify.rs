@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::recalibrate::Logistic;
+use super::recalibrate::{Features, Logistic};
 
 /// `ln C(n, t)` for `t = 0..=n`.
 fn ln_choose_row(n: usize) -> Vec<f64> {
@@ -82,6 +82,15 @@ pub struct Certificate {
 }
 
 impl Certificate {
+    /// The score this certificate thresholds: the model's confidence, or its calibrator's output
+    /// on what the calibrator sees.
+    pub fn score(&self, confidence: f64, features: &Features) -> f64 {
+        match &self.calibrator {
+            Some(c) => c.apply(features),
+            None => confidence,
+        }
+    }
+
     /// Whether an item with this score is answered.
     pub fn answers(&self, score: f64) -> bool {
         self.threshold.is_some_and(|t| score >= t)
@@ -209,6 +218,29 @@ pub fn certify(
         cert.p_value = Some(p);
     }
     Ok(cert)
+}
+
+/// The certificate of the logistic calibrator's score (`score = logistic`): the calibrator is
+/// fitted on the even items and the threshold certified on the odd ones, since a score fitted on
+/// the items it is certified on would void the guarantee. The calibrator travels in the
+/// certificate. Needs [`min_items`] odd items.
+pub fn certify_logistic(
+    features: &[Features],
+    correct: &[bool],
+    epsilon: f64,
+    delta: f64,
+) -> Result<Certificate, Refusal> {
+    let half = |r: usize| (r..features.len()).step_by(2);
+    let lr = Logistic::fit(
+        &half(0).map(|i| features[i]).collect::<Vec<_>>(),
+        &half(0).map(|i| correct[i]).collect::<Vec<_>>(),
+    );
+    let scores: Vec<f64> = half(1).map(|i| lr.apply(&features[i])).collect();
+    let ok: Vec<bool> = half(1).map(|i| correct[i]).collect();
+    Ok(Certificate {
+        calibrator: Some(lr),
+        ..certify(&scores, &ok, epsilon, delta, "logistic")?
+    })
 }
 
 /// A certificate applied to held-out items: how many it answers, their error, and whether the
