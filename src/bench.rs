@@ -75,7 +75,7 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let load_s = loading.elapsed().as_secs_f64();
     // `--set lora.rank=R`: the training step updates adapters on a frozen base.
     let spec = config.lora_spec();
-    model = model.with_lora(&spec);
+    model = model.with_lora(&spec).with_base_dtype(config.base_dtype());
     let (trainable, _) = model.trainable_share();
     let max_len = model.max_len();
     let vocab = model.vocab();
@@ -93,6 +93,11 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
             trainable: Some(trainable),
             checkpoints: false,
             chunked_logits: !selected.name.starts_with("wgpu"),
+            base_bytes: if spec.rank > 0 {
+                config.base_dtype().bytes()
+            } else {
+                4
+            },
         },
     );
     if !args.json {
@@ -293,6 +298,7 @@ fn hytuning_split(config: &Config, selected: &backend::Selected, args: &BenchArg
             dev_size: 0,
             labeled_fraction: 0.05,
             seed: 1,
+            factor: crate::data::suites::skills::FACTOR_RANGE,
         }),
     )?;
     let mut config = config.clone();

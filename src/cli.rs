@@ -12,7 +12,10 @@ use crate::config;
 pub use crate::config::args::{ConfigArgs, load_config, model_dir};
 use crate::data::jsonl;
 use crate::data::suites::{GenSpec, Suite, generate};
+use crate::engine::competence::competence_map;
 use crate::engine::{DataSource, Job, backend, checkpoint, evaluate};
+use crate::model::generate::SampleOpts;
+use crate::rng::Rng;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -112,7 +115,8 @@ pub struct EvalArgs {
     /// pretrained model's baseline).
     #[arg(long, value_name = "CKPT")]
     pub checkpoint: Option<PathBuf>,
-    #[arg(long, value_name = "DIR")]
+    /// A dataset directory (its eval.jsonl), or one file of labelled items (e.g. DIR/dev.jsonl).
+    #[arg(long, value_name = "DIR|FILE")]
     pub data: PathBuf,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
@@ -120,9 +124,14 @@ pub struct EvalArgs {
     /// Write per-item predictions as JSONL.
     #[arg(long, value_name = "FILE")]
     pub predictions: Option<PathBuf>,
-    /// Evaluate only the first N items of eval.jsonl (default: all of them).
+    /// Evaluate only the first N items (default: all of them).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Also sample N votes of each item at post.temperature, as RLIF rolls out an unlabeled
+    /// question, and report per difficulty how often their majority is right, pass@N, and
+    /// their answer and length-cap rates: where the model sits relative to its competence.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub votes: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -345,7 +354,11 @@ fn train(args: &ConfigArgs, t: TrainArgs) -> Result<ExitCode> {
 
 fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
     let target = crate::eval_model::load(args, e.checkpoint.as_deref())?;
-    let mut eval_items = jsonl::load_eval(&e.data)?;
+    let mut eval_items = if e.data.is_file() {
+        jsonl::load_items(&e.data)?
+    } else {
+        jsonl::load_eval(&e.data)?
+    };
     if let Some(n) = e.limit {
         eval_items.truncate(n);
     }
@@ -367,6 +380,25 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
     if let Some(c) = cert {
         let (scores, ok) = crate::eval_model::scores(c, &report.predictions);
         report.abstention = Some(crate::method::certify::apply(c, &scores, &ok));
+    }
+    if e.votes > 0 {
+        let post = &target.config.post;
+        let sample = SampleOpts {
+            temperature: Some(post.temperature),
+            top_k: post.top_k,
+            max_new: post.max_new_tokens,
+        };
+        report.competence = competence_map(
+            &target.model,
+            &eval_items,
+            e.votes,
+            &sample,
+            target.config.extract(),
+            post.min_majority,
+            target.config.eval.batch_size,
+            &mut Rng::new(target.config.run.seed ^ 0x5075_E5),
+            &mut |_| {},
+        );
     }
     if let Some(p) = &e.predictions {
         jsonl::write_jsonl(p, &report.predictions)
@@ -394,6 +426,11 @@ fn eval(args: &ConfigArgs, e: EvalArgs) -> Result<ExitCode> {
         }
         if let (Some(c), Some(a)) = (cert, &report.abstention) {
             println!("{}", crate::eval_model::abstention_line(c, a));
+        }
+        if let Some(m) = &report.competence {
+            for l in m.lines() {
+                println!("{l}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -425,6 +462,7 @@ fn data(args: &ConfigArgs, cmd: DataCmd) -> Result<ExitCode> {
                 dev_size: dev_size.unwrap_or(d.dev_size),
                 labeled_fraction,
                 seed: seed.unwrap_or(d.seed),
+                factor: (d.factor_range[0], d.factor_range[1]),
             };
             for f in [jsonl::LABELED, jsonl::UNLABELED, jsonl::EVAL, jsonl::DEV] {
                 if out.join(f).exists() && !force {

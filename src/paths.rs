@@ -29,8 +29,15 @@ pub fn data_root() -> PathBuf {
 
 /// A generated built-in dataset is cached under a name made of its parameters, with its base model.
 pub fn suite_cache_dir(spec: &GenSpec) -> Option<PathBuf> {
+    // A factor range other than the default names itself (`-a2-12`); the default's name is
+    // the one earlier versions cached.
+    let factor = if spec.factor == crate::data::suites::skills::FACTOR_RANGE {
+        String::new()
+    } else {
+        format!("-a{}-{}", spec.factor.0, spec.factor.1)
+    };
     Some(data_root().join("suites").join(format!(
-        "{}-v3-n{}-e{}-d{}-f{}-s{}",
+        "{}-v3-n{}-e{}-d{}-f{}-s{}{factor}",
         spec.suite.name(),
         spec.size,
         spec.eval_size,

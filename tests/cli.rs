@@ -40,6 +40,41 @@ fn config_mistakes_exit_2_with_file_line_and_key() {
         stderr(&o)
     );
 
+    // A half-precision base needs a frozen base (LoRA); a factor range outside 2..=99 is refused.
+    let o = hytune(
+        &["print-config", "--set", "model.dtype=\"bf16\""],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`model.dtype`: bf16 stores a frozen base in half precision"),
+        "{}",
+        stderr(&o)
+    );
+    let o = hytune(
+        &[
+            "print-config",
+            "--set",
+            "model.dtype=\"bf16\"",
+            "--set",
+            "lora.rank=8",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = hytune(&["print-config", "--set", "model.dtype=\"f8\""], dir.path());
+    assert!(
+        stderr(&o).contains("expected one of f32, bf16, f16, got `f8`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = hytune(
+        &["print-config", "--set", "data.factor_range=[1, 12]"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("`data.factor_range`"), "{}", stderr(&o));
+
     let o = hytune(&["print-config", "--set", "model.n_heads=5"], dir.path());
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -291,6 +326,53 @@ fn tiny_headless_run_then_eval() {
     assert_eq!(s["n"], 5);
     assert!(s["aurc"].is_number() && s["coverage"].is_number(), "{s}");
     assert!(s.get("abstention").is_none(), "no certificate yet: {s}");
+
+    // `--votes N` on one file of items (dev.jsonl): N samples an item, reduced per difficulty;
+    // the shares agree with each other as they must whatever the model answers.
+    let dev = data.join("dev.jsonl");
+    let o = hytune(
+        &[
+            "eval",
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--data",
+            dev.to_str().unwrap(),
+            "--votes",
+            "3",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &s["competence"];
+    assert_eq!(c["votes"], 3, "{s}");
+    let all = &c["overall"];
+    assert_eq!(all["items"], s["n"]);
+    let f = |k: &str| all[k].as_f64().unwrap();
+    assert!(f("majority_right") <= f("pass_at_n") && f("vote_accuracy") <= f("pass_at_n"));
+    assert!(f("vote_accuracy") <= f("answer_rate") && f("trained") <= 1.0);
+    assert_eq!(all["by_threshold"].as_array().unwrap().len(), 5);
+    let by = c["by_difficulty"].as_object().unwrap();
+    let n: u64 = by.values().map(|d| d["items"].as_u64().unwrap()).sum();
+    assert_eq!(Some(n), all["items"].as_u64());
+    let o = hytune(
+        &[
+            "eval",
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--data",
+            dev.to_str().unwrap(),
+            "--votes",
+            "2",
+        ],
+        dir.path(),
+    );
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        out.contains("votes: 2 per item") && out.contains("majority right"),
+        "{out}"
+    );
 
     // `hytune calibrate`: refusals first, each one line and exit 1, the checkpoint untouched.
     let calibrate = |more: &[&str]| {

@@ -274,3 +274,86 @@ fn lora_on_a_pretrained_fixture_trains_adapters_resumes_and_exports_them() {
     assert_eq!(o.status.code(), Some(1), "{e}");
     assert!(e.contains("--format lora") && e.contains("peft"), "{e}");
 }
+
+/// `model.dtype = "bf16"`: the run stores its frozen base's projections in bf16 and says so,
+/// resumes bit for bit (the checkpoint holds adapters; the base is reloaded and rounded the
+/// same way), and the model `eval` and `export` load is the one trained.
+#[test]
+fn a_bf16_base_trains_resumes_and_reloads_as_trained() {
+    use burn::tensor::DType;
+    use hytune::model::lora::Adaptable;
+    let dir = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let cwd = dir.path();
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
+    let smol = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hf/smollm2");
+    ok(hytune(
+        &[
+            "data", "gen", "--config", cfg, "--suite", "dosage", "--out", "D", "--seed", "7",
+        ],
+        cwd,
+    ));
+    let common = ["--headless", "--backend", "cpu", "--config", cfg];
+    let mut args = vec!["train", "--model", smol, "--data", "D", "--out", "R"];
+    args.extend(common);
+    args.extend([
+        "--set",
+        "model.max_len=256",
+        "--set",
+        "post.steps=4",
+        "--set",
+        "checkpoint.every=2",
+        "--set",
+        "lora.rank=4",
+        "--set",
+        "post.lr=1e-2",
+        "--set",
+        "model.dtype=\"bf16\"",
+    ]);
+    ok(hytune(&args, cwd));
+    let run = cwd.join("R");
+    let log = std::fs::read_to_string(run.join("events.log")).unwrap();
+    assert!(log.contains("base stored as bf16"), "{log}");
+    let full = post_lines(&run);
+    assert_eq!(full.len(), 4, "{full:?}");
+    let mut a = vec![
+        "train",
+        "--resume",
+        "R/ckpt-1post-0000002.hyt",
+        "--out",
+        "R2",
+    ];
+    a.extend(&common[..3]);
+    ok(hytune(&a, cwd));
+    assert_eq!(post_lines(&cwd.join("R2")), full[2..].to_vec());
+
+    let device = Device::flex();
+    let ck = checkpoint::load(&run.join("final.hyt")).unwrap();
+    let trained = ck
+        .standalone_model(&run.join("final.hyt"), &device)
+        .unwrap();
+    let mut dtypes = Vec::new();
+    trained.for_each_linear(&mut |role, l| {
+        if role.is_some() {
+            dtypes.push(l.weight_dtype())
+        }
+    });
+    assert!(
+        !dtypes.is_empty() && dtypes.iter().all(|d| *d == DType::BF16),
+        "{dtypes:?}"
+    );
+    // The merged export's weights are f32 again.
+    let o = ok(hytune(
+        &[
+            "export",
+            "--checkpoint",
+            "R/final.hyt",
+            "--format",
+            "hf",
+            "--out",
+            "M",
+        ],
+        cwd,
+    ));
+    assert!(o.status.success());
+    assert!(cwd.join("M/model.safetensors").is_file());
+}

@@ -125,6 +125,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "The system turn of a chat prompt: it tells an instruct model the S:/A: format that answers are read from. Empty: no system turn.",
     ),
     (
+        "model",
+        "dtype",
+        "How a LoRA run stores its frozen base's projections: f32 | bf16 | f16 (half the memory; each product widens the weights to f32 a panel at a time, so activations, adapters and AdamW stay f32). Needs lora.rank > 0; the embeddings, norms and head stay f32.",
+    ),
+    (
         "data",
         "suite",
         "dosage | finance (the domains) | arith | general (the general suites).",
@@ -150,6 +155,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
         "data",
         "too_long",
         "Items that do not fit model.max_len (a trace, or a question plus post.max_new_tokens): refuse (stop with the fix) | skip (leave them out; counted in the log and the TUI) | fit (a model trained from scratch gets the context the data needs; said in the log).",
+    ),
+    (
+        "data",
+        "factor_range",
+        "The first factor of the domains' multiplications, [lowest, highest] (dosage's weight in kg, finance's unit price; the second factor is 2..9). [10, 29] is the skill table the byte GPT learns; [2, 12] keeps every product a times-table fact, which puts SmolLM2-135M-Instruct's votes nearer the edge of its competence (docs/method.md).",
     ),
     (
         "pretrain",

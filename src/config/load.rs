@@ -128,12 +128,14 @@ pub fn parse_value(raw: &str) -> toml::Value {
 
 /// `section.key=value` overrides applied in order, each checked like a file's value.
 pub(super) fn apply_sets(config: &Config, sets: &[String]) -> Result<Config, ConfigError> {
-    let mut config = config.clone();
+    // Every override is typed as it comes, and the whole config checked once at the end, so
+    // settings that depend on each other (`model.dtype` and `lora.rank`) go in any order.
+    let mut table = config.to_table();
     for set in sets {
         let (key, value) = parse_set(set)?;
-        config = apply_one(&config, &key, value)?;
+        insert(&mut table, &key, value)?;
     }
-    Ok(config)
+    finish(table, &None, "")
 }
 
 /// One override, checked like a file's value.
@@ -142,6 +144,13 @@ pub(super) fn apply_one(
     key: &str,
     value: toml::Value,
 ) -> Result<Config, ConfigError> {
+    let mut table = config.to_table();
+    insert(&mut table, key, value)?;
+    finish(table, &None, "")
+}
+
+/// `key = value` into `table`, its name and type checked against the defaults'.
+fn insert(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), ConfigError> {
     let err = |message: String| ConfigError {
         file: None,
         line: None,
@@ -151,14 +160,13 @@ pub(super) fn apply_one(
     let (section, name) = key
         .split_once('.')
         .ok_or_else(|| err("expected section.key".into()))?;
-    let mut table = config.to_table();
     let default = lookup(section, name).map_err(err)?;
     let value = check_type(&default, value).map_err(err)?;
     table[section]
         .as_table_mut()
         .expect("section")
         .insert(name.to_string(), value);
-    finish(table, &None, "")
+    Ok(())
 }
 
 fn lookup(section: &str, key: &str) -> Result<toml::Value, String> {

@@ -78,6 +78,13 @@ pub struct Model {
     /// The system turn of a chat-rendered prompt (empty: none).
     #[serde(default = "system_instruction")]
     pub system: String,
+    /// How a LoRA run stores its frozen base's projections: f32 | bf16 | f16.
+    #[serde(default = "f32_name")]
+    pub dtype: String,
+}
+
+fn f32_name() -> String {
+    "f32".into()
 }
 
 /// LoRA adapters for post-training (`model::lora`); rank 0 is full fine-tuning.
@@ -136,6 +143,14 @@ pub struct Data {
     /// What training does with items that do not fit the context: refuse | skip | fit.
     #[serde(default = "refuse")]
     pub too_long: String,
+    /// The first factor of the domains' multiplications, inclusive.
+    #[serde(default = "factor_range")]
+    pub factor_range: [i64; 2],
+}
+
+fn factor_range() -> [i64; 2] {
+    let (lo, hi) = crate::data::suites::skills::FACTOR_RANGE;
+    [lo, hi]
 }
 
 fn refuse() -> String {
@@ -394,6 +409,7 @@ impl Default for Config {
                 activation: "gelu".into(),
                 prompt: "auto".into(),
                 system: SYSTEM_INSTRUCTION.into(),
+                dtype: f32_name(),
             },
             lora: Lora::default(),
             data: Data {
@@ -404,6 +420,7 @@ impl Default for Config {
                 dev_size: 200,
                 seed: 1,
                 too_long: refuse(),
+                factor_range: factor_range(),
             },
             pretrain: Pretrain {
                 suite: "general".into(),
@@ -555,6 +572,12 @@ impl Config {
     }
 
     /// The `[lora]` section as the model's adapter spec.
+    /// How the frozen base of a LoRA run is stored (`model.dtype`; validated).
+    pub fn base_dtype(&self) -> crate::model::lora::BaseDtype {
+        crate::model::lora::BaseDtype::parse(&self.model.dtype)
+            .unwrap_or(crate::model::lora::BaseDtype::F32)
+    }
+
     pub fn lora_spec(&self) -> crate::model::lora::LoraSpec {
         crate::model::lora::LoraSpec {
             rank: self.lora.rank,

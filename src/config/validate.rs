@@ -111,6 +111,13 @@ pub fn check(c: &Config) -> Check {
         &c.data.too_long,
         &["refuse", "skip", "fit"],
     )?;
+    let [lo, hi] = c.data.factor_range;
+    if !(2..=99).contains(&lo) || !(lo..=99).contains(&hi) {
+        return fail(
+            "data.factor_range",
+            format!("expected [lowest, highest] with 2 ≤ lowest ≤ highest ≤ 99, got [{lo}, {hi}]"),
+        );
+    }
     one_of(
         "eval.confidence",
         &c.eval.confidence,
@@ -130,6 +137,20 @@ pub fn check(c: &Config) -> Check {
     one_of("model.positions", &c.model.positions, &["rope", "learned"])?;
     one_of("model.activation", &c.model.activation, &["gelu", "relu2"])?;
     one_of("model.prompt", &c.model.prompt, &["auto", "chat", "plain"])?;
+    one_of(
+        "model.dtype",
+        &c.model.dtype,
+        crate::model::lora::BaseDtype::NAMES,
+    )?;
+    if c.model.dtype != "f32" && c.lora.rank == 0 {
+        return fail(
+            "model.dtype",
+            format!(
+                "{} stores a frozen base in half precision, and full fine-tuning (lora.rank = 0) trains every weight; set lora.rank (e.g. 16) or model.dtype = \"f32\"",
+                c.model.dtype
+            ),
+        );
+    }
     let source = std::path::Path::new(&c.model.source);
     if c.model.source != "builtin"
         && !source.join("config.json").is_file()

@@ -338,8 +338,14 @@ impl Loaded {
             skeleton
         };
         let partial = lora && matches!(skeleton, Lm::Hf(_));
-        apply(&self.model, skeleton, partial)
-            .with_context(|| format!("{}: corrupt model record", path.display()))
+        let model = apply(&self.model, skeleton, partial)
+            .with_context(|| format!("{}: corrupt model record", path.display()))?;
+        // The base as the run stored it (`model.dtype`), so the model is the one trained.
+        Ok(if lora {
+            model.with_base_dtype(self.meta.config.base_dtype())
+        } else {
+            model
+        })
     }
 
     /// The model on its own (for eval and export): a byte GPT of the recorded shape, or the

@@ -33,6 +33,7 @@ pub fn load_data(source: &DataSource, config: &Config) -> Result<(Dataset, Optio
                 labeled_fraction: d.labeled_fraction,
                 dev_size: d.dev_size,
                 seed: d.seed,
+                factor: (d.factor_range[0], d.factor_range[1]),
             };
             let dir = crate::paths::suite_cache_dir(&spec);
             if let Some(dir) = &dir {

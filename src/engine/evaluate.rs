@@ -219,6 +219,7 @@ pub fn summarize(
         unfit: predictions.iter().filter(|p| p.unfit).count(),
         certificate: None,
         abstention: None,
+        competence: None,
         predictions,
     }
 }

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod canary;
 pub mod checkpoint;
 mod commands;
+pub mod competence;
 pub mod cursor;
 mod data_source;
 pub mod evaluate;

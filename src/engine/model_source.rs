@@ -67,6 +67,11 @@ pub fn check_memory(model: &Lm, config: &Config, on_cpu: bool) -> Result<Estimat
             trainable: (spec.rank > 0).then(|| crate::model::lora::adapter_params(model, spec)),
             checkpoints: true,
             chunked_logits: on_cpu,
+            base_bytes: if spec.rank > 0 {
+                config.base_dtype().bytes()
+            } else {
+                4
+            },
         }
     };
     let estimate = Estimate::new(model.dims(), dims(&spec, p.micro_batch));

@@ -94,14 +94,18 @@ impl Trainer {
             // reference; full fine-tuning keeps a frozen copy.
             let spec = self.config.lora_spec();
             if spec.rank > 0 && !self.model.has_adapters() {
-                self.model = self.model.clone().with_lora(&spec);
+                self.model =
+                    (self.model.clone().with_lora(&spec)).with_base_dtype(self.config.base_dtype());
             }
             self.reference = (spec.rank == 0).then(|| self.model.valid());
             let (trainable, all) = self.model.trainable_share();
             self.dir.log(&format!(
                 "{}: {trainable} of {all} parameters trainable ({:.2}%)",
                 if spec.rank > 0 {
-                    format!("LoRA rank {} alpha {}", spec.rank, spec.alpha)
+                    format!(
+                        "LoRA rank {} alpha {}, base stored as {}",
+                        spec.rank, spec.alpha, self.config.model.dtype
+                    )
                 } else {
                     "full fine-tuning".to_string()
                 },

@@ -239,6 +239,10 @@ pub struct EvalReport {
     /// checkpoint): answered, abstained, the realized error and whether the promise held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abstention: Option<Applied>,
+    /// `hytune eval --votes N`: the items sampled N times each, as RLIF would, and how often
+    /// their majority is right (`method::competence`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub competence: Option<super::competence::CompetenceReport>,
     #[serde(skip)]
     pub predictions: Vec<Prediction>,
 }

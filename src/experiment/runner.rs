@@ -78,6 +78,7 @@ fn ensure_data(dir: &Path, config: &Config, cells: &[Cell]) -> Result<()> {
             dev_size: config.data.dev_size,
             labeled_fraction: cell.fraction,
             seed: config.data.seed,
+            factor: (config.data.factor_range[0], config.data.factor_range[1]),
         };
         let pool = pool_start(&config.experiment, config.data.size);
         // Into a folder of this process's, renamed into place: a concurrent shard that made

@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod calibration;
 pub mod certify;
+pub mod competence;
 pub mod consensus;
 pub mod grpo;
 pub mod hacking;

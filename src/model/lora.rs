@@ -9,7 +9,7 @@
 //! earlier versions (which held Burn's `Linear`) load into it.
 
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{DType, Device, Distribution, FloatDType, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// The projections an adapter can wrap, by PEFT's short names (`q_proj` … `down_proj`). The byte
@@ -34,6 +34,42 @@ impl LoraSpec {
 
     pub fn targets(&self, role: &str) -> bool {
         self.targets.iter().any(|t| t == role)
+    }
+}
+
+/// How the frozen base's projections are stored (`model.dtype`); adapters, their optimizer
+/// states and every activation stay f32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BaseDtype {
+    F32,
+    Bf16,
+    F16,
+}
+
+impl BaseDtype {
+    pub const NAMES: &'static [&'static str] = &["f32", "bf16", "f16"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "f32" => Some(BaseDtype::F32),
+            "bf16" => Some(BaseDtype::Bf16),
+            "f16" => Some(BaseDtype::F16),
+            _ => None,
+        }
+    }
+
+    /// The half-precision dtype, or `None` for f32.
+    pub fn half(self) -> Option<FloatDType> {
+        match self {
+            BaseDtype::F32 => None,
+            BaseDtype::Bf16 => Some(FloatDType::BF16),
+            BaseDtype::F16 => Some(FloatDType::F16),
+        }
+    }
+
+    /// Bytes a stored parameter takes.
+    pub fn bytes(self) -> u64 {
+        if self.half().is_some() { 2 } else { 4 }
     }
 }
 
@@ -125,11 +161,14 @@ impl From<burn::nn::Linear> for Linear {
 impl Linear {
     /// `x·W + b (+ s·(x·A)·B)`, the base product as Burn's `Linear::forward` computes it.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let y = burn::tensor::module::linear(
-            x.clone(),
-            self.weight.val(),
-            self.bias.as_ref().map(|b| b.val()),
-        );
+        // A half-precision base (`model.dtype`) is widened for the product off the CPU kernel.
+        let w = self.weight.val();
+        let w = if w.dtype() != x.dtype() {
+            w.cast(x.dtype())
+        } else {
+            w
+        };
+        let y = burn::tensor::module::linear(x.clone(), w, self.bias.as_ref().map(|b| b.val()));
         self.plus_adapter(x, y)
     }
 
@@ -159,6 +198,20 @@ impl Linear {
     }
 
     /// The base layer alone (the adapter switched off; its weight shared, not copied).
+    /// This layer with its weight stored as `dtype` (`model.dtype`: a frozen base in half
+    /// precision) and frozen; the bias and the adapter stay f32.
+    pub fn stored_as(self, dtype: FloatDType) -> Self {
+        Linear {
+            weight: self.weight.map(|w| w.cast(dtype)).set_require_grad(false),
+            ..self
+        }
+    }
+
+    /// The dtype the weight is stored in.
+    pub fn weight_dtype(&self) -> DType {
+        self.weight.val().dtype()
+    }
+
     pub fn without_adapter(self) -> Self {
         Linear { lora: None, ..self }
     }
@@ -168,7 +221,7 @@ impl Linear {
         match self.lora {
             None => self,
             Some(l) => Linear {
-                weight: Param::from_tensor(self.weight.val() + l.delta()),
+                weight: Param::from_tensor(self.weight.val().cast(FloatDType::F32) + l.delta()),
                 bias: self.bias,
                 lora: None,
             },

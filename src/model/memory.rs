@@ -16,6 +16,8 @@ pub struct ModelDims {
     /// Key/value width of one layer (kv heads × head width).
     pub kv_width: usize,
     pub vocab: usize,
+    /// Weights of the projections (q … down), what `model.dtype` stores in half precision.
+    pub projections: usize,
 }
 
 /// The run's side: the largest batches it runs and the state it keeps.
@@ -50,6 +52,8 @@ pub struct RunDims {
     /// `kernels::head_logprobs`), so no `[rows, T, V]` logits are held; else the logits, their
     /// log-softmax and its gradient are.
     pub chunked_logits: bool,
+    /// Bytes a projection weight takes (`model.dtype`: 2 for a bf16/f16 base, else 4).
+    pub base_bytes: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -74,6 +78,9 @@ const ACTIVATION_MEASURED_PCT: u64 = 110;
 impl Estimate {
     pub fn new(m: ModelDims, r: RunDims) -> Self {
         let p = m.params as u64 * F32;
+        // The projections of a half-precision base at 2 bytes; the reference is a copy of the
+        // f32 model (full fine-tuning only, where the base is f32).
+        let stored = p - m.projections as u64 * (F32 - r.base_bytes.min(F32));
         let trained = r.trainable.map_or(p, |n| n as u64 * F32);
         let t = r.train_len as u64;
         let tokens = r.train_rows as u64 * t;
@@ -93,7 +100,7 @@ impl Estimate {
         let optimizers = r.optimizers.max(1) as u64;
         let reference = if r.reference { p } else { 0 };
         Self {
-            weights: p,
+            weights: stored,
             gradients: trained * (r.shards.max(1) + r.held_gradients) as u64,
             adam: 2 * trained * optimizers,
             reference,
@@ -170,6 +177,7 @@ mod tests {
         heads: 2,
         kv_width: 8,
         vocab: 50,
+        projections: 600,
     };
 
     fn run(shards: usize) -> RunDims {
@@ -185,6 +193,7 @@ mod tests {
             trainable: None,
             checkpoints: false,
             chunked_logits: false,
+            base_bytes: 4,
         }
     }
 
@@ -278,5 +287,30 @@ mod tests {
             (4000, 400, 400, 0, 600)
         );
         assert_eq!(e.total(), 4000 + 400 + 400 + 3840 + 70928 + 600);
+    }
+
+    #[test]
+    fn a_half_base_stores_its_projections_at_two_bytes() {
+        // 600 of the 1000 parameters are projections: 600 × 2 + 400 × 4 = 2800 bytes of
+        // weights; nothing else changes.
+        let f32 = Estimate::new(
+            DIMS,
+            RunDims {
+                trainable: Some(50),
+                reference: false,
+                ..run(1)
+            },
+        );
+        let half = Estimate::new(
+            DIMS,
+            RunDims {
+                trainable: Some(50),
+                reference: false,
+                base_bytes: 2,
+                ..run(1)
+            },
+        );
+        assert_eq!((f32.weights, half.weights), (4000, 2800));
+        assert_eq!(f32.total() - half.total(), 1200);
     }
 }

@@ -30,7 +30,7 @@ use crate::data::tokenizer::VOCAB_SIZE;
 pub use hf::HfLm;
 use kernels::layer_norm::layer_norm;
 use kernels::linear::linear;
-use lora::{Adaptable, Linear, LoraSpec};
+use lora::{Adaptable, BaseDtype, Linear, LoraSpec};
 pub use mlp_activation::Activation;
 
 /// How tokens know their position.
@@ -196,6 +196,12 @@ impl Lm {
 
     /// The sizes the memory estimate needs.
     pub fn dims(&self) -> memory::ModelDims {
+        let mut projections = 0;
+        self.for_each_linear(&mut |role, l| {
+            if role.is_some() {
+                projections += l.d_in() * l.d_out();
+            }
+        });
         match self {
             Lm::Gpt(g) => {
                 let a = &g.blocks[0].attn;
@@ -208,6 +214,7 @@ impl Lm {
                     heads: a.n_heads,
                     kv_width: d,
                     vocab: VOCAB_SIZE,
+                    projections,
                 }
             }
             Lm::Hf(h) => {
@@ -220,6 +227,7 @@ impl Lm {
                     heads: c.num_heads,
                     kv_width: c.num_kv_heads * c.head_dim,
                     vocab: c.vocab_size,
+                    projections,
                 }
             }
         }
@@ -382,6 +390,18 @@ impl Lm {
         self.no_grad().map_linears(&mut |role, l| match role {
             Some(r) if lora::wants(spec, r) => l.adapted(spec, &device),
             _ => l,
+        })
+    }
+
+    /// The projections' weights stored as `dtype` (`model.dtype`), frozen: LoRA's base in half
+    /// precision. The embeddings, norms and head stay f32. F32 leaves the model as it is.
+    pub fn with_base_dtype(self, dtype: BaseDtype) -> Lm {
+        let Some(d) = dtype.half() else {
+            return self;
+        };
+        self.map_linears(&mut |role, l| match role {
+            Some(_) => l.stored_as(d),
+            None => l,
         })
     }
 

@@ -36,6 +36,7 @@ pub fn dataset(dir: &Path) -> PathBuf {
             dev_size: 4,
             labeled_fraction: 0.2,
             seed: 3,
+            factor: hytune::data::suites::skills::FACTOR_RANGE,
         }),
     )
     .unwrap();

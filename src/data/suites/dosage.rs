@@ -1,7 +1,7 @@
 //! `dosage`, the high-stakes domain: weight × mg/kg (1 step), split into doses (2), concentration
 //! → mL (3, evaluation only). Integer answers by construction; operands within the skill table.
 
-use super::skills::{MUL_A_MAX, div, mul, split};
+use super::skills::{div, mul, split};
 use crate::data::Labeled;
 use crate::rng::Rng;
 
@@ -20,11 +20,12 @@ const DRUGS: &[&str] = &[
     "clindamycin",
 ];
 
-pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
+/// A question of `steps` steps, the patient's weight in `weight` kg (`data.factor_range`).
+pub fn example(rng: &mut Rng, steps: u32, (lo, hi): (i64, i64)) -> Labeled {
     let drug = rng.pick(DRUGS);
     let mg_per_kg = rng.range(2, 9);
     loop {
-        let weight = rng.range(10, MUL_A_MAX);
+        let weight = rng.range(lo, hi);
         let (s1, total) = mul(weight, mg_per_kg);
         if steps <= 1 {
             return Labeled {

@@ -2,7 +2,7 @@
 //! over months (3, evaluation only). Integer answers by construction; operands within
 //! the skill table. The same skills as `dosage` in another domain's words.
 
-use super::skills::{div, factors, mul, split};
+use super::skills::{div, factors_in, mul, split};
 use crate::data::Labeled;
 use crate::rng::Rng;
 
@@ -11,10 +11,11 @@ const ITEMS: &[&str] = &[
     "vouchers",
 ];
 
-pub fn example(rng: &mut Rng, steps: u32) -> Labeled {
+/// A question of `steps` steps, the unit price within `price` dollars (`data.factor_range`).
+pub fn example(rng: &mut Rng, steps: u32, price: (i64, i64)) -> Labeled {
     let item = rng.pick(ITEMS);
     loop {
-        let (price, qty) = factors(rng);
+        let (price, qty) = factors_in(rng, price);
         let (s1, total) = mul(price, qty);
         let base = format!("{qty} {item} at {price} dollars each");
         if steps <= 1 {

@@ -46,9 +46,15 @@ impl Suite {
     }
 
     pub fn example(self, rng: &mut Rng, steps: u32) -> Labeled {
+        self.example_in(rng, steps, skills::FACTOR_RANGE)
+    }
+
+    /// An example whose multiplications take their first factor from `factor` (the domains:
+    /// dosage's weight, finance's price; `arith` and `general` keep their own operands).
+    pub fn example_in(self, rng: &mut Rng, steps: u32, factor: (i64, i64)) -> Labeled {
         match self {
-            Suite::Dosage => dosage::example(rng, steps),
-            Suite::Finance => finance::example(rng, steps),
+            Suite::Dosage => dosage::example(rng, steps, factor),
+            Suite::Finance => finance::example(rng, steps, factor),
             Suite::Arith => arith::example(rng, steps),
             Suite::General => general::example(rng, steps),
         }
@@ -81,6 +87,8 @@ pub struct GenSpec {
     pub dev_size: usize,
     pub labeled_fraction: f64,
     pub seed: u64,
+    /// The first factor of the domains' multiplications, inclusive (`data.factor_range`).
+    pub factor: (i64, i64),
 }
 
 /// Draws held-out items (difficulty up to one step beyond training) whose questions are not in
@@ -92,12 +100,12 @@ fn held_out(spec: &GenSpec, seed: u64, n: usize, seen: &mut HashSet<String>) -> 
     while out.len() < n {
         let steps = rng.range(*train.start() as i64, *train.end() as i64 + 1) as u32;
         // A few redraws find an unseen question; the cap keeps a tiny question space finite.
-        let mut ex = spec.suite.example(&mut rng, steps);
+        let mut ex = spec.suite.example_in(&mut rng, steps, spec.factor);
         for _ in 0..200 {
             if !seen.contains(&ex.question) {
                 break;
             }
-            ex = spec.suite.example(&mut rng, steps);
+            ex = spec.suite.example_in(&mut rng, steps, spec.factor);
         }
         seen.insert(ex.question.clone());
         out.push(EvalItem {
@@ -139,9 +147,9 @@ pub fn generate_with_pool(spec: &GenSpec, pool_start: Option<usize>) -> Dataset 
     };
     for i in 0..spec.size {
         let steps = rng.range(*train.start() as i64, *train.end() as i64) as u32;
-        let mut ex = spec.suite.example(&mut rng, steps);
+        let mut ex = spec.suite.example_in(&mut rng, steps, spec.factor);
         while !fits(&ex) {
-            ex = spec.suite.example(&mut rng, steps);
+            ex = spec.suite.example_in(&mut rng, steps, spec.factor);
         }
         seen.insert(ex.question.clone());
         if i < n_labeled {
@@ -192,6 +200,7 @@ mod tests {
             dev_size: 50,
             labeled_fraction: 0.5,
             seed: 1,
+            factor: skills::FACTOR_RANGE,
         }
     }
 
@@ -286,6 +295,7 @@ mod tests {
             dev_size: 5,
             labeled_fraction: 0.05,
             seed: 9,
+            factor: skills::FACTOR_RANGE,
         };
         let (a, b) = (generate(&s), generate(&s));
         assert_eq!(a.labeled, b.labeled);
@@ -304,5 +314,39 @@ mod tests {
         assert_eq!(full.labeled[..10], a.labeled[..]);
         let c = generate(&GenSpec { seed: 10, ..s });
         assert_ne!(a.labeled, c.labeled);
+    }
+
+    /// `data.factor_range` moves the domains' first factor and nothing else: the default is
+    /// the suites as they were, a narrower range keeps every weight and price inside it, and
+    /// the answers stay the traces' arithmetic.
+    #[test]
+    fn factor_range_sets_the_first_factor() {
+        let base = spec(Suite::Dosage);
+        assert_eq!(
+            generate(&base).eval,
+            generate(&GenSpec { ..base.clone() }).eval
+        );
+        for suite in [Suite::Dosage, Suite::Finance] {
+            let ds = generate(&GenSpec {
+                factor: (2, 12),
+                ..spec(suite)
+            });
+            for ex in &ds.labeled {
+                let first = &ex.steps[0];
+                let a: i64 = first.split('*').next().unwrap().parse().unwrap();
+                let b: i64 = first[first.find('*').unwrap() + 1..first.find('=').unwrap()]
+                    .parse()
+                    .unwrap();
+                // The step writes the larger factor first; both come from 2..=12 here.
+                assert!(
+                    (2..=12).contains(&a) && (2..=9).contains(&b),
+                    "{suite:?}: {first}"
+                );
+                for s in &ex.steps {
+                    assert!(skills::check_step(s).is_some(), "{suite:?}: {s}");
+                }
+            }
+            assert_ne!(ds.labeled, generate(&spec(suite)).labeled);
+        }
     }
 }

@@ -50,9 +50,17 @@ pub fn split(rng: &mut Rng, v: i64, parts: std::ops::RangeInclusive<i64>) -> Opt
     (!ds.is_empty()).then(|| *rng.pick(&ds))
 }
 
+/// The default range of a multiplication's first factor (`data.factor_range`).
+pub const FACTOR_RANGE: (i64, i64) = (10, MUL_A_MAX);
+
 /// A first factor in 10..=`MUL_A_MAX` and a second in 2..=9.
 pub fn factors(rng: &mut Rng) -> (i64, i64) {
-    (rng.range(10, MUL_A_MAX), rng.range(2, 9))
+    factors_in(rng, FACTOR_RANGE)
+}
+
+/// A first factor in `lo..=hi` and a second in 2..=9.
+pub fn factors_in(rng: &mut Rng, (lo, hi): (i64, i64)) -> (i64, i64) {
+    (rng.range(lo, hi), rng.range(2, 9))
 }
 
 /// The value of a step `a<op>b=c` and whether it is correct arithmetic (tests and checks).

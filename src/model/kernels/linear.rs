@@ -10,6 +10,9 @@
 //!
 //! `∂x = g · Wᵀ`, `∂W = xᵀ · g`, `∂b = Σ_rows g`.
 //!
+//! A frozen weight stored in bf16 or f16 (`model.dtype`) is multiplied by `half_gemm`, which
+//! widens it a panel at a time; its layer never has a weight gradient.
+//!
 //! Other backends, and layers whose weight is not `[d_in, d_out]`, keep `Linear::forward`. A
 //! layer's LoRA adapter adds its term on top either way.
 
@@ -22,9 +25,12 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
-use burn::tensor::{Shape, Tensor};
+use burn::tensor::{Shape, Tensor, TensorData};
 
 use super::flex::{contiguous_f32, from_f32, on_flex_f32};
+use super::half_gemm::gemm_half;
+use burn::tensor::DType;
+use half::{bf16, f16};
 
 /// `layer(x)`: this file's kernel on flex, `Linear::forward` elsewhere.
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
@@ -56,11 +62,11 @@ pub trait FlexLinear: Backend {
 
 impl FlexLinear for Flex {
     fn flex_linear(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
-        forward(&contiguous_f32(&x), &contiguous_f32(&w), Some(&b))
+        forward(&contiguous_f32(&x), &dense_weight(&w), Some(&b))
     }
 
     fn flex_linear_no_bias(x: FlexTensor, w: FlexTensor) -> FlexTensor {
-        forward(&contiguous_f32(&x), &contiguous_f32(&w), None)
+        forward(&contiguous_f32(&x), &dense_weight(&w), None)
     }
 }
 
@@ -154,7 +160,64 @@ impl<C: CheckpointStrategy> FlexLinear for Autodiff<Flex, C> {
 fn saved(x: &FlexTensor, w: &FlexTensor) -> Saved {
     Saved {
         x: contiguous_f32(x),
-        w: contiguous_f32(w),
+        w: dense_weight(w),
+    }
+}
+
+/// The weight dense in row-major order, in its own dtype (f32, or a frozen bf16/f16 base).
+fn dense_weight(w: &FlexTensor) -> FlexTensor {
+    match w.dtype() {
+        DType::BF16 | DType::F16 if w.layout().contiguous_offsets().is_some() => w.clone(),
+        DType::BF16 | DType::F16 => w.to_contiguous(),
+        _ => contiguous_f32(w),
+    }
+}
+
+/// `dst (+)= lhs · op(W)` for a weight of any of the three dtypes: `W` `[d_in, d_out]`, and
+/// `op(W)` `Wᵀ` when `transposed`; `lhs` dense `[m, k]`.
+fn product(dst: &mut [f32], m: usize, lhs: &[f32], w: &FlexTensor, transposed: bool, acc: bool) {
+    let ws = w.layout().shape();
+    let (d_in, d_out) = (ws[0], ws[1]);
+    let k = if transposed { d_out } else { d_in };
+    match w.dtype() {
+        DType::BF16 => gemm_half(
+            dst,
+            m,
+            lhs,
+            (k, 1),
+            w.as_slice::<bf16>().expect("dense bf16"),
+            (d_in, d_out),
+            transposed,
+            acc,
+        ),
+        DType::F16 => gemm_half(
+            dst,
+            m,
+            lhs,
+            (k, 1),
+            w.as_slice::<f16>().expect("dense f16"),
+            (d_in, d_out),
+            transposed,
+            acc,
+        ),
+        _ if transposed => gemm_into(
+            dst,
+            (m, d_in, d_out),
+            lhs,
+            (d_out, 1),
+            f32s(w),
+            (1, d_out),
+            acc,
+        ),
+        _ => gemm_into(
+            dst,
+            (m, d_out, d_in),
+            lhs,
+            (d_in, 1),
+            f32s(w),
+            (d_out, 1),
+            acc,
+        ),
     }
 }
 
@@ -227,7 +290,7 @@ fn parallelism(ops: usize) -> gemm::Parallelism {
 
 /// `x · W (+ b)`, shaped as `x` with its last axis `d_out`.
 fn forward(x: &FlexTensor, w: &FlexTensor, b: Option<&FlexTensor>) -> FlexTensor {
-    let (rows, d_in, d_out) = sizes(x, w);
+    let (rows, _, d_out) = sizes(x, w);
     let mut out = match b {
         Some(b) => {
             let b = contiguous_f32(b);
@@ -240,15 +303,7 @@ fn forward(x: &FlexTensor, w: &FlexTensor, b: Option<&FlexTensor>) -> FlexTensor
         }
         None => vec![0.0f32; rows * d_out],
     };
-    gemm_into(
-        &mut out,
-        (rows, d_out, d_in),
-        f32s(x),
-        (d_in, 1),
-        f32s(w),
-        (d_out, 1),
-        b.is_some(),
-    );
+    product(&mut out, rows, f32s(x), w, false, b.is_some());
     let mut dims = x.layout().shape().clone();
     let last = dims.num_dims() - 1;
     dims[last] = d_out;
@@ -257,21 +312,13 @@ fn forward(x: &FlexTensor, w: &FlexTensor, b: Option<&FlexTensor>) -> FlexTensor
 
 /// `∂x = g · Wᵀ`.
 fn input_grad(s: &Saved, g: &FlexTensor) -> FlexTensor {
-    let (rows, d_in, d_out) = sizes(&s.x, &s.w);
+    let (rows, d_in, _) = sizes(&s.x, &s.w);
     let mut dx = vec![0.0f32; rows * d_in];
-    gemm_into(
-        &mut dx,
-        (rows, d_in, d_out),
-        f32s(g),
-        (d_out, 1),
-        f32s(&s.w),
-        (1, d_out),
-        false,
-    );
+    product(&mut dx, rows, f32s(g), &s.w, true, false);
     from_f32(dx, s.x.layout().shape().clone())
 }
 
-/// `∂W = xᵀ · g`.
+/// `∂W = xᵀ · g` (in the weight's dtype).
 fn weight_grad(s: &Saved, g: &FlexTensor) -> FlexTensor {
     let (rows, d_in, d_out) = sizes(&s.x, &s.w);
     let mut dw = vec![0.0f32; d_in * d_out];
@@ -284,7 +331,18 @@ fn weight_grad(s: &Saved, g: &FlexTensor) -> FlexTensor {
         (d_out, 1),
         false,
     );
-    from_f32(dw, Shape::new([d_in, d_out]))
+    let shape = Shape::new([d_in, d_out]);
+    match s.w.dtype() {
+        DType::BF16 => FlexTensor::from_data(TensorData::new(
+            dw.into_iter().map(bf16::from_f32).collect::<Vec<_>>(),
+            shape,
+        )),
+        DType::F16 => FlexTensor::from_data(TensorData::new(
+            dw.into_iter().map(f16::from_f32).collect::<Vec<_>>(),
+            shape,
+        )),
+        _ => from_f32(dw, shape),
+    }
 }
 
 /// `∂b = Σ_rows g`.

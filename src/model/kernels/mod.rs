@@ -6,6 +6,7 @@
 pub mod causal_softmax;
 pub mod erf_gelu;
 pub mod flex;
+pub mod half_gemm;
 pub mod head_logprobs;
 pub mod layer_norm;
 pub mod linear;

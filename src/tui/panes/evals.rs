@@ -141,6 +141,7 @@ mod tests {
             unfit: 0,
             certificate: None,
             abstention: None,
+            competence: None,
             predictions: Vec::new(),
         };
         assert_eq!(certified_cell(&r), "—");
