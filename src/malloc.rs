@@ -27,3 +27,19 @@ pub fn tune() {
         }
     }
 }
+
+/// Hands the heap's free pages back to the system (`malloc_trim`): after a large one-off free,
+/// such as a loaded f32 base replaced by its bf16 copy (`model.dtype`), which the thresholds
+/// above would otherwise keep as holes in the heap for the rest of the run.
+pub fn release() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: malloc_trim only returns free memory to the system; it is thread-safe.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}

@@ -605,3 +605,55 @@ fn items_longer_than_the_context_are_listed_refused_or_skipped_never_cut() {
         (Some(2), Some(0))
     );
 }
+
+/// A pretrained model too large for this machine is refused from its config alone, before its
+/// weights are read: here the weights are not even there, and the refusal is the estimate's.
+#[test]
+fn a_model_that_cannot_fit_is_refused_before_loading() {
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hf/smollm2");
+    let big = dir.path().join("big");
+    std::fs::create_dir(&big).unwrap();
+    for f in [
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "generation_config.json",
+    ] {
+        std::fs::copy(src.join(f), big.join(f)).unwrap();
+    }
+    let mut c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    // About 860 billion parameters: terabytes on any machine.
+    c["hidden_size"] = 16384.into();
+    c["head_dim"] = 128.into();
+    c["num_attention_heads"] = 128.into();
+    c["num_key_value_heads"] = 128.into();
+    c["intermediate_size"] = 65536.into();
+    c["num_hidden_layers"] = 200.into();
+    std::fs::write(big.join("config.json"), c.to_string()).unwrap();
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
+    let run = dir.path().join("run");
+    let o = hytune(
+        &[
+            "train",
+            "--headless",
+            "--config",
+            cfg,
+            "--backend",
+            "cpu",
+            "--model",
+            big.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("memory estimate") && e.contains("exceeds") && !e.contains("safetensors"),
+        "{e}"
+    );
+    assert!(!run.exists(), "no run folder for a refused run");
+}

@@ -162,3 +162,43 @@ fn f32_is_the_model_as_loaded() {
         to_vec(same.forward(tokens(&device)))
     );
 }
+
+/// A pretrained base with `model.dtype = "bf16"` is made half as it loads (never whole in f32):
+/// the same model as the f32 load cast afterwards, from a Hugging Face directory and from a GGUF
+/// file, its projections bf16 and its embeddings and norms f32.
+#[test]
+fn a_pretrained_base_loads_straight_to_bf16() {
+    let device = Device::flex();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for source in [
+        root.join("tests/fixtures/hf/qwen2"),
+        root.join("tests/fixtures/gguf/smollm2.gguf"),
+    ] {
+        let mut cfg = hytune::config::Config::default().model;
+        let (f32_model, _) = hytune::model::pretrained::load(&source, &cfg, &device).unwrap();
+        cfg.dtype = "bf16".into();
+        let (half, _) = hytune::model::pretrained::load(&source, &cfg, &device).unwrap();
+        let (half, cast) = (
+            Lm::Hf(half),
+            Lm::Hf(f32_model).with_base_dtype(BaseDtype::Bf16),
+        );
+        let mut kinds = Vec::new();
+        half.for_each_linear(&mut |role, l| kinds.push((role.is_some(), l.weight_dtype())));
+        assert!(
+            kinds
+                .iter()
+                .all(|(p, d)| *d == if *p { DType::BF16 } else { DType::F32 }),
+            "{}: {kinds:?}",
+            source.display()
+        );
+        let ids: Vec<i64> = (0..2 * 12).map(|i| (i * 11 + 5) % 200 + 3).collect();
+        let t = || Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [2, 12]), &device);
+        let (a, b) = (to_vec(half.forward(t())), to_vec(cast.forward(t())));
+        assert!(
+            max_diff(&a, &b) <= 1e-6,
+            "{}: {}",
+            source.display(),
+            max_diff(&a, &b)
+        );
+    }
+}

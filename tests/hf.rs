@@ -362,3 +362,64 @@ fn wgpu_matches_transformers_for_a_pretrained_model() {
     assert!(worst < 1e-3, "max |wgpu − transformers| = {worst}");
     assert_eq!(greedy_cached(&model, &prompt, 12), ids(&exp["greedy"][0]));
 }
+
+/// The memory estimate's sizes from a config alone (what refuses a run before its weights
+/// load) are the loaded model's: parameters, projections, dimensions and LoRA's adapter
+/// parameters, for every family, from `config.json` and from the GGUF metadata.
+#[test]
+fn sizes_from_the_config_equal_the_loaded_models() {
+    use hytune::model::lora::LoraSpec;
+    use hytune::model::sizes::Sizes;
+    let device = Device::flex();
+    let spec = LoraSpec {
+        rank: 4,
+        alpha: 8.0,
+        targets: ["q", "k", "v", "o", "gate", "up", "down"]
+            .map(String::from)
+            .to_vec(),
+        rslora: false,
+    };
+    let gguf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gguf");
+    let mut sources: Vec<PathBuf> = FAMILIES.iter().map(|f| fixture(f)).collect();
+    sources.extend(FAMILIES.iter().map(|f| gguf.join(format!("{f}.gguf"))));
+    for source in sources {
+        let config = hytune::config::Config::default().model;
+        let (m, _) = hytune::model::pretrained::load(&source, &config, &device).unwrap();
+        let loaded = Sizes::of(&Lm::Hf(m));
+        let read = hytune::model::pretrained::read_config(&source).unwrap();
+        let from_config = Sizes::of_config(&read, config.max_len);
+        let (a, b) = (loaded.dims, from_config.dims);
+        assert_eq!(
+            (
+                a.params,
+                a.projections,
+                a.layers,
+                a.d_model,
+                a.mlp,
+                a.heads,
+                a.kv_width,
+                a.vocab
+            ),
+            (
+                b.params,
+                b.projections,
+                b.layers,
+                b.d_model,
+                b.mlp,
+                b.heads,
+                b.kv_width,
+                b.vocab
+            ),
+            "{}",
+            source.display()
+        );
+        assert_eq!(loaded.max_len, from_config.max_len, "{}", source.display());
+        assert_eq!(
+            loaded.adapter_params(&spec),
+            from_config.adapter_params(&spec),
+            "{}",
+            source.display()
+        );
+        assert!(loaded.adapter_params(&spec) > 0);
+    }
+}

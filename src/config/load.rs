@@ -126,7 +126,7 @@ pub fn parse_value(raw: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(raw.to_string()))
 }
 
-/// `section.key=value` overrides applied in order, each checked like a file's value.
+/// `section.key=value` overrides applied in order, then checked together like a file.
 pub(super) fn apply_sets(config: &Config, sets: &[String]) -> Result<Config, ConfigError> {
     // Every override is typed as it comes, and the whole config checked once at the end, so
     // settings that depend on each other (`model.dtype` and `lora.rank`) go in any order.

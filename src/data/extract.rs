@@ -4,7 +4,12 @@
 
 use std::ops::Range;
 
-use super::text::ParsedResponse;
+/// What a generated response says: its steps (the lines before the answer's) and its answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParsedResponse {
+    pub steps: Vec<String>,
+    pub answer: Option<String>,
+}
 
 /// How an answer is read from a response.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

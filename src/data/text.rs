@@ -37,12 +37,7 @@ pub fn answer_continuation(answer: &str) -> String {
     format!("{answer}\n")
 }
 
-/// What a generated response says: its steps (`S:` lines before the answer) and its answer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ParsedResponse {
-    pub steps: Vec<String>,
-    pub answer: Option<String>,
-}
+pub use super::extract::ParsedResponse;
 
 /// The answer is the trimmed text of the first `A: ` line; steps are the `S: ` lines before it
 /// (`eval.extract = a_line`; the other shapes: [`super::extract::parse_with`]).

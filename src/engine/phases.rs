@@ -96,6 +96,8 @@ impl Trainer {
             if spec.rank > 0 && !self.model.has_adapters() {
                 self.model =
                     (self.model.clone().with_lora(&spec)).with_base_dtype(self.config.base_dtype());
+                // The f32 weights a half-precision base replaced leave the heap now.
+                crate::malloc::release();
             }
             self.reference = (spec.rank == 0).then(|| self.model.valid());
             let (trainable, all) = self.model.trainable_share();

@@ -140,6 +140,11 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     let held_out = super::hold_out_dev(&mut data, config.eval.dev_fraction);
     let device = job.backend.device.clone().autodiff();
     device.seed(config.run.seed);
+    let on_cpu = !job.backend.name.starts_with("wgpu");
+    // A pretrained model that cannot fit is refused from its config, before its weights load.
+    if let Some(sizes) = super::model_source::pretrained_sizes(&config)? {
+        super::model_source::check_memory(&sizes, &device, &config, on_cpu)?;
+    }
     // A pretrained model is read first: its tokenizer measures the data.
     let pretrained = super::model_source::pretrained(&config, &device)?;
     let codec = pretrained
@@ -182,13 +187,17 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         None => (shape.init(&device), None),
     };
     let params = model.num_params();
-    let on_cpu = !job.backend.name.starts_with("wgpu");
     crate::model::shapes::set_bucketing(match config.run.shape_buckets.as_str() {
         "pow2" => true,
         "off" => false,
         _ => !on_cpu,
     });
-    let estimate = super::model_source::check_memory(&model, &config, on_cpu)?;
+    let estimate = super::model_source::check_memory(
+        &crate::model::sizes::Sizes::of(&model),
+        &device,
+        &config,
+        on_cpu,
+    )?;
     let dir = RunDir::open(&job.run_dir, &config)?;
     let model_name = model.describe();
     let spec = config.lora_spec();

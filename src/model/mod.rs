@@ -15,6 +15,7 @@ pub mod pretrained;
 pub mod score;
 pub mod shapes;
 pub mod shards;
+pub mod sizes;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, LinearConfig};

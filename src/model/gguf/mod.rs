@@ -313,6 +313,7 @@ pub fn load(
     path: &Path,
     max_len: usize,
     prompt: (&str, &str),
+    half: Option<burn::tensor::FloatDType>,
     device: &Device,
 ) -> Result<(HfLm, BaseIdentity)> {
     let file = GgufFile::open(path)?;
@@ -326,6 +327,7 @@ pub fn load(
         codec,
         vec![(path.display().to_string(), store)],
         max_len,
+        half,
         device,
         path,
         path,

@@ -4,7 +4,7 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LinearConfig, RmsNorm, RmsNormConfig};
-use burn::tensor::{Device, Tensor, activation};
+use burn::tensor::{Device, FloatDType, Tensor, activation};
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use super::config::HfConfig;
 use crate::data::codec::Codec;
 use crate::model::KvCache;
 use crate::model::attention::Rope;
+use crate::model::kernels::linear::linear;
 use crate::model::lora::{Adaptable, Linear};
 
 #[derive(Module, Debug)]
@@ -71,11 +72,25 @@ fn rms(d: usize, eps: f64, device: &Device) -> RmsNorm {
 
 impl HfLm {
     /// A randomly initialised model of this config (weights are then loaded over it).
-    pub fn init(config: &HfConfig, max_len: usize, codec: Arc<Codec>, device: &Device) -> Self {
+    /// `half`: the projections' weights are made in that dtype (`model.dtype`), a layer at a time.
+    pub fn init(
+        config: &HfConfig,
+        max_len: usize,
+        half: Option<FloatDType>,
+        codec: Arc<Codec>,
+        device: &Device,
+    ) -> Self {
         let c = config;
         let (d, hd) = (c.hidden_size, c.head_dim);
-        let lin =
+        let head =
             |i, o, bias| -> Linear { LinearConfig::new(i, o).with_bias(bias).init(device).into() };
+        let lin = |i, o, bias| -> Linear {
+            let l = head(i, o, bias);
+            match half {
+                Some(h) => l.stored_as(h),
+                None => l,
+            }
+        };
         let layers = (0..c.num_layers)
             .map(|_| HfLayer {
                 self_attn: HfAttention {
@@ -104,7 +119,7 @@ impl HfLm {
                 layers,
                 norm: rms(d, c.rms_norm_eps, device),
             },
-            lm_head: (!c.tie_word_embeddings).then(|| lin(d, c.vocab_size, false)),
+            lm_head: (!c.tie_word_embeddings).then(|| head(d, c.vocab_size, false)),
             config: c.clone(),
             codec,
             inv_freq: c.inv_freq(),
@@ -312,8 +327,8 @@ impl HfLm {
 
 impl HfMlp {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = activation::silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate * self.up_proj.forward(x))
+        let gate = activation::silu(linear(&self.gate_proj, x.clone()));
+        linear(&self.down_proj, gate * linear(&self.up_proj, x))
     }
 }
 
@@ -328,9 +343,9 @@ impl HfAttention {
         let [b, t, _] = x.dims();
         let (h, kv, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
         let split = |z: Tensor<3>, n: usize| z.reshape([b, t, n, hd]);
-        let mut q = split(self.q_proj.forward(x.clone()), h);
-        let mut k = split(self.k_proj.forward(x.clone()), kv);
-        let v = split(self.v_proj.forward(x), kv).swap_dims(1, 2);
+        let mut q = split(linear(&self.q_proj, x.clone()), h);
+        let mut k = split(linear(&self.k_proj, x.clone()), kv);
+        let v = split(linear(&self.v_proj, x), kv).swap_dims(1, 2);
         // Qwen3 normalises each head of q and k before the rotation.
         if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
             q = qn.forward(q);
@@ -347,8 +362,7 @@ impl HfAttention {
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((hd as f32).sqrt())
             + bias.expand([b, h, t, keys]);
         let out = activation::softmax(scores, 3).matmul(v); // [B, H, T, hd]
-        self.o_proj
-            .forward(out.swap_dims(1, 2).reshape([b, t, h * hd]))
+        linear(&self.o_proj, out.swap_dims(1, 2).reshape([b, t, h * hd]))
     }
 }
 

@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use burn::store::{
-    FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+    FloatCastAdapter, ModuleAdapter, ModuleContext, ModuleSnapshot, PyTorchToBurnAdapter,
+    SafetensorsStore,
 };
-use burn::tensor::{DType, Device};
+use burn::tensor::{DType, Device, FloatDType};
 use serde::{Deserialize, Serialize};
 
 use super::config::HfConfig;
@@ -89,14 +90,47 @@ pub fn identity(dir: &Path, config: &HfConfig) -> Result<BaseIdentity> {
     })
 }
 
-fn adapter() -> impl ModuleAdapter + 'static {
-    PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32))
+fn adapter(half: Option<FloatDType>) -> impl ModuleAdapter + 'static {
+    PyTorchToBurnAdapter.chain(BaseCast {
+        half: half.map(DType::from),
+    })
+}
+
+/// Casts every float tensor to f32 as it loads, except the projections' weights when the base
+/// is kept in half precision (`model.dtype`): those go straight to `half`, so no f32 copy of the
+/// whole base is ever made.
+#[derive(Clone, Debug)]
+struct BaseCast {
+    half: Option<DType>,
+}
+
+/// Whether a tensor of the decoder is a projection's weight (`model.layers.3.mlp.up_proj.weight`).
+fn is_projection(name: &str) -> bool {
+    name.contains(".layers.") && name.ends_with("_proj.weight")
+}
+
+impl ModuleAdapter for BaseCast {
+    fn adapt(
+        &self,
+        tensor: burn::store::burn_pack::Tensor,
+        ctx: ModuleContext<'_>,
+    ) -> burn::store::burn_pack::Tensor {
+        let to = match self.half {
+            Some(h) if is_projection(&tensor.name) => h,
+            _ => DType::F32,
+        };
+        FloatCastAdapter::to(to).adapt(tensor, ctx)
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
 }
 
 /// The model of `dir` with its tokenizer, on `device`, its context capped at `max_len`
 /// (questions as plain text).
 pub fn load(dir: &Path, max_len: usize, device: &Device) -> Result<HfLm> {
-    load_with(dir, max_len, ("plain", ""), device)
+    load_with(dir, max_len, ("plain", ""), None, device)
 }
 
 /// The chat template of `dir`: `chat_template.jinja`, or `tokenizer_config.json`'s
@@ -129,6 +163,7 @@ pub fn load_with(
     dir: &Path,
     max_len: usize,
     prompt: (&str, &str),
+    half: Option<FloatDType>,
     device: &Device,
 ) -> Result<HfLm> {
     let config = HfConfig::read(dir)?;
@@ -149,6 +184,7 @@ pub fn load_with(
         codec,
         stores,
         max_len,
+        half,
         device,
         dir,
         &dir.join("tokenizer.json"),
@@ -163,6 +199,7 @@ pub fn load_parts(
     codec: Codec,
     stores: Vec<(String, SafetensorsStore)>,
     max_len: usize,
+    half: Option<FloatDType>,
     device: &Device,
     origin: &Path,
     tokenizer: &Path,
@@ -179,11 +216,11 @@ pub fn load_parts(
             config.vocab_size
         );
     }
-    let mut model = HfLm::init(config, max_len, Arc::new(codec), device);
+    let mut model = HfLm::init(config, max_len, half, Arc::new(codec), device);
     let mut applied = BTreeSet::new();
     for (name, store) in stores {
         let mut store = store
-            .with_from_adapter(adapter())
+            .with_from_adapter(adapter(half))
             .allow_partial(true)
             .validate(false);
         let r = model
