@@ -97,7 +97,9 @@ impl Trainer {
                 self.model =
                     (self.model.clone().with_lora(&spec)).with_base_dtype(self.config.base_dtype());
                 // The f32 weights a half-precision base replaced leave the heap now.
-                crate::malloc::release();
+                if self.config.base_dtype().half().is_some() {
+                    crate::malloc::release();
+                }
             }
             self.reference = (spec.rank == 0).then(|| self.model.valid());
             let (trainable, all) = self.model.trainable_share();
