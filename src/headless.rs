@@ -26,6 +26,9 @@ pub fn status_line(m: &StepMetrics, p: &Progress) -> String {
     if let (Some(pa), Some(pp)) = (m.prg_anchor, m.prg_policy) {
         s.push_str(&format!("  PRG {pa:+.3}/{pp:+.3}"));
     }
+    if let Some(h) = m.heldout_solve {
+        s.push_str(&format!("  held-out solved {:.0}%", 100.0 * h));
+    }
     if let Some(t) = m.truncation_rate.filter(|t| *t > 0.0) {
         s.push_str(&format!("  cut {:.0}%", 100.0 * t));
     }

@@ -127,6 +127,48 @@ fn labeled_rollouts_drive_alpha_and_the_canary_reports_its_figures() {
 }
 
 #[test]
+fn held_out_labels_meter_the_policy_and_drive_alpha() {
+    let dir = tmp();
+    let data = dataset(dir.path());
+    let sets = [
+        ("pretrain.steps", "3"),
+        ("post.steps", "3"),
+        ("eval.every", "0"),
+        ("checkpoint.every", "0"),
+        ("mix.heldout_labels", "3"),
+        ("mix.alpha_rule", "\"heldout\""),
+        ("mix.hold_until_conf", "0"),
+        ("mix.momentum", "0"),
+    ];
+    let c = tiny(&sets);
+    let run_dir = dir.path().join("run");
+    let r = run(c.clone(), &data, &run_dir, None);
+    assert_eq!(r.failed, None);
+    let post: Vec<_> = r.steps.iter().filter(|m| m.phase == "post").collect();
+    assert_eq!(post.len(), 3);
+    for m in post {
+        // Momentum 0: α is exactly 1 − the held-out solve rate, clamped; the meter's 3
+        // questions × 4 votes give a rate in twelfths.
+        let h = m.heldout_solve.unwrap();
+        assert!(((h * 12.0).round() - h * 12.0).abs() < 1e-9, "{h}");
+        let want = (1.0 - h).clamp(c.mix.alpha_min, c.mix.alpha_max);
+        assert!((m.alpha.unwrap() - want).abs() < 1e-12, "{m:?}");
+    }
+    let log = std::fs::read_to_string(run_dir.join("events.log")).unwrap();
+    assert!(
+        log.contains("3 labeled traces held out of RD") && log.contains("RD trains on 21"),
+        "{log}"
+    );
+    // RD keeps every trace and rolls nothing out.
+    let mut rd = sets.to_vec();
+    rd.retain(|(k, _)| *k != "mix.alpha_rule");
+    rd.push(("mix.strategy", "\"rd\""));
+    let r = run(tiny(&rd), &data, &dir.path().join("rd"), None);
+    assert_eq!(r.failed, None);
+    assert!(r.steps.iter().all(|m| m.heldout_solve.is_none()));
+}
+
+#[test]
 fn resume_through_the_split_update_is_exact() {
     let dir = tmp();
     let data = dataset(dir.path());

@@ -316,7 +316,12 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     (
         "mix",
         "alpha_rule",
-        "What hytuning's alpha follows: prg (sigmoid((PRG_anchor - PRG_policy) / tau)) | solve_rate (1 - the share of labeled rollouts that reach the gold answer; needs post.labeled_rollouts).",
+        "What hytuning's alpha follows: prg (sigmoid((PRG_anchor - PRG_policy) / tau)) | solve_rate (1 - the share of labeled rollouts that reach the gold answer; needs post.labeled_rollouts) | heldout (1 - the solve rate of the held-out labeled traces' rollouts; needs mix.heldout_labels).",
+    ),
+    (
+        "mix",
+        "heldout_labels",
+        "hytuning only: this many labeled traces (the last of labeled.jsonl) are kept out of RD and rolled out each step (post.votes each, never trained on) to measure the policy's solve rate on questions it has not learned; alpha_rule = heldout follows it. 0: none.",
     ),
     (
         "mix",

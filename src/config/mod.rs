@@ -280,6 +280,11 @@ pub struct Mix {
     /// (1 - the share of labeled rollouts that reach the gold answer).
     #[serde(default = "prg_rule")]
     pub alpha_rule: String,
+    /// HyTuning only: this many labeled traces (the last of `labeled.jsonl`) are kept out of
+    /// RD and rolled out every step, untrained, as a meter of the policy's solve rate on
+    /// questions it never learned; `alpha_rule = heldout` follows it. 0: none.
+    #[serde(default)]
+    pub heldout_labels: usize,
 }
 
 fn keep() -> String {
@@ -471,6 +476,7 @@ impl Default for Config {
                 rollout_prg: "consensus".into(),
                 unanswered: keep(),
                 alpha_rule: prg_rule(),
+                heldout_labels: 0,
             },
             eval: Eval {
                 every: 50,

@@ -303,6 +303,12 @@ pub fn check(c: &Config) -> Check {
             "solve_rate needs labeled rollouts (post.labeled_rollouts >= 1)".into(),
         );
     }
+    if c.mix.alpha_rule == "heldout" && c.mix.heldout_labels == 0 {
+        return fail(
+            "mix.alpha_rule",
+            "heldout needs held-out labeled traces (mix.heldout_labels >= 1, e.g. 4)".into(),
+        );
+    }
     one_of("eval.on_hacking", &c.eval.on_hacking, &["warn", "rd"])?;
     one_of(
         "eval.best",

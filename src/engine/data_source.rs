@@ -71,6 +71,24 @@ pub fn hold_out_dev(ds: &mut crate::data::Dataset, fraction: f64) -> usize {
     n
 }
 
+/// `mix.heldout_labels` (HyTuning only): the last that many labeled traces, taken out of RD to
+/// be rolled out each step as a meter of the policy's solve rate on unseen questions. Refused
+/// when it would leave RD no trace; other strategies keep every trace.
+pub fn hold_out_meter(ds: &mut Dataset, config: &Config) -> Result<Vec<crate::data::Labeled>> {
+    let k = config.mix.heldout_labels;
+    if k == 0 || config.strategy() != crate::method::mixing::Strategy::Hytuning {
+        return Ok(Vec::new());
+    }
+    let n = ds.labeled.len();
+    if k >= n {
+        anyhow::bail!(
+            "mix.heldout_labels = {k} would leave RD none of the {n} labeled traces: hold out fewer (at most {})",
+            n.saturating_sub(1)
+        );
+    }
+    Ok(ds.labeled.split_off(n - k))
+}
+
 /// `data.too_long = fit`: the context a model trained from scratch needs for every item (a
 /// multiple of 8), when the configured one is too short; `None` when it fits or the setting is
 /// another. A model that is not from scratch cannot change its context: refused with the fix.
@@ -199,6 +217,41 @@ pub fn check_same_data(path: &std::path::Path, ck: &Loaded, ours: &DataRecord) -
 mod tests {
     use super::*;
     use crate::data::Labeled;
+
+    #[test]
+    fn meter_takes_the_last_labeled_traces_for_hytuning_only() {
+        let mk = |n: usize| crate::data::Dataset {
+            labeled: (0..n)
+                .map(|i| crate::data::Labeled {
+                    question: format!("q{i}"),
+                    steps: vec![],
+                    answer: i.to_string(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut c = Config::default();
+        c.mix.heldout_labels = 2;
+        let mut ds = mk(5);
+        let held = hold_out_meter(&mut ds, &c).unwrap();
+        let q =
+            |v: &[crate::data::Labeled]| v.iter().map(|l| l.question.clone()).collect::<Vec<_>>();
+        assert_eq!(q(&held), ["q3", "q4"]);
+        assert_eq!(q(&ds.labeled), ["q0", "q1", "q2"]);
+        // RD keeps every trace.
+        c.mix.strategy = "rd".into();
+        let mut ds = mk(5);
+        assert!(hold_out_meter(&mut ds, &c).unwrap().is_empty());
+        assert_eq!(ds.labeled.len(), 5);
+        // Nothing left for RD: refused, naming the key.
+        c.mix.strategy = "hytuning".into();
+        c.mix.heldout_labels = 5;
+        let e = hold_out_meter(&mut mk(5), &c).unwrap_err().to_string();
+        assert!(
+            e.contains("mix.heldout_labels = 5") && e.contains("at most 4"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn dev_is_held_out_of_labeled_only_without_dev_file() {

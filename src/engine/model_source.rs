@@ -54,6 +54,12 @@ pub fn check_memory(
         0
     };
     let rl_rows = questions * p.group_size;
+    // The held-out meter (`mix.heldout_labels`, HyTuning) decodes beside them, untrained.
+    let meter = if strategy == crate::method::mixing::Strategy::Hytuning {
+        config.mix.heldout_labels
+    } else {
+        0
+    };
     let both_split = rl && rd && p.update == "split";
     // The largest pass: under split RD and RL run apart; joint runs them as one.
     let train_rows = if p.update == "split" {
@@ -76,7 +82,7 @@ pub fn check_memory(
                 train_rows
             },
             train_len: sizes.max_len,
-            decode_rows: questions * config.votes(),
+            decode_rows: (questions + meter) * config.votes(),
             max_len: sizes.max_len,
             shards: lanes,
             optimizers: 1 + both_split as usize,

@@ -58,12 +58,13 @@ pub(super) enum Optim {
 impl Trainer {
     /// This step's groups: `questions` unlabeled questions and, for strategies that mix in
     /// RD, the first `labeled_rollouts` questions of the RD batch, `votes` rollouts each,
-    /// decoded together.
-    fn rollout_groups(&mut self, policy: &Lm, gold: &[Labeled]) -> Vec<Group> {
+    /// decoded together; and apart, the held-out meter's groups (`mix.heldout_labels`), decoded
+    /// in the same batch and never trained on.
+    fn rollout_groups(&mut self, policy: &Lm, gold: &[Labeled]) -> (Vec<Group>, Vec<Group>) {
         let cfg = &self.config.post;
         let strategy = self.config.strategy();
         if !strategy.needs_rollouts() {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
         let mut questions: Vec<String> = Vec::new();
         let mut golds: Vec<Option<String>> = Vec::new();
@@ -83,8 +84,13 @@ impl Trainer {
                 golds.push(Some(g.answer.clone()));
             }
         }
+        let trained = questions.len();
+        for h in &self.heldout {
+            questions.push(h.question.clone());
+            golds.push(Some(h.answer.clone()));
+        }
         if questions.is_empty() {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
         let opts = SampleOpts {
             temperature: Some(cfg.temperature),
@@ -102,7 +108,9 @@ impl Trainer {
             &mut self.rng,
             self.stop.atomic(),
         );
-        groups(all, votes, cfg.group_size, &golds)
+        let mut trained_groups = groups(all, votes, cfg.group_size, &golds);
+        let meter = trained_groups.split_off(trained);
+        (trained_groups, meter)
     }
 
     /// The state a step changes, taken before it so that a step given up leaves no trace.
@@ -144,7 +152,8 @@ impl Trainer {
         let gold: Vec<Labeled> = idx.iter().map(|&i| self.data.labeled[i].clone()).collect();
 
         // Rollouts (pure RD needs none).
-        let groups = self.rollout_groups(&policy, &gold);
+        let (groups, meter) = self.rollout_groups(&policy, &gold);
+        let heldout_solve = mean(meter.iter().filter_map(|g| g.solved));
         let rolls: Vec<&Rollout> = groups.iter().flat_map(|g| &g.rolls).collect();
         let generated: usize = rolls.iter().map(|r| r.generated.tokens.len()).sum();
         m.time_rollout = t0.elapsed().as_secs_f64();
@@ -209,6 +218,7 @@ impl Trainer {
                 policy: prg_policy.unwrap_or(prg_anchor),
                 anchor_conf,
                 solve_rate,
+                heldout: heldout_solve,
             },
         );
 
@@ -372,6 +382,7 @@ impl Trainer {
         m.prg_policy = prg_policy;
         m.kl_ref = kl;
         m.solve_rate = solve_rate;
+        m.heldout_solve = heldout_solve;
         if split_update {
             m.rl_lr = Some(cfg.rl_lr);
             m.rl_scale = (alpha < 1.0 && !rows.is_empty()).then_some(rl_scale);

@@ -129,6 +129,10 @@ pub struct StepMetrics {
     /// Share of this step's labeled rollouts (all votes) that reached the gold answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solve_rate: Option<f64>,
+    /// Share of the held-out meter's rollouts (`mix.heldout_labels`, all votes) that reached
+    /// the gold answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heldout_solve: Option<f64>,
     /// Mean share of its votes that an unlabeled question's majority answer holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vote_share: Option<f64>,

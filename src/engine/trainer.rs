@@ -50,6 +50,8 @@ pub(super) struct Trainer {
     pub cursors: Cursors,
     pub streams: Streams,
     pub data: Dataset,
+    /// `mix.heldout_labels`: labeled traces kept out of RD, rolled out each step as a meter.
+    pub heldout: Vec<Labeled>,
     pub corpus: Vec<Labeled>,
     pub mix: MixState,
     pub phase: Phase,
@@ -165,6 +167,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
     }
     let skipped =
         super::data_source::fit_to_context(&codec, &mut data, &config, data_dir.as_deref())?;
+    let heldout = super::data_source::hold_out_meter(&mut data, &config)?;
     let shape = GptShape::from_config(&config.model);
     let pretrain_suite: Suite = config.pretrain.suite.parse().map_err(anyhow::Error::msg)?;
     let mut corpus = corpus(
@@ -226,6 +229,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         cursors: Cursors::default(),
         streams,
         data,
+        heldout,
         corpus,
         phase: Phase::Pretrain,
         step: 0,
@@ -270,6 +274,13 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         t.warn(format!(
             "left out {} labeled traces and {} unlabeled questions that do not fit model.max_len {} (data.too_long = skip)",
             skipped.0, skipped.1, t.config.model.max_len
+        ));
+    }
+    if !t.heldout.is_empty() {
+        t.dir.log(&format!(
+            "{} labeled traces held out of RD as the solve-rate meter (mix.heldout_labels); RD trains on {}",
+            t.heldout.len(),
+            t.data.labeled.len()
         ));
     }
     if held_out > 0 {

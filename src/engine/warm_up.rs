@@ -63,7 +63,8 @@ impl Trainer {
                 max_new: post.max_new_tokens,
             };
             let mut rng = Rng::new(0);
-            let rows = questions * self.config.votes();
+            // The held-out meter's questions decode in the same batch.
+            let rows = (questions + self.heldout.len()) * self.config.votes();
             for len in shapes::buckets(max_len.saturating_sub(post.max_new_tokens).max(1)) {
                 let prompts = vec![vec![pad; len]; rows];
                 let _ = generate_until(&policy, &prompts, &opts, &mut rng, self.stop.atomic());

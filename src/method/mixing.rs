@@ -76,15 +76,20 @@ pub enum AlphaRule {
     /// `1 − solve rate` of this step's labeled rollouts (HPT/ReLIFT): lean on distillation
     /// while the policy cannot yet solve the labeled questions itself.
     SolveRate,
+    /// `1 − solve rate` of the held-out labeled traces' rollouts (`mix.heldout_labels`, never
+    /// trained on): RD's weight follows what the policy cannot yet do on questions it has not
+    /// seen, which memorising the RD batch cannot move.
+    Heldout,
 }
 
 impl AlphaRule {
-    pub const NAMES: &'static [&'static str] = &["prg", "solve_rate"];
+    pub const NAMES: &'static [&'static str] = &["prg", "solve_rate", "heldout"];
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "prg" => Some(AlphaRule::Prg),
             "solve_rate" => Some(AlphaRule::SolveRate),
+            "heldout" => Some(AlphaRule::Heldout),
             _ => None,
         }
     }
@@ -117,6 +122,9 @@ pub struct PrgSignals {
     pub anchor_conf: f64,
     /// Share of this step's labeled rollouts that reached the gold answer (`None`: none rolled).
     pub solve_rate: Option<f64>,
+    /// Share of this step's held-out rollouts that reached the gold answer (`None`: none held
+    /// out).
+    pub heldout: Option<f64>,
 }
 
 /// What α carries from step to step; saved in checkpoints.
@@ -149,11 +157,16 @@ impl MixState {
             }
             Strategy::Hytuning if self.held || s.anchor_conf < p.hold_until_conf => p.alpha_max,
             Strategy::Hytuning => {
-                let raw = match (p.rule, s.solve_rate) {
-                    (AlphaRule::SolveRate, Some(rate)) => 1.0 - rate,
-                    // No labeled rollout this step: α keeps its course.
-                    (AlphaRule::SolveRate, None) => self.alpha,
+                let rate = match p.rule {
+                    AlphaRule::SolveRate => s.solve_rate,
+                    AlphaRule::Heldout => s.heldout,
+                    AlphaRule::Prg => None,
+                };
+                let raw = match (p.rule, rate) {
                     (AlphaRule::Prg, _) => sigmoid((s.anchor - s.policy) / p.tau),
+                    (_, Some(rate)) => 1.0 - rate,
+                    // No rollout to measure this step: α keeps its course.
+                    (_, None) => self.alpha,
                 };
                 (p.momentum * self.alpha + (1.0 - p.momentum) * raw).clamp(p.alpha_min, p.alpha_max)
             }
@@ -196,6 +209,7 @@ mod tests {
             policy,
             anchor_conf: 1.0,
             solve_rate: None,
+            heldout: None,
         }
     }
 
@@ -265,6 +279,7 @@ mod tests {
             policy: 0.5,
             anchor_conf: 0.2,
             solve_rate: None,
+            heldout: None,
         };
         assert_eq!(st.next_alpha(&p, 0, 10, cold), 0.9);
         assert_eq!(st.next_alpha(&p, 1, 10, cold), 0.9);
@@ -304,6 +319,34 @@ mod tests {
         st.held = true;
         assert_eq!(st.next_alpha(&p, 3, 10, solved(1.0)), 0.9);
         assert_eq!(AlphaRule::parse("solve_rate"), Some(AlphaRule::SolveRate));
+    }
+
+    #[test]
+    fn heldout_rule_reads_only_the_held_out_rate() {
+        let p = MixParams {
+            rule: AlphaRule::Heldout,
+            ..params(Strategy::Hytuning)
+        };
+        let mut st = MixState::new(&p);
+        // A memorized RD batch: every labeled rollout solved, anchor PRG 1 against the
+        // policy's 0.2 (the PRG rule's raw α would be sigmoid(16) ≈ 1).
+        let s = |h| PrgSignals {
+            solve_rate: Some(1.0),
+            heldout: h,
+            ..sig(1.0, 0.2)
+        };
+        // raw = 1 − 0.375 = 0.625; 0.9·0.5 + 0.1·0.625 = 0.5125.
+        assert!(close(st.next_alpha(&p, 0, 10, s(Some(0.375))), 0.5125));
+        // Nothing held out this step: α keeps its course.
+        assert!(close(st.next_alpha(&p, 1, 10, s(None)), 0.5125));
+        // Nothing solved: raw 1; 0.9·0.5125 + 0.1 = 0.56125.
+        assert!(close(st.next_alpha(&p, 2, 10, s(Some(0.0))), 0.56125));
+        // Everything solved for long: the EMA falls to the clamp, 0.1.
+        for k in 3..80 {
+            st.next_alpha(&p, k, 100, s(Some(1.0)));
+        }
+        assert_eq!(st.alpha, 0.1);
+        assert_eq!(AlphaRule::parse("heldout"), Some(AlphaRule::Heldout));
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         (Some(a), Some(pa), None) => format!("Mixing · α {a:.2} · PRG anchor {pa:+.3}"),
         _ => "Mixing · (post-training)".to_string(),
     };
+    // The held-out meter (`mix.heldout_labels`): what α follows under `alpha_rule = heldout`.
+    if let Some(h) = d.last_step.as_ref().and_then(|m| m.heldout_solve) {
+        title.push_str(&format!(" · held-out solved {:.0}%", 100.0 * h));
+    }
     // Rollouts the length cap cut before their end: never silent.
     if let Some(t) = d.last_step.as_ref().and_then(|m| m.truncation_rate)
         && t > 0.0
