@@ -233,6 +233,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ),
     (
         "post",
+        "min_confidence",
+        "A group whose majority votes' mean response confidence (the product of their token probabilities) is below this gives no gradient (consensus rewards); hytune eval --votes N reports what each floor would train. 0: off.",
+    ),
+    (
+        "post",
         "prg_weight",
         "Weight of clamp(PRG, 0, 1) added to an agreeing (consensus_prg) or correct (labeled) rollout.",
     ),

@@ -195,6 +195,10 @@ pub struct Post {
     /// A group whose majority answer holds less than this share of the votes gives no gradient.
     #[serde(default)]
     pub min_majority: f64,
+    /// A group whose majority votes' mean response confidence is below this gives no gradient
+    /// (consensus rewards); 0: off.
+    #[serde(default)]
+    pub min_confidence: f64,
     /// consensus_prg, and labeled rollouts: weight of clamp(PRG, 0, 1) added to a rollout that
     /// agrees (or is correct).
     #[serde(default)]
@@ -452,6 +456,7 @@ impl Default for Config {
                 reward: "consensus".into(),
                 votes: 8,
                 min_majority: 0.5,
+                min_confidence: 0.0,
                 prg_weight: 0.0,
                 advantage: "grpo".into(),
                 clip_eps_high: 0.0,

@@ -241,6 +241,7 @@ pub fn check(c: &Config) -> Check {
         );
     }
     unit("post.min_majority", c.post.min_majority)?;
+    unit("post.min_confidence", c.post.min_confidence)?;
     if !(0.0..=10.0).contains(&c.post.prg_weight) {
         return fail(
             "post.prg_weight",

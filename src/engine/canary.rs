@@ -105,6 +105,7 @@ impl Trainer {
         let ropts = RewardOpts {
             reward: self.config.reward(),
             min_majority: post.min_majority,
+            min_confidence: post.min_confidence,
             prg_weight: post.prg_weight,
             floor_unanswered: self.config.mix.unanswered == "lowest",
             dr_grpo: false,

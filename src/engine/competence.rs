@@ -52,10 +52,12 @@ pub fn competence_map(
             let answers: Vec<Option<&str>> =
                 group.iter().map(|r| r.parsed.answer.as_deref()).collect();
             let ended: Vec<bool> = group.iter().map(|r| r.ended).collect();
+            let confs: Vec<Option<f64>> = group.iter().map(|r| r.response_confidence).collect();
             reduced.push(VoteItem::of(
                 item.difficulty,
                 &answers,
                 &ended,
+                &confs,
                 &item.answer,
             ));
         }
@@ -110,6 +112,21 @@ impl CompetenceReport {
                 .iter()
                 .map(|(t, share, right)| format!(
                     "≥ {t}: {share:.3} ({})",
+                    right
+                        .map(|r| format!("{r:.3}"))
+                        .unwrap_or_else(|| "—".into())
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        out.push(format!(
+            "  groups a floor on the majority's mean response confidence trains (post.min_confidence, majority ≥ {}), and the share of them whose majority is right: {}",
+            self.min_majority,
+            self.overall
+                .by_confidence
+                .iter()
+                .map(|(f, share, right)| format!(
+                    "≥ {f}: {share:.3} ({})",
                     right
                         .map(|r| format!("{r:.3}"))
                         .unwrap_or_else(|| "—".into())

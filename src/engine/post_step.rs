@@ -226,6 +226,7 @@ impl Trainer {
         let ropts = RewardOpts {
             reward: self.config.reward(),
             min_majority: cfg.min_majority,
+            min_confidence: cfg.min_confidence,
             prg_weight: cfg.prg_weight,
             floor_unanswered: self.config.mix.unanswered == "lowest",
             dr_grpo: cfg.advantage == "dr_grpo",

@@ -3,6 +3,7 @@
 //! (`method::rewards`) → group advantages. Plain data in, plain data out.
 
 use crate::data::text::answers_equal;
+use crate::method::competence::majority_confidence;
 use crate::method::consensus::majority;
 use crate::method::grpo::{dr_advantages, floor_unanswered, group_advantages, has_spread};
 use crate::method::mixing::{RolloutPrg, gate};
@@ -24,6 +25,8 @@ pub struct Group {
     pub vote: Option<(String, f64)>,
     /// Share of all the question's votes that reached the gold answer (labeled only).
     pub solved: Option<f64>,
+    /// Mean response confidence of the votes that gave the majority answer.
+    pub vote_conf: Option<f64>,
 }
 
 /// Splits `votes`-sized runs of rollouts into groups, keeping the first `group_size` of each
@@ -40,6 +43,10 @@ pub fn groups(
         let chunk: Vec<Rollout> = it.by_ref().take(votes).collect();
         let answers: Vec<Option<&str>> = chunk.iter().map(|r| r.parsed.answer.as_deref()).collect();
         let vote = vote(&answers).map(|(a, s)| (a.to_string(), s));
+        let confs: Vec<Option<f64>> = chunk.iter().map(|r| r.response_confidence).collect();
+        let vote_conf = vote
+            .as_ref()
+            .and_then(|(m, _)| majority_confidence(&answers, &confs, m));
         let solved = g.as_ref().map(|g| {
             answers
                 .iter()
@@ -53,6 +60,7 @@ pub fn groups(
             gold: g.clone(),
             vote,
             solved,
+            vote_conf,
         });
     }
     out
@@ -92,6 +100,8 @@ impl Group {
 pub struct RewardOpts {
     pub reward: Reward,
     pub min_majority: f64,
+    /// `post.min_confidence`: a floor on the majority votes' mean response confidence.
+    pub min_confidence: f64,
     pub prg_weight: f64,
     /// `mix.unanswered = lowest` (self-certainty only).
     pub floor_unanswered: bool,
@@ -165,6 +175,9 @@ fn unlabeled_rewards(
             if *share < o.min_majority {
                 return None;
             }
+            if o.min_confidence > 0.0 && g.vote_conf.is_none_or(|c| c < o.min_confidence) {
+                return None;
+            }
             let r = agreement(answers, m);
             if o.reward == Reward::ConsensusPrg {
                 prg_shaped(&r, prg, o.prg_weight)
@@ -225,6 +238,7 @@ mod tests {
         RewardOpts {
             reward,
             min_majority: 0.5,
+            min_confidence: 0.0,
             prg_weight: 0.25,
             floor_unanswered: false,
             dr_grpo: false,
@@ -254,6 +268,7 @@ mod tests {
             gold: Some("12".into()),
             vote: majority,
             solved: None,
+            vote_conf: None,
         };
         let mut o = opts(Reward::Consensus);
         o.prg_weight = 0.0;
@@ -280,6 +295,7 @@ mod tests {
             gold: None,
             vote: majority,
             solved: None,
+            vote_conf: None,
         };
         let mut o = opts(Reward::Consensus);
         o.vote_brier = 0.5;
@@ -290,6 +306,50 @@ mod tests {
         assert!(
             r.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
             "{r:?}"
+        );
+    }
+
+    #[test]
+    fn a_confidence_floor_silences_an_unsure_majority() {
+        let with = |text: &str, conf: f64| Rollout {
+            response_confidence: Some(conf),
+            ..roll(text, true)
+        };
+        // 4 votes, 2 trained: "12" three times at .5, .3, .1 (mean .3), "7" once at .9.
+        let all = vec![
+            with("A: 12\n", 0.5),
+            with("A: 7\n", 0.9),
+            with("A: 12\n", 0.3),
+            with("A: 12\n", 0.1),
+        ];
+        let g = &groups(all, 4, 2, &[None])[0];
+        assert!((g.vote_conf.unwrap() - 0.3).abs() < 1e-12);
+        let mut o = opts(Reward::Consensus);
+        let mut rng = Rng::new(1);
+        // Off, and a floor at the mean: trained (agree, disagree).
+        assert_eq!(
+            group_rewards(g, &[0.0; 2], &o, &mut rng),
+            Some(vec![1.0, 0.0])
+        );
+        o.min_confidence = 0.3;
+        assert_eq!(
+            group_rewards(g, &[0.0; 2], &o, &mut rng),
+            Some(vec![1.0, 0.0])
+        );
+        // Above it: silenced, as a weak vote is.
+        o.min_confidence = 0.31;
+        assert_eq!(group_rewards(g, &[0.0; 2], &o, &mut rng), None);
+        // Labeled groups are never silenced by it.
+        let rerolled = vec![
+            with("A: 12\n", 0.5),
+            with("A: 7\n", 0.9),
+            with("A: 12\n", 0.3),
+            with("A: 12\n", 0.1),
+        ];
+        let labeled = &groups(rerolled, 4, 2, &[Some("12".into())])[0];
+        assert_eq!(
+            group_rewards(labeled, &[0.0; 2], &o, &mut rng),
+            Some(vec![1.0, 0.0])
         );
     }
 

@@ -231,16 +231,18 @@ fn reliability(path: &Path, title: &str, config: &Config, data: &[&CellData]) ->
     Ok(())
 }
 
-/// α, PRG_anchor, PRG_policy and the gold-answer confidence over the steps of one HyTuning run.
+/// α, PRG_anchor, PRG_policy, the gold-answer confidence and (with `mix.heldout_labels`) the
+/// held-out meter's solve rate over the steps of one HyTuning run.
 fn alpha_prg(path: &Path, title: &str, cell: &CellData) -> Plot {
     let series: [(
         &str,
         fn(&crate::engine::protocol::StepMetrics) -> Option<f64>,
-    ); 4] = [
+    ); 5] = [
         ("alpha", |m| m.alpha),
         ("PRG anchor (gold)", |m| m.prg_anchor),
         ("PRG policy (rollouts)", |m| m.prg_policy),
         ("gold-answer confidence", |m| m.anchor_conf),
+        ("held-out solve rate", |m| m.heldout_solve),
     ];
     let steps = cell.steps.iter().filter(|m| m.phase == "post");
     let last = steps.clone().map(|m| m.step).max().unwrap_or(1) as f64;

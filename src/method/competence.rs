@@ -29,18 +29,26 @@ pub struct VoteItem {
     /// vote answered.
     pub majority: Option<(String, f64)>,
     pub majority_right: bool,
+    /// Mean confidence of the votes that gave the majority answer (`None`: no majority, or
+    /// none of those votes has a confidence): what `post.min_confidence` reads.
+    pub majority_conf: Option<f64>,
 }
 
 impl VoteItem {
-    /// Reduces the votes' answers (`None`: no answer) and end flags against `gold`.
+    /// Reduces the votes' answers (`None`: no answer), end flags and confidences against
+    /// `gold`.
     pub fn of(
         difficulty: Option<u32>,
         answers: &[Option<&str>],
         ended: &[bool],
+        confs: &[Option<f64>],
         gold: &str,
     ) -> Self {
         let majority = vote(answers).map(|(m, s)| (m.to_string(), s));
         VoteItem {
+            majority_conf: majority
+                .as_ref()
+                .and_then(|(m, _)| majority_confidence(answers, confs, m)),
             difficulty,
             votes: answers.len(),
             answered: answers.iter().flatten().count(),
@@ -56,6 +64,21 @@ impl VoteItem {
             majority,
         }
     }
+}
+
+/// Mean confidence of the votes whose answer is `majority` (`None` when none has one).
+pub fn majority_confidence(
+    answers: &[Option<&str>],
+    confs: &[Option<f64>],
+    majority: &str,
+) -> Option<f64> {
+    let c: Vec<f64> = answers
+        .iter()
+        .zip(confs)
+        .filter(|(a, _)| a.is_some_and(|a| answers_equal(a, majority)))
+        .filter_map(|(_, c)| *c)
+        .collect();
+    (!c.is_empty()).then(|| c.iter().sum::<f64>() / c.len() as f64)
 }
 
 /// The competence figures of a set of items.
@@ -86,17 +109,27 @@ pub struct Competence {
     /// trained_right)`, what a stricter `post.min_majority` would train and how often rightly.
     #[serde(default)]
     pub by_threshold: Vec<(f64, f64, Option<f64>)>,
+    /// The same two at each confidence floor of [`CONFIDENCE_FLOORS`] on top of the vote
+    /// threshold: what `post.min_confidence` would train and how often rightly.
+    #[serde(default)]
+    pub by_confidence: Vec<(f64, f64, Option<f64>)>,
 }
+
+/// Floors on the majority's mean response confidence at which [`Competence::by_confidence`] is
+/// read.
+pub const CONFIDENCE_FLOORS: [f64; 7] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
 
 /// Majority shares at which [`Competence::by_threshold`] is read (of 8 votes: 4, 5, 6, 7, 8).
 pub const THRESHOLDS: [f64; 5] = [0.5, 0.625, 0.75, 0.875, 1.0];
 
-/// The share of `items` whose majority holds at least `t` of the votes, and the share of those
-/// whose majority is right (`None` when none does).
-pub fn trained_at(items: &[VoteItem], t: f64) -> (f64, Option<f64>) {
+/// The share of `items` whose majority holds at least `t` of the votes with a mean confidence
+/// of at least `floor` (0: any), and the share of those whose majority is right (`None` when
+/// none does).
+pub fn trained_at(items: &[VoteItem], t: f64, floor: f64) -> (f64, Option<f64>) {
     let trained: Vec<&VoteItem> = items
         .iter()
         .filter(|i| i.majority.as_ref().is_some_and(|(_, s)| *s >= t - 1e-9))
+        .filter(|i| floor <= 0.0 || i.majority_conf.is_some_and(|c| c >= floor))
         .collect();
     let right = (!trained.is_empty())
         .then(|| trained.iter().filter(|i| i.majority_right).count() as f64 / trained.len() as f64);
@@ -119,7 +152,7 @@ pub fn competence(items: &[VoteItem], min_majority: f64) -> Option<Competence> {
     let votes = items.iter().map(|i| i.votes).sum::<usize>().max(1) as f64;
     let sum = |f: &dyn Fn(&VoteItem) -> usize| items.iter().map(f).sum::<usize>() as f64;
     let majority_right = sum(&|i| i.majority_right as usize) / n;
-    let (trained, trained_right) = trained_at(items, min_majority);
+    let (trained, trained_right) = trained_at(items, min_majority, 0.0);
     Some(Competence {
         items: items.len(),
         answer_rate: sum(&|i| i.answered) / votes,
@@ -138,8 +171,15 @@ pub fn competence(items: &[VoteItem], min_majority: f64) -> Option<Competence> {
         by_threshold: THRESHOLDS
             .iter()
             .map(|&t| {
-                let (a, b) = trained_at(items, t);
+                let (a, b) = trained_at(items, t, 0.0);
                 (t, a, b)
+            })
+            .collect(),
+        by_confidence: CONFIDENCE_FLOORS
+            .iter()
+            .map(|&f| {
+                let (a, b) = trained_at(items, min_majority, f);
+                (f, a, b)
             })
             .collect(),
     })
@@ -172,7 +212,7 @@ mod tests {
     use super::*;
 
     fn item(d: u32, answers: &[Option<&str>], ended: &[bool], gold: &str) -> VoteItem {
-        VoteItem::of(Some(d), answers, ended, gold)
+        VoteItem::of(Some(d), answers, ended, &vec![None; answers.len()], gold)
     }
 
     #[test]
@@ -276,6 +316,41 @@ mod tests {
         assert!((per[&2].answer_rate - 0.5).abs() < 1e-12);
         assert!((per[&1].pass_at_n - 1.0).abs() < 1e-12);
         assert!(competence(&[], 0.5).is_none());
+    }
+
+    #[test]
+    fn a_confidence_floor_keeps_the_confident_majorities() {
+        let with = |answers: &[Option<&str>], confs: &[Option<f64>], gold: &str| {
+            VoteItem::of(Some(1), answers, &vec![true; answers.len()], confs, gold)
+        };
+        // Majority "12" (votes 1, 2, 4) at confidences 0.6, 0.3, — : mean 0.45; the minority
+        // vote's 0.9 is not read.
+        let a = with(
+            &[Some("12"), Some("12"), Some("7"), Some("12")],
+            &[Some(0.6), Some(0.3), Some(0.9), None],
+            "12",
+        );
+        assert!((a.majority_conf.unwrap() - 0.45).abs() < 1e-12);
+        // A wrong majority at 0.1, 0.2: mean 0.15.
+        let b = with(
+            &[Some("7"), Some("7"), Some("12")],
+            &[Some(0.1), Some(0.2), Some(0.8)],
+            "12",
+        );
+        assert!((b.majority_conf.unwrap() - 0.15).abs() < 1e-12);
+        // No confidence on the majority's votes: no majority confidence.
+        let c = with(&[Some("3"), Some("3")], &[None, None], "3");
+        assert_eq!(c.majority_conf, None);
+        let items = [a, b, c];
+        // Floor 0 (off): all three train, 2 right. Floor 0.1: a and b (1 of 2 right; c has no
+        // confidence). Floor 0.2: a only (right). Floor 0.5: none.
+        assert_eq!(trained_at(&items, 0.5, 0.0), (1.0, Some(2.0 / 3.0)));
+        assert_eq!(trained_at(&items, 0.5, 0.1), (2.0 / 3.0, Some(0.5)));
+        assert_eq!(trained_at(&items, 0.5, 0.2), (1.0 / 3.0, Some(1.0)));
+        assert_eq!(trained_at(&items, 0.5, 0.5), (0.0, None));
+        let comp = competence(&items, 0.5).unwrap();
+        assert_eq!(comp.by_confidence[0], (0.0, 1.0, Some(2.0 / 3.0)));
+        assert_eq!(comp.by_confidence[2], (0.2, 1.0 / 3.0, Some(1.0)));
     }
 
     #[test]
