@@ -85,6 +85,8 @@ pub struct RunData {
     pub alpha: Series,
     pub prg_anchor: Series,
     pub prg_policy: Series,
+    /// The held-out meter's solve rate (`mix.heldout_labels`).
+    pub heldout: Series,
     /// Global steps where a hyperparameter changed, with what changed.
     pub marks: Vec<(f64, String)>,
     pub traces: Vec<PrgTrace>,
@@ -107,6 +109,7 @@ impl RunData {
             alpha: s(),
             prg_anchor: s(),
             prg_policy: s(),
+            heldout: s(),
             marks: Vec::new(),
             traces: Vec::new(),
             evals: Vec::new(),

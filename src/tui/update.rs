@@ -73,6 +73,9 @@ fn on_event(app: &mut App, e: Event) {
             if let Some(v) = m.prg_policy {
                 d.prg_policy.push(x, v);
             }
+            if let Some(v) = m.heldout_solve {
+                d.heldout.push(x, v);
+            }
             for c in &m.rollout_confidences {
                 if d.rolling_confidence.len() == ROLLING_CONFIDENCES {
                     d.rolling_confidence.pop_front();

@@ -1,4 +1,5 @@
-//! α_t over time with PRG_anchor and PRG_policy, and markers where a hyperparameter changed.
+//! α_t over time with PRG_anchor and PRG_policy (and the held-out meter's solve rate when the
+//! run has one), and markers where a hyperparameter changed.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -23,6 +24,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let alpha = d.alpha.points(app.whole_run);
     let anchor = d.prg_anchor.points(app.whole_run);
     let policy = d.prg_policy.points(app.whole_run);
+    let heldout = d.heldout.points(app.whole_run);
     let (xb, _) = bounds(&[&alpha, &anchor, &policy]);
     let (_, yb) = bounds(&[&alpha, &anchor, &policy, &[(xb[0], 0.0), (xb[0], 1.0)]]);
     let marks = marker_points(&d.marks, xb, yb);
@@ -46,6 +48,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             .style(Style::default().fg(Color::Magenta))
             .data(&policy),
     ];
+    if !heldout.is_empty() {
+        datasets.push(
+            Dataset::default()
+                .name("held-out solved")
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(Color::Cyan))
+                .data(&heldout),
+        );
+    }
     if !marks.is_empty() {
         datasets.push(
             Dataset::default()
@@ -56,17 +68,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 .data(&marks),
         );
     }
+    // The held-out meter (`mix.heldout_labels`), what α follows under `alpha_rule = heldout`,
+    // comes right after α so a narrow pane keeps it.
+    let held = d
+        .heldout
+        .last()
+        .map(|h| format!(" · held-out solved {:.0}%", 100.0 * h))
+        .unwrap_or_default();
     let mut title = match (d.alpha.last(), d.prg_anchor.last(), d.prg_policy.last()) {
         (Some(a), Some(pa), Some(pp)) => {
-            format!("Mixing · α {a:.2} · PRG anchor {pa:+.3} policy {pp:+.3}")
+            format!("Mixing · α {a:.2}{held} · PRG anchor {pa:+.3} policy {pp:+.3}")
         }
-        (Some(a), Some(pa), None) => format!("Mixing · α {a:.2} · PRG anchor {pa:+.3}"),
+        (Some(a), Some(pa), None) => format!("Mixing · α {a:.2}{held} · PRG anchor {pa:+.3}"),
         _ => "Mixing · (post-training)".to_string(),
     };
-    // The held-out meter (`mix.heldout_labels`): what α follows under `alpha_rule = heldout`.
-    if let Some(h) = d.last_step.as_ref().and_then(|m| m.heldout_solve) {
-        title.push_str(&format!(" · held-out solved {:.0}%", 100.0 * h));
-    }
     // Rollouts the length cap cut before their end: never silent.
     if let Some(t) = d.last_step.as_ref().and_then(|m| m.truncation_rate)
         && t > 0.0
