@@ -157,16 +157,12 @@ impl MixState {
             }
             Strategy::Hytuning if self.held || s.anchor_conf < p.hold_until_conf => p.alpha_max,
             Strategy::Hytuning => {
-                let rate = match p.rule {
-                    AlphaRule::SolveRate => s.solve_rate,
-                    AlphaRule::Heldout => s.heldout,
-                    AlphaRule::Prg => None,
-                };
-                let raw = match (p.rule, rate) {
-                    (AlphaRule::Prg, _) => sigmoid((s.anchor - s.policy) / p.tau),
-                    (_, Some(rate)) => 1.0 - rate,
-                    // No rollout to measure this step: α keeps its course.
-                    (_, None) => self.alpha,
+                // A rate rule with no rollout to measure this step: α keeps its course.
+                let unsolved = |rate: Option<f64>| rate.map_or(self.alpha, |r| 1.0 - r);
+                let raw = match p.rule {
+                    AlphaRule::Prg => sigmoid((s.anchor - s.policy) / p.tau),
+                    AlphaRule::SolveRate => unsolved(s.solve_rate),
+                    AlphaRule::Heldout => unsolved(s.heldout),
                 };
                 (p.momentum * self.alpha + (1.0 - p.momentum) * raw).clamp(p.alpha_min, p.alpha_max)
             }
