@@ -4,6 +4,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     hytune::malloc::tune();
+    if let Err(e) = hytune::engine::backend::pin_default_device() {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
     let cli = hytune::cli::Cli::parse();
     match hytune::cli::main_with(cli) {
         Ok(code) => code,

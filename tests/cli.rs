@@ -196,6 +196,18 @@ fn bad_checkpoints_and_cli_are_refused() {
     );
     let o = hytune(&["train", "--bogus"], dir.path());
     assert_eq!(o.status.code(), Some(2));
+    // Burn would panic on a device name it does not know; hytune names the variable instead.
+    let o = common::hytune_command(dir.path())
+        .env("BURN_DEVICE", "cuda")
+        .args(["print-config"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("BURN_DEVICE=\"cuda\": not a backend of this build") && !e.contains("panicked"),
+        "{e}"
+    );
     let o = hytune(&["train", "--headless", "--data", "nowhere"], dir.path());
     assert_eq!(o.status.code(), Some(1));
     assert!(

@@ -217,3 +217,63 @@ fn ndarray() -> anyhow::Result<Selected> {
 fn ndarray() -> anyhow::Result<Selected> {
     anyhow::bail!("run.backend = \"ndarray\" needs a build with `--features ndarray`")
 }
+
+/// The backends this build has, as `BURN_DEVICE` names them.
+fn built_backends() -> Vec<&'static str> {
+    let mut names = vec!["flex", "wgpu"];
+    if cfg!(feature = "tch") {
+        names.push("tch");
+    }
+    if cfg!(feature = "ndarray") {
+        names.push("ndarray");
+    }
+    names
+}
+
+/// What `BURN_DEVICE` should be set to, given its value now: `flex` when unset, nothing when it
+/// names a backend of this build, an error naming the variable otherwise (Burn would panic).
+///
+/// Burn materializes a resumed optimizer's state on its default device and moves it to the
+/// parameters' device at the next step. Unset, that default is wgpu, whose start-up probes every
+/// graphics API: seconds of work, a GPU context on a GPU machine whatever `--backend` says, and
+/// Wayland's "XDG_RUNTIME_DIR is invalid" lines on a headless one. Flex is in every build.
+pub fn default_device_env(now: Option<&str>) -> anyhow::Result<Option<&'static str>> {
+    let Some(v) = now else {
+        return Ok(Some("flex"));
+    };
+    let built = built_backends();
+    if built.contains(&v.trim().to_lowercase().as_str()) {
+        return Ok(None);
+    }
+    anyhow::bail!(
+        "BURN_DEVICE={v:?}: not a backend of this build ({}); unset it, or name one of those",
+        built.join(", ")
+    )
+}
+
+/// Pins Burn's default device for this process ([`default_device_env`]). Call it first in
+/// `main`, before any thread exists: setting the environment is only sound then.
+pub fn pin_default_device() -> anyhow::Result<()> {
+    let now = std::env::var("BURN_DEVICE").ok();
+    if let Some(v) = default_device_env(now.as_deref())? {
+        // SAFETY: called from `main` before any other thread starts, so nothing reads the
+        // environment concurrently.
+        unsafe { std::env::set_var("BURN_DEVICE", v) };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod default_device_tests {
+    use super::default_device_env;
+
+    #[test]
+    fn unset_pins_flex_a_built_backend_is_kept_anything_else_is_refused() {
+        assert_eq!(default_device_env(None).unwrap(), Some("flex"));
+        assert_eq!(default_device_env(Some("wgpu")).unwrap(), None);
+        assert_eq!(default_device_env(Some("Flex")).unwrap(), None);
+        let e = default_device_env(Some("cuda")).unwrap_err().to_string();
+        assert!(e.contains("BURN_DEVICE=\"cuda\""), "{e}");
+        assert!(e.contains("flex, wgpu"), "{e}");
+    }
+}

@@ -39,6 +39,42 @@ fn color(i: usize) -> RGBColor {
 
 type Plot = std::result::Result<(), Box<dyn std::error::Error>>;
 
+/// The width of the strip right of a step chart that holds its legend, so that the legend
+/// never hides the last steps, where a run's outcome shows.
+const LEGEND_W: u32 = 230;
+
+/// A step chart's drawing area (wider than `W` by the legend strip) and the strip.
+fn with_legend_strip(
+    path: &Path,
+) -> std::result::Result<
+    (
+        DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+        DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    ),
+    Box<dyn std::error::Error>,
+> {
+    let root = SVGBackend::new(path, (W.0 + LEGEND_W, W.1)).into_drawing_area();
+    root.fill(&WHITE)?;
+    Ok(root.split_horizontally(W.0))
+}
+
+/// The legend of a step chart in its strip: a line of each entry's style and its name.
+fn draw_legend(
+    strip: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    entries: &[(&str, ShapeStyle)],
+) -> Plot {
+    for (i, (name, style)) in entries.iter().enumerate() {
+        let y = 60 + 24 * i as i32;
+        strip.draw(&PathElement::new(vec![(4, y), (26, y)], *style))?;
+        strip.draw(&Text::new(
+            name.to_string(),
+            (34, y - 7),
+            ("sans-serif", 14).into_font().color(&BLACK),
+        ))?;
+    }
+    Ok(())
+}
+
 /// One line per strategy: mean of `metric` over seeds at each labeled count (traces, on a
 /// log axis fitted to the grid's counts), with ± std bars.
 fn against_labels(
@@ -250,15 +286,19 @@ fn alpha_prg(path: &Path, title: &str, cell: &CellData) -> Plot {
         .flat_map(|m| series.iter().filter_map(|(_, f)| f(m)))
         .fold(0.0f64, f64::min)
         .max(-1.0);
-    let root = SVGBackend::new(path, W).into_drawing_area();
-    root.fill(&WHITE)?;
+    let (root, strip) = with_legend_strip(path)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
         .build_cartesian_2d(0f64..last, (lo - 0.05)..1.05f64)?;
-    chart.configure_mesh().x_desc("post-training step").draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("post-training step")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .draw()?;
+    let mut legend = Vec::new();
     for (i, (name, f)) in series.iter().enumerate() {
         let pts: Vec<(f64, f64)> = cell
             .steps
@@ -270,16 +310,10 @@ fn alpha_prg(path: &Path, title: &str, cell: &CellData) -> Plot {
             continue;
         }
         let c = color(i);
-        chart
-            .draw_series(LineSeries::new(pts, c.stroke_width(2)))?
-            .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+        chart.draw_series(LineSeries::new(pts, c.stroke_width(2)))?;
+        legend.push((*name, c.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend(&strip, &legend)?;
     root.present()?;
     Ok(())
 }
@@ -306,42 +340,44 @@ fn canary(path: &Path, title: &str, reports: &[CanaryReport]) -> Plot {
             Box::new(move |r| Some(r.reward_mean / top)),
         ),
     ];
-    let root = SVGBackend::new(path, W).into_drawing_area();
-    root.fill(&WHITE)?;
+    let (root, strip) = with_legend_strip(path)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
         .build_cartesian_2d(0f64..last, 0f64..1.05f64)?;
-    chart.configure_mesh().x_desc("post-training step").draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("post-training step")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .draw()?;
+    let mut legend = Vec::new();
     for (i, (name, f)) in series.iter().enumerate() {
         let pts: Vec<(f64, f64)> = reports
             .iter()
             .filter_map(|r| f(r).map(|v| (r.step as f64, v)))
             .collect();
         let c = color(i);
-        chart
-            .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?
-            .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+        chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?;
+        legend.push((*name, c.stroke_width(2)));
         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
     }
-    chart.draw_series(
-        reports
-            .iter()
-            .filter(|r| r.onset.is_some())
-            .map(|r| Cross::new((r.step as f64, 0.03), 7, RED.stroke_width(3))),
-    )?;
-    chart
-        .draw_series(LineSeries::new([(0.0, 0.6), (last, 0.6)], BLACK.mix(0.3)))?
-        .label("AUROC 0.6");
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    let onsets: Vec<_> = reports
+        .iter()
+        .filter(|r| r.onset.is_some())
+        .map(|r| Cross::new((r.step as f64, 0.03), 7, RED.stroke_width(3)))
+        .collect();
+    let gray = BLACK.mix(0.45).stroke_width(1);
+    let bar = crate::method::hacking::AUROC_FLOOR;
+    chart.draw_series(LineSeries::new([(0.0, bar), (last, bar)], gray))?;
+    let bar_name = format!("AUROC {bar} (hacking rule's floor)");
+    legend.push((&bar_name, gray));
+    if !onsets.is_empty() {
+        legend.push(("x: onset of hacking", RED.stroke_width(3)));
+    }
+    chart.draw_series(onsets)?;
+    draw_legend(&strip, &legend)?;
     root.present()?;
     Ok(())
 }
