@@ -59,7 +59,9 @@ pub fn lines(s: &Sample) -> Vec<Line<'static>> {
             "  wrong",
             Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
         ),
-        None => Span::styled("  (no gold answer)", dim),
+        // A gold trace is the answer key itself; a rollout on an unlabeled question has none.
+        None if s.gold.is_some() => Span::raw(""),
+        None => Span::styled("  (unlabeled: no gold answer)", dim),
     };
     v.push(Line::from(vec![
         Span::styled("A: ", Style::default().add_modifier(Modifier::BOLD)),
@@ -140,5 +142,26 @@ mod tests {
             "{text:?}"
         );
         assert!(text[4].contains("right"));
+    }
+
+    #[test]
+    fn a_gold_trace_has_no_verdict_and_an_unlabeled_rollout_says_it_has_no_gold() {
+        let mut s = Sample {
+            source: "gold trace".into(),
+            question: "q".into(),
+            steps: vec!["9/3=3".into()],
+            answer: Some("3".into()),
+            gold: Some("3".into()),
+            correct: None,
+            confidence: 0.88,
+            trace: vec![0.0, 0.88],
+            prg: Some(0.43),
+            self_certainty: f64::NAN,
+        };
+        let answer = |s: &Sample| lines(s)[4].to_string();
+        assert_eq!(answer(&s), "A: 3  gold 3");
+        s.gold = None;
+        s.source = "rollout trace".into();
+        assert_eq!(answer(&s), "A: 3  (unlabeled: no gold answer)");
     }
 }

@@ -61,8 +61,12 @@ pub fn spans(app: &App) -> Vec<Span<'static>> {
             "{t:.0} tok/s  ETA {}",
             format_duration(eta)
         ))),
+        // Only a GPU backend compiles kernels; the CPU's first step waits on nothing but itself.
         _ if app.phase.is_some() => v.push(Span::styled(
-            "warming up (compiling kernels)…",
+            match &app.info {
+                Some(i) if i.backend.starts_with("wgpu") => "warming up (compiling kernels)…",
+                _ => "warming up: first steps…",
+            },
             Style::default().fg(Color::Yellow),
         )),
         _ => v.push(Span::raw("loading…")),
