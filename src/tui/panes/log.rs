@@ -24,16 +24,18 @@ fn wrapped_tail(entries: &[&str], width: usize, rows: usize) -> Vec<(usize, Stri
             break;
         }
         let chars: Vec<char> = text.chars().collect();
-        let mut pieces = vec![chars.iter().take(width).collect::<String>()];
-        let mut at = width.min(chars.len());
-        while at < chars.len() {
-            let take = width - INDENT.len();
-            let end = (at + take).min(chars.len());
-            pieces.push(format!(
-                "{INDENT}{}",
-                chars[at..end].iter().collect::<String>()
-            ));
-            at = end;
+        let mut pieces = Vec::new();
+        let mut at = 0;
+        while at < chars.len() || pieces.is_empty() {
+            let (indent, room) = if pieces.is_empty() {
+                ("", width)
+            } else {
+                (INDENT, width - INDENT.len())
+            };
+            let (end, next) = break_at(&chars, at, room);
+            let piece: String = chars[at..end].iter().collect();
+            pieces.push(format!("{indent}{piece}"));
+            at = next;
         }
         for p in pieces.into_iter().rev() {
             out.push((i, p));
@@ -42,6 +44,18 @@ fn wrapped_tail(entries: &[&str], width: usize, rows: usize) -> Vec<(usize, Stri
     out.truncate(rows);
     out.reverse();
     out
+}
+
+/// Where the row that starts at `at` ends (exclusive) and the next one starts, for rows of
+/// `room` characters: at the last space that fits (dropped), else after `room` characters.
+fn break_at(chars: &[char], at: usize, room: usize) -> (usize, usize) {
+    if chars.len() - at <= room {
+        return (chars.len(), chars.len());
+    }
+    match chars[at..=at + room].iter().rposition(|&c| c == ' ') {
+        Some(p) if p > 0 => (at + p, at + p + 1),
+        _ => (at + room, at + room),
+    }
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
@@ -93,5 +107,11 @@ mod tests {
         assert_eq!(rows.len(), 4, "{rows:?}"); // 10 + 8 + 8 + 1
         assert_eq!(rows[3].1, "  a");
         assert!(wrapped_tail(&e, 10, 0).is_empty());
+        // Words are not split where a space fits: "certified 60.0% at ε 0.05" at width 12.
+        let rows = wrapped_tail(&["certified 60.0% at ε 0.05"], 12, 10);
+        let text: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+        assert_eq!(text, ["certified", "  60.0% at ε", "  0.05"]);
+        // An empty entry is one empty row.
+        assert_eq!(wrapped_tail(&[""], 10, 10), vec![(0, String::new())]);
     }
 }
