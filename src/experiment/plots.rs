@@ -43,26 +43,20 @@ type Plot = std::result::Result<(), Box<dyn std::error::Error>>;
 /// never hides the last steps, where a run's outcome shows.
 const LEGEND_W: u32 = 230;
 
+/// A part of an SVG drawing.
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
 /// A step chart's drawing area (wider than `W` by the legend strip) and the strip.
 fn with_legend_strip(
     path: &Path,
-) -> std::result::Result<
-    (
-        DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-        DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    ),
-    Box<dyn std::error::Error>,
-> {
+) -> std::result::Result<(Area<'_>, Area<'_>), Box<dyn std::error::Error>> {
     let root = SVGBackend::new(path, (W.0 + LEGEND_W, W.1)).into_drawing_area();
     root.fill(&WHITE)?;
     Ok(root.split_horizontally(W.0))
 }
 
 /// The legend of a step chart in its strip: a line of each entry's style and its name.
-fn draw_legend(
-    strip: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    entries: &[(&str, ShapeStyle)],
-) -> Plot {
+fn draw_legend(strip: &Area<'_>, entries: &[(&str, ShapeStyle)]) -> Plot {
     for (i, (name, style)) in entries.iter().enumerate() {
         let y = 60 + 24 * i as i32;
         strip.draw(&PathElement::new(vec![(4, y), (26, y)], *style))?;
