@@ -55,6 +55,35 @@ fn with_legend_strip(
     Ok(root.split_horizontally(W.0))
 }
 
+/// A chart over the post-training steps `0..last` on `root`, its y axis over `y`, whole-number
+/// step labels.
+fn step_chart<'a, 'b>(
+    root: &'a Area<'b>,
+    title: &str,
+    last: f64,
+    y: std::ops::Range<f64>,
+) -> std::result::Result<
+    ChartContext<
+        'a,
+        SVGBackend<'b>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    Box<dyn std::error::Error>,
+> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..last, y)?;
+    chart
+        .configure_mesh()
+        .x_desc("post-training step")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .draw()?;
+    Ok(chart)
+}
+
 /// The legend of a step chart in its strip: a line of each entry's style and its name.
 fn draw_legend(strip: &Area<'_>, entries: &[(&str, ShapeStyle)]) -> Plot {
     for (i, (name, style)) in entries.iter().enumerate() {
@@ -281,17 +310,7 @@ fn alpha_prg(path: &Path, title: &str, cell: &CellData) -> Plot {
         .fold(0.0f64, f64::min)
         .max(-1.0);
     let (root, strip) = with_legend_strip(path)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f64..last, (lo - 0.05)..1.05f64)?;
-    chart
-        .configure_mesh()
-        .x_desc("post-training step")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .draw()?;
+    let mut chart = step_chart(&root, title, last, (lo - 0.05)..1.05)?;
     let mut legend = Vec::new();
     for (i, (name, f)) in series.iter().enumerate() {
         let pts: Vec<(f64, f64)> = cell
@@ -335,17 +354,7 @@ fn canary(path: &Path, title: &str, reports: &[CanaryReport]) -> Plot {
         ),
     ];
     let (root, strip) = with_legend_strip(path)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f64..last, 0f64..1.05f64)?;
-    chart
-        .configure_mesh()
-        .x_desc("post-training step")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .draw()?;
+    let mut chart = step_chart(&root, title, last, 0.0..1.05)?;
     let mut legend = Vec::new();
     for (i, (name, f)) in series.iter().enumerate() {
         let pts: Vec<(f64, f64)> = reports
