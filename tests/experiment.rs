@@ -72,6 +72,10 @@ fn tiny_grid_reports_and_resumes() {
     // The paired intervals of HyTuning against RD over both seeds.
     assert!(summary.contains("Paired differences"), "{summary}");
     assert!(summary.contains("| hytuning − rd | 2 |"), "{summary}");
+    assert!(
+        summary.contains("| comparison | seeds | items | accuracy | Brier | ECE | confident errors |\n|---|---|---|---|---|---|---|\n"),
+        "{summary}"
+    );
     // The faithfulness section: selective prediction, post-hoc maps, certificates, paired.
     assert!(
         summary.contains("### Confidence a user can act on"),

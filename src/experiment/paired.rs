@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::cell_data::CellData;
 use crate::method::bootstrap::{Metric, Preds, accuracy, paired_diff};
-use crate::method::calibration::{confident_error_rate, ece};
+use crate::method::calibration::{brier, confident_error_rate, ece};
 use crate::rng::Rng;
 
 /// Resamples of the items per interval.
@@ -23,7 +23,7 @@ fn final_predictions(d: &CellData, split: &str) -> Option<HashMap<String, (f64, 
 }
 
 /// Writes the table of paired differences `hytuning − other` (every other grid entry) for
-/// accuracy, ECE and the confident-error rate, over the seeds both have finished, on the items all of them scored.
+/// accuracy, Brier, ECE and the confident-error rate, over the seeds both have finished, on the items all of them scored.
 pub fn intervals(
     out: &mut String,
     data: &[&CellData],
@@ -42,8 +42,9 @@ pub fn intervals(
         return;
     }
     let conf_err = move |c: &[f64], k: &[bool]| confident_error_rate(c, k, threshold);
-    let metrics: [(&str, Metric<'_>); 3] = [
+    let metrics: [(&str, Metric<'_>); 4] = [
         ("accuracy", &accuracy),
+        ("Brier", &brier),
         ("ECE", &ece),
         ("confident errors", &conf_err),
     ];
@@ -87,14 +88,14 @@ pub fn intervals(
     }
     let _ = writeln!(
         out,
-        "\nPaired differences on the same {split} items (mean over seeds; 95% per-item bootstrap interval, {REPS} resamples). An interval above 0 favours HyTuning for accuracy; below 0 for ECE and confident errors:\n"
+        "\nPaired differences on the same {split} items (mean over seeds; 95% per-item bootstrap interval, {REPS} resamples). An interval above 0 favours HyTuning for accuracy; below 0 for Brier, ECE and confident errors:\n"
     );
     let _ = writeln!(
         out,
         "| comparison | seeds | items | {} |",
         metrics.iter().map(|m| m.0).collect::<Vec<_>>().join(" | ")
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|{}", "---|".repeat(metrics.len()));
     for r in rows {
         let _ = writeln!(out, "{r}");
     }
