@@ -33,6 +33,83 @@ fn a_scaled_rl_step_is_taken_only_with_an_advantage_to_follow() {
     }
 }
 
+/// A stop (SIGTERM) during the evaluation before post-training ends the run there: the dev
+/// evaluation and the canary still due are not started, no step is taken, and the checkpoint of
+/// step 0 is written.
+#[test]
+fn a_stop_during_the_first_evaluation_starts_nothing_after_it() {
+    use hytune::engine::protocol::Phase;
+    use hytune::engine::{DataSource, Job, backend, spawn, stop::StopFlag};
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
+    // 200 eval items decoded one at a time: the stop lands long before that evaluation ends.
+    let data = dir.path().join("data");
+    hytune::data::jsonl::write_dataset(
+        &data,
+        &hytune::data::suites::generate(&hytune::data::suites::GenSpec {
+            suite: hytune::data::suites::Suite::Dosage,
+            size: 120,
+            eval_size: 200,
+            dev_size: 4,
+            labeled_fraction: 0.2,
+            seed: 3,
+            factor: hytune::data::suites::skills::FACTOR_RANGE,
+        }),
+    )
+    .unwrap();
+    let run_dir = dir.path().join("run");
+    let stop = StopFlag::new();
+    let job = Job {
+        config: tiny(&[
+            ("pretrain.steps", "3"),
+            ("post.steps", "4"),
+            ("eval.canary", "8"),
+        ]),
+        data: DataSource::Dir(data),
+        run_dir: run_dir.clone(),
+        resume: None,
+        base: None,
+        interactive: false,
+        only_base: false,
+        fresh_base: false,
+        eval_before: true,
+        stop: stop.clone(),
+        backend: backend::cpu(),
+    };
+    let handle = spawn(job);
+    let (mut post, mut after) = (false, Vec::new());
+    for e in handle.events.iter() {
+        let end = matches!(e, Event::Finished(_) | Event::Failed(_));
+        if post && stop.is_raised() {
+            after.push(format!("{e:?}"));
+        }
+        match &e {
+            Event::PhaseStarted { phase, .. } => post = *phase == Phase::Post,
+            Event::Evaluating { done: 0, .. } if post && !stop.is_raised() => stop.raise(),
+            _ => {}
+        }
+        if end {
+            break;
+        }
+    }
+    handle.thread.join().unwrap();
+    assert!(stop.is_raised(), "no evaluation before post-training");
+    let log = std::fs::read_to_string(run_dir.join("events.log")).unwrap();
+    assert!(log.contains("eval evaluation at step 0 given up"), "{log}");
+    let started: Vec<_> = after
+        .iter()
+        .filter(|e| e.starts_with("Evaluating { done: 0") || e.starts_with("Step("))
+        .collect();
+    assert!(started.is_empty(), "{started:?}");
+    assert!(!run_dir.join("canary.jsonl").exists(), "a canary ran");
+    let ck = checkpoint::periodic(&run_dir);
+    assert!(
+        ck.last()
+            .is_some_and(|p| p.to_string_lossy().ends_with("post-0000000.hyt")),
+        "{ck:?}"
+    );
+}
+
 #[test]
 fn twenty_hytuning_steps_have_finite_losses_and_bounded_alpha() {
     let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))

@@ -126,9 +126,14 @@ impl Trainer {
         self.steps_since_start = 0;
         self.warm_up_shapes();
         if resume_at.is_none() && self.eval_before {
+            // A stop during one of these skips the rest (the loop below then checkpoints).
             self.evaluate_now(Split::Eval)?;
-            self.evaluate_now(Split::Dev)?;
-            self.canary_now();
+            if !self.stop.is_raised() {
+                self.evaluate_now(Split::Dev)?;
+            }
+            if !self.stop.is_raised() {
+                self.canary_now();
+            }
         }
         while self.step < total {
             if let Some(h) = self.between_steps()? {
