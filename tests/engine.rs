@@ -39,7 +39,7 @@ fn a_scaled_rl_step_is_taken_only_with_an_advantage_to_follow() {
 #[test]
 fn a_stop_during_the_first_evaluation_starts_nothing_after_it() {
     use hytune::engine::protocol::Phase;
-    use hytune::engine::{DataSource, Job, backend, spawn, stop::StopFlag};
+    use hytune::engine::{Job, spawn, stop::StopFlag};
     let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
         .unwrap();
     // 200 eval items decoded one at a time: the stop lands long before that evaluation ends.
@@ -59,22 +59,16 @@ fn a_stop_during_the_first_evaluation_starts_nothing_after_it() {
     .unwrap();
     let run_dir = dir.path().join("run");
     let stop = StopFlag::new();
+    let config = tiny(&[
+        ("pretrain.steps", "3"),
+        ("post.steps", "4"),
+        ("eval.canary", "4"),
+        ("eval.max_items", "200"),
+        ("eval.batch_size", "1"),
+    ]);
     let job = Job {
-        config: tiny(&[
-            ("pretrain.steps", "3"),
-            ("post.steps", "4"),
-            ("eval.canary", "8"),
-        ]),
-        data: DataSource::Dir(data),
-        run_dir: run_dir.clone(),
-        resume: None,
-        base: None,
-        interactive: false,
-        only_base: false,
-        fresh_base: false,
-        eval_before: true,
         stop: stop.clone(),
-        backend: backend::cpu(),
+        ..common::job(config, &data, &run_dir, None)
     };
     let handle = spawn(job);
     let (mut post, mut after) = (false, Vec::new());

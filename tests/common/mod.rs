@@ -59,8 +59,9 @@ impl Run {
     }
 }
 
-pub fn run(config: Config, data: &Path, run_dir: &Path, resume: Option<PathBuf>) -> Run {
-    let job = Job {
+/// A headless CPU job on `data`, evaluating before post-training.
+pub fn job(config: Config, data: &Path, run_dir: &Path, resume: Option<PathBuf>) -> Job {
+    Job {
         config,
         data: DataSource::Dir(data.to_path_buf()),
         run_dir: run_dir.to_path_buf(),
@@ -72,8 +73,11 @@ pub fn run(config: Config, data: &Path, run_dir: &Path, resume: Option<PathBuf>)
         eval_before: true,
         stop: Default::default(),
         backend: backend::cpu(),
-    };
-    let handle = spawn(job);
+    }
+}
+
+pub fn run(config: Config, data: &Path, run_dir: &Path, resume: Option<PathBuf>) -> Run {
+    let handle = spawn(job(config, data, run_dir, resume));
     let mut out = Run {
         steps: Vec::new(),
         events: Vec::new(),
