@@ -101,7 +101,12 @@ fn resume_from_the_cli_is_exact() {
     ]);
     ok(hytune(&args, cwd));
     let run = cwd.join("R");
-    for ck in ["ckpt-0pretrain-0000008.hyt", "ckpt-1post-0000004.hyt"] {
+    // The last step (12) is checkpointed before the final evaluations, as well as every 4th.
+    for ck in [
+        "ckpt-0pretrain-0000008.hyt",
+        "ckpt-1post-0000004.hyt",
+        "ckpt-1post-0000012.hyt",
+    ] {
         assert!(run.join(ck).exists(), "{ck}");
     }
 
@@ -120,6 +125,29 @@ fn resume_from_the_cli_is_exact() {
     // wgpu's start-up prints Wayland's complaint (where Wayland's library is installed).
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
+
+    // A kill during the final evaluations resumes from the last step: no step runs again,
+    // the evaluations run and the run ends as the uninterrupted one did.
+    resume("R/ckpt-1post-0000012.hyt", Some("R6"));
+    let r6 = cwd.join("R6");
+    assert!(
+        metrics(&r6)
+            .iter()
+            .all(|((p, s), _)| p == "post" && *s <= 12),
+        "no step after the last"
+    );
+    assert_continues(&run, &r6, ("post", 12));
+    for f in ["final.hyt", "eval-post-0000012.json"] {
+        assert!(r6.join(f).exists(), "{f}");
+    }
+    let dev = "dev-post-0000012.json";
+    assert_eq!(r6.join(dev).exists(), run.join(dev).exists(), "{dev}");
+    let scores = |r: &Path| {
+        let text = std::fs::read_to_string(r.join("eval-post-0000012.json")).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        (v["accuracy"].clone(), v["brier"].clone())
+    };
+    assert_eq!(scores(&r6), scores(&run), "the same final evaluation");
 
     // A pretraining checkpoint (the cached base removed, so pretraining really resumes).
     for e in std::fs::read_dir(cwd.join("D")).unwrap().flatten() {

@@ -412,7 +412,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     (
         "checkpoint",
         "every",
-        "Write a checkpoint every N steps of each phase; 0: only at the end.",
+        "Write a checkpoint every N steps of each phase and at post-training's last step (before its final evaluations); 0: only at the end.",
     ),
     (
         "checkpoint",

@@ -6,7 +6,7 @@ use anyhow::Result;
 use burn::optim::GradientsParams;
 
 use super::post_step::Optim;
-use super::protocol::{Event, StepMetrics};
+use super::protocol::{Event, Phase, StepMetrics};
 use super::trainer::{Halt, Trainer};
 
 impl Trainer {
@@ -56,7 +56,11 @@ impl Trainer {
     /// Periodic checkpoint, write faults and the non-finite-loss guard.
     pub(super) fn after_step(&mut self, total: usize) -> Result<Option<Halt>> {
         let every = self.config.checkpoint.every;
-        if every > 0 && self.step % every == 0 && self.step < total {
+        // Post-training's last step is checkpointed too: the final evaluations after it take
+        // long on a real model, and a kill during them then resumes there, not `every` steps
+        // back. (Pretraining's last step is `base.hyt`, written at once.)
+        let last = self.step == total && self.phase == Phase::Post;
+        if every > 0 && (self.step % every == 0 && self.step < total || last) {
             if let Err(e) = self.checkpoint_now() {
                 self.io_error.get_or_insert(format!("{e:#}"));
             }
