@@ -203,6 +203,74 @@ fn resume_from_the_cli_is_exact() {
     assert!(err.contains("differs") && err.contains("D2"), "{err}");
 }
 
+/// The canary's lines (phase, step → the whole line) of a run.
+fn canary(run: &Path) -> BTreeMap<(String, u64), Value> {
+    std::fs::read_to_string(run.join("canary.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let key = (
+                v["phase"].as_str().unwrap().to_string(),
+                v["step"].as_u64().unwrap(),
+            );
+            (key, v)
+        })
+        .collect()
+}
+
+#[test]
+fn a_resumed_run_s_canary_reads_the_items_its_first_canary_read() {
+    let dir = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();
+    let cwd = dir.path();
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/configs/tiny.toml");
+    // A budget no item fits: the first canary reads its 2 probe items of the 4 (eval.canary),
+    // and so must every later one, also after a resume that lifts the budget.
+    let mut args = vec!["train", "--headless", "--backend", "cpu", "--config", cfg];
+    args.extend([
+        "--out",
+        "R",
+        "--set",
+        "post.steps=8",
+        "--set",
+        "eval.every=4",
+    ]);
+    args.extend([
+        "--set",
+        "checkpoint.every=4",
+        "--set",
+        "eval.canary_seconds=1e-9",
+    ]);
+    ok(hytune(&args, cwd));
+    let whole = canary(&cwd.join("R"));
+    assert!(whole.contains_key(&("post".into(), 8)), "{whole:?}");
+    assert!(whole.values().all(|v| v["questions"] == 2), "{whole:?}");
+    ok(hytune(
+        &[
+            "train",
+            "--headless",
+            "--backend",
+            "cpu",
+            "--resume",
+            "R/ckpt-1post-0000004.hyt",
+            "--out",
+            "R2",
+            "--set",
+            "eval.canary_seconds=0",
+        ],
+        cwd,
+    ));
+    let resumed = canary(&cwd.join("R2"));
+    let after: Vec<_> = resumed.keys().filter(|(_, s)| *s > 4).cloned().collect();
+    assert!(!after.is_empty(), "{resumed:?}");
+    for k in after {
+        assert_eq!(
+            resumed[&k], whole[&k],
+            "the canary at {k:?} as uninterrupted"
+        );
+    }
+}
+
 #[test]
 fn a_checkpoint_write_that_fails_stops_headless_and_keeps_the_last_good_one() {
     let dir = hytune::scratch::TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR"))).unwrap();

@@ -397,7 +397,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     (
         "eval",
         "canary_seconds",
-        "The canary's budget: its first run prices an item on 2 of the canary items, then rolls out as many more as fit this many seconds, so a slow model's first step starts soon; later canaries of the run read the same items. 0: all of them.",
+        "The canary's budget: its first run prices an item on 2 of the canary items, then rolls out as many more as fit this many seconds, so a slow model's first step starts soon; later canaries of the run, a resumed run's too, read the same items. 0: all of them.",
     ),
     (
         "eval",

@@ -16,6 +16,7 @@ use super::cursor::Cursors;
 use super::protocol::Phase;
 use crate::config::Config;
 use crate::method::certify::Certificate;
+use crate::method::hacking::CanaryPoint;
 use crate::method::mixing::MixState;
 use crate::model::hf::BaseIdentity;
 use crate::model::{GptShape, Lm};
@@ -69,6 +70,14 @@ pub struct Meta {
     /// The abstention threshold `hytune calibrate` certified for this model (exports carry it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<Certificate>,
+    /// The reward canary's item count, fixed by the run's first canary (`eval.canary_seconds`),
+    /// so a resumed run's canary reads the same items (absent in earlier checkpoints and before
+    /// the first canary: the resumed run sizes it afresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_items: Option<usize>,
+    /// The canary's points so far, which the onset rule compares the next one with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canary_history: Vec<CanaryPoint>,
 }
 
 /// A checkpoint read from disk; records are applied to a fresh model with [`Loaded::model`].

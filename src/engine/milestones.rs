@@ -29,6 +29,8 @@ impl Trainer {
             data: Some(self.data_record.clone()),
             base_model: self.base_model.clone(),
             certificate: None,
+            canary_items: self.canary_items,
+            canary_history: self.canary_history.clone(),
         }
     }
 

@@ -74,9 +74,11 @@ pub(super) struct Trainer {
     pub steps_since_start: usize,
     pub pending_changes: Vec<String>,
     pub sample_rng: Rng,
-    /// The reward canary's points so far in this process (the onset rule reads them).
+    /// The reward canary's points so far in this run (the onset rule reads them; checkpoints
+    /// carry them).
     pub canary_history: Vec<crate::method::hacking::CanaryPoint>,
-    /// The canary's item count in this process, fixed by its first run (`eval.canary_seconds`).
+    /// The canary's item count, fixed by the run's first canary (`eval.canary_seconds`) and
+    /// carried by checkpoints, so every canary of the run, resumed or not, reads the same items.
     pub canary_items: Option<usize>,
     /// Raised from outside (signals, a terminal gone): stop within seconds.
     pub stop: super::stop::StopFlag,
@@ -423,6 +425,8 @@ impl Trainer {
                         .mix
                         .clone()
                         .unwrap_or_else(|| MixState::new(&self.config.mix_params()));
+                    self.canary_items = ck.meta.canary_items;
+                    self.canary_history = ck.meta.canary_history.clone();
                     post_start = Some(ck.meta.step);
                 }
             }

@@ -3,15 +3,39 @@
 //! above wrong ones (SRT's "consistent but incorrect"), or the canary's accuracy falls well
 //! below its best (M-GRPO's "reward rises, accuracy falls").
 
-/// What one canary evaluation measured that the onset rule reads.
-#[derive(Clone, Copy, Debug, PartialEq)]
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// What one canary evaluation measured that the onset rule reads (checkpoints carry the run's
+/// points, so a resumed run's rule still sees the earlier ones).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CanaryPoint {
+    #[serde(with = "nan_as_null")]
     pub reward_mean: f64,
     /// Within-question AUROC of the reward against correctness (`None`: no mixed group).
     pub auroc: Option<f64>,
+    #[serde(with = "nan_as_null")]
     pub accuracy: f64,
     /// Standard error of `accuracy` (over questions).
+    #[serde(with = "nan_as_null")]
     pub accuracy_se: f64,
+}
+
+/// JSON has no NaN (serde_json writes it as `null` and then refuses to read `null` as a
+/// number): a non-finite figure goes out as `null` and comes back as NaN.
+mod nan_as_null {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
 }
 
 /// An AUROC below this no longer ranks right above wrong usefully.
@@ -85,6 +109,22 @@ mod tests {
         assert!(why.contains("2 SE"), "{why}");
         // Nothing to compare with at the first point.
         assert_eq!(onset(&[], &p(1.0, Some(0.1), 0.0)), None);
+    }
+
+    #[test]
+    fn a_point_survives_json_even_when_not_finite() {
+        let a = p(0.75, Some(0.5), 0.25);
+        let text = serde_json::to_string(&a).unwrap();
+        assert_eq!(
+            text,
+            r#"{"reward_mean":0.75,"auroc":0.5,"accuracy":0.25,"accuracy_se":0.05}"#
+        );
+        assert_eq!(serde_json::from_str::<CanaryPoint>(&text).unwrap(), a);
+        // NaN is written as null and read back as NaN, not refused.
+        let text = serde_json::to_string(&p(f64::NAN, None, 0.25)).unwrap();
+        assert!(text.contains(r#""reward_mean":null"#), "{text}");
+        let back: CanaryPoint = serde_json::from_str(&text).unwrap();
+        assert!(back.reward_mean.is_nan() && back.auroc.is_none() && back.accuracy == 0.25);
     }
 
     #[test]
