@@ -33,6 +33,67 @@ fn a_scaled_rl_step_is_taken_only_with_an_advantage_to_follow() {
     }
 }
 
+/// `eval.before = false` skips the base's evaluations and canary, and only those: the first
+/// evaluation comes after a step, and the ones every `eval.every` steps and at the end still run.
+#[test]
+fn eval_before_false_skips_the_base_figures_only() {
+    let dir = hytune::scratch::TempDir::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap();
+    let data = dataset(dir.path());
+    let sets = [
+        ("pretrain.steps", "3"),
+        ("post.steps", "4"),
+        ("eval.every", "2"),
+        ("eval.canary", "4"),
+        ("checkpoint.every", "0"),
+    ];
+    let files = |before: &str| {
+        let run_dir = dir.path().join(format!("run-{before}"));
+        let mut c = sets.to_vec();
+        c.push(("eval.before", before));
+        let r = run(tiny(&c), &data, &run_dir, None);
+        assert_eq!(r.failed, None);
+        let canary = std::fs::read_to_string(run_dir.join("canary.jsonl")).unwrap();
+        let steps: Vec<u64> = canary
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        let mut names: Vec<String> = std::fs::read_dir(&run_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json") && n.contains("-post-"))
+            .collect();
+        names.sort();
+        (names, steps)
+    };
+    let (with, canary_with) = files("true");
+    let (without, canary_without) = files("false");
+    assert_eq!(
+        with,
+        [
+            "dev-post-0000000.json",
+            "dev-post-0000002.json",
+            "dev-post-0000004.json",
+            "eval-post-0000000.json",
+            "eval-post-0000004.json"
+        ]
+    );
+    assert_eq!(
+        without,
+        [
+            "dev-post-0000002.json",
+            "dev-post-0000004.json",
+            "eval-post-0000004.json"
+        ]
+    );
+    assert_eq!((canary_with, canary_without), (vec![0, 2, 4], vec![2, 4]));
+}
+
 /// A stop (SIGTERM) during the evaluation before post-training ends the run there: the dev
 /// evaluation and the canary still due are not started, no step is taken, and the checkpoint of
 /// step 0 is written.

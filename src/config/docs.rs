@@ -350,6 +350,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ),
     (
         "eval",
+        "before",
+        "Evaluate eval and dev, and run the canary, before post-training's first step (the base's figures); false skips them (minutes on a real model).",
+    ),
+    (
+        "eval",
         "max_items",
         "Evaluate on at most this many items of eval.jsonl.",
     ),

@@ -299,6 +299,10 @@ fn keep() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Eval {
     pub every: usize,
+    /// Evaluate eval and dev (and run the canary) before post-training's first step; false
+    /// skips the base's figures (minutes on a real model).
+    #[serde(default = "yes")]
+    pub before: bool,
     pub max_items: usize,
     pub confident_threshold: f64,
     pub batch_size: usize,
@@ -331,6 +335,10 @@ pub struct Eval {
     /// The certificate may fail with at most this probability.
     #[serde(default = "delta")]
     pub delta: f64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn canary_seconds() -> f64 {
@@ -485,6 +493,7 @@ impl Default for Config {
             },
             eval: Eval {
                 every: 50,
+                before: true,
                 max_items: 200,
                 confident_threshold: 0.9,
                 batch_size: 64,

@@ -211,6 +211,8 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         crate::model::lora::adapter_params(&model, &spec),
         params,
     );
+    // The job (an experiment evaluates the base once per dataset) and the config may skip it.
+    let eval_before = job.eval_before && config.eval.before;
     let mut t = Trainer {
         data_record,
         io_error: None,
@@ -239,7 +241,7 @@ fn run_inner(job: Job, commands: Receiver<Command>, events: Sender<Event>) -> Re
         bad_steps: 0,
         paused: false,
         interactive: job.interactive,
-        eval_before: job.eval_before,
+        eval_before,
         events,
         commands,
         dir,
