@@ -16,7 +16,7 @@ if [ -n "$last" ]; then
   from=(--resume "$last" --out "$out")
 else
   from=(--config "$G/cells/finance-n16-hytuning-s1/config.toml" --data "$G/data/finance-n16"
-    --out "$out" --set "mix.alpha_max=$cap" --set "run.seed=$seed")
+    --out "$out" --set "mix.alpha_max=$cap" --set "run.seed=$seed" --set eval.before=false)
 fi
 RAYON_NUM_THREADS=${3:-2} ${H:-/work/main/target/release/hytune} train --headless --backend cpu \
   "${from[@]}"
