@@ -16,9 +16,9 @@ fn ok(o: Output) -> Output {
     o
 }
 
-/// (phase, step) → the step's training figures (timings left out).
-fn metrics(run: &Path) -> Vec<((String, u64), Vec<Value>)> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
+/// A run's JSON-lines file as (phase, step) → the line.
+fn by_step(run: &Path, file: &str) -> Vec<((String, u64), Value)> {
+    std::fs::read_to_string(run.join(file))
         .unwrap()
         .lines()
         .map(|l| {
@@ -27,19 +27,24 @@ fn metrics(run: &Path) -> Vec<((String, u64), Vec<Value>)> {
                 v["phase"].as_str().unwrap().to_string(),
                 v["step"].as_u64().unwrap(),
             );
-            let figures = [
-                "loss_total",
-                "loss_rd",
-                "loss_rlif",
-                "alpha",
-                "prg_anchor",
-                "kl_ref",
-            ]
-            .iter()
-            .map(|k| v[*k].clone())
-            .collect();
-            (key, figures)
+            (key, v)
         })
+        .collect()
+}
+
+/// (phase, step) → the step's training figures (timings left out).
+fn metrics(run: &Path) -> Vec<((String, u64), Vec<Value>)> {
+    let figures = [
+        "loss_total",
+        "loss_rd",
+        "loss_rlif",
+        "alpha",
+        "prg_anchor",
+        "kl_ref",
+    ];
+    by_step(run, "metrics.jsonl")
+        .into_iter()
+        .map(|(key, v)| (key, figures.iter().map(|k| v[*k].clone()).collect()))
         .collect()
 }
 
@@ -205,18 +210,7 @@ fn resume_from_the_cli_is_exact() {
 
 /// The canary's lines (phase, step → the whole line) of a run.
 fn canary(run: &Path) -> BTreeMap<(String, u64), Value> {
-    std::fs::read_to_string(run.join("canary.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            let key = (
-                v["phase"].as_str().unwrap().to_string(),
-                v["step"].as_u64().unwrap(),
-            );
-            (key, v)
-        })
-        .collect()
+    by_step(run, "canary.jsonl").into_iter().collect()
 }
 
 #[test]
