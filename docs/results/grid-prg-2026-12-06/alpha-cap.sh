@@ -7,8 +7,10 @@
 # control, which every cap needs, since the format control gains as much as HyTuning at 0.9;
 # random: the control that tells the KL's pull from the push toward answered responses).
 # Compare dev accuracy at steps 8, 16, 24 with the grid's cap-0.9 cells of the same seed. Choose
-# on dev only. Resumes from its last checkpoint: rerun it.
-#   G=/work/exp/grid-real-prg alpha-cap.sh CAP SEED [REWARD] [THREADS]
+# on dev only. Resumes from its last checkpoint: rerun it. Arguments after THREADS go to a fresh
+# run's `hytune train`, e.g. `--set eval.max_items=1` for a dev-only sweep cell (the chosen cap's
+# final.hyt is then evaluated with `hytune eval`).
+#   G=/work/exp/grid-real-prg alpha-cap.sh CAP SEED [REWARD] [THREADS] [--set KEY=VALUE ...]
 set -u
 G=${G:-/work/exp/grid-real-prg}
 cap=${1:?alpha_max, e.g. 0.7}; seed=${2:?seed, e.g. 1}; reward=${3:-consensus}
@@ -20,7 +22,7 @@ if [ -n "$last" ]; then
 else
   from=(--config "$G/cells/finance-n16-hytuning-s1/config.toml" --data "$G/data/finance-n16"
     --out "$out" --set "mix.alpha_max=$cap" --set "run.seed=$seed"
-    --set "post.reward=\"$reward\"" --set eval.before=false)
+    --set "post.reward=\"$reward\"" --set eval.before=false "${@:5}")
 fi
 RAYON_NUM_THREADS=${4:-2} ${H:-/work/main/target/release/hytune} train --headless --backend cpu \
   "${from[@]}"
