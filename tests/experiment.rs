@@ -135,12 +135,31 @@ fn tiny_grid_reports_and_resumes() {
         .collect();
     assert_eq!(steps, (1..=8).collect::<Vec<_>>(), "resumed after step 4");
 
-    // Another config in the same folder is refused, naming the folder.
+    // Another config in the same folder is refused, naming the folder and the key.
     let mut other = args.to_vec();
     other.extend(["--set", "post.steps=9"]);
     let o = hytune(&other, dir.path());
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("holds an experiment with another config"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("holds an experiment with another config: `post.steps` is 8 there, 9 here"),
+        "{err}"
+    );
+
+    // A folder written by an earlier hytune lacks the keys added since (here `eval.before`,
+    // whose default is what that version did): the same settings resume it, untouched.
+    let file = exp.join("experiment.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let older: String = text
+        .lines()
+        .filter(|l| !l.starts_with("before = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(older, text, "the key is in the file");
+    std::fs::write(&file, &older).unwrap();
+    let o = hytune(&args, dir.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), older);
 }
 
 /// The experiment's report files: results.csv, summary.md and every plot, by name.

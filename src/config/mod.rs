@@ -2,10 +2,12 @@
 //! (explicit layering; nothing downstream sees an `Option`).
 
 pub mod args;
+mod diff;
 mod docs;
 mod load;
 mod validate;
 
+pub use diff::{Difference, differences};
 pub use docs::render;
 pub use load::{ConfigError, Loaded, find_config_file, load, parse_value};
 

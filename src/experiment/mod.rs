@@ -86,13 +86,26 @@ fn open_folder(dir: &Path, config: &Config) -> Result<()> {
     let same = || -> Result<()> {
         let old = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        if old != text {
-            bail!(
-                "{}: holds an experiment with another config (choose another --out, or rerun with the same settings to resume)",
-                dir.display()
-            );
+        if old == text {
+            return Ok(());
         }
-        Ok(())
+        // Written by an earlier hytune, its file lacks the keys added since: read as a
+        // checkpoint's config is, they take the values that version ran with.
+        let stored: Config = toml::from_str(&old)
+            .map_err(|e| anyhow::anyhow!("{}: not a hytune config: {e}", path.display()))?;
+        let changed = crate::config::differences(&stored, config);
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let mut named: Vec<String> = changed.iter().take(3).map(|d| d.to_string()).collect();
+        if changed.len() > 3 {
+            named.push(format!("{} more", changed.len() - 3));
+        }
+        bail!(
+            "{}: holds an experiment with another config: {} (choose another --out, or rerun with the same settings to resume)",
+            dir.display(),
+            named.join("; ")
+        );
     };
     if path.exists() {
         return same();
