@@ -8,5 +8,5 @@ G=${G:-/work/exp/grid-real-prg}
 run=${1:?a run folder with final.hyt}
 mkdir -p "$run/eval"
 RAYON_NUM_THREADS=${2:-2} ${H:-/work/main/target/release/hytune} eval --backend cpu \
-  --checkpoint "$run/final.hyt" --data "$G/data/finance-n16" --set eval.max_items=500 \
+  --checkpoint "$run/final.hyt" --data "$G/data/finance-n16" \
   --predictions "$run/eval/predictions-eval-post-0000024.jsonl" --json > "$run/eval/summary.json"
