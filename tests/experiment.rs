@@ -160,6 +160,21 @@ fn tiny_grid_reports_and_resumes() {
     let o = hytune(&args, dir.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), older);
+
+    // One written by a later hytune has a key this one does not know: refused, naming the file
+    // and the key, and the file is left as it was.
+    let newer = older.replacen("[eval]\n", "[eval]\nfuture_key = 1\n", 1);
+    assert_ne!(newer, older);
+    std::fs::write(&file, &newer).unwrap();
+    let o = hytune(&args, dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("experiment.toml: holds an experiment this hytune cannot read")
+            && err.contains("future_key"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), newer);
 }
 
 /// The experiment's report files: results.csv, summary.md and every plot, by name.

@@ -91,8 +91,12 @@ fn open_folder(dir: &Path, config: &Config) -> Result<()> {
         }
         // Written by an earlier hytune, its file lacks the keys added since: read as a
         // checkpoint's config is, they take the values that version ran with.
-        let stored: Config = toml::from_str(&old)
-            .map_err(|e| anyhow::anyhow!("{}: not a hytune config: {e}", path.display()))?;
+        let stored: Config = toml::from_str(&old).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: holds an experiment this hytune cannot read (another version's config?): {e}",
+                path.display()
+            )
+        })?;
         let changed = crate::config::differences(&stored, config);
         if changed.is_empty() {
             return Ok(());
