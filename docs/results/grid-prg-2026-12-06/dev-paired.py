@@ -2,6 +2,7 @@
 """Dev accuracy of one run against others on the same dev questions, paired, with a 95%
 per-item bootstrap interval (2000 resamples, seed 0). Items are keyed by question.
     dev-paired.py A.jsonl B.jsonl [C.jsonl ...]   (predictions-dev-post-STEP.jsonl files; A - each)
+Over several seeds, or for Brier as well: dev-seeds.py.
 """
 import json, random, sys
 

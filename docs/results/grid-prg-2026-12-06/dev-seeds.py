@@ -27,6 +27,8 @@ def load(d):
 
 runs = {}
 for a in args:
+    if "=" not in a:
+        sys.exit(f"{a}: expected NAME=DIR[,DIR ...]")
     name, dirs = a.split("=", 1)
     runs[name] = [load(d) for d in dirs.split(",")]
 names = list(runs)
@@ -45,8 +47,8 @@ for k, v in runs.items():
     print(f"| {k} | {' · '.join(f'{x:.3f}' for x in a)} | {mean(a):.3f} "
           f"| {' · '.join(f'{x:.3f}' for x in b)} | {mean(b):.3f} |")
 print(f"\n| against {names[0]} | accuracy (points) | Brier |\n|---|---|---|")
-rng = random.Random(0)
 for n in names[1:]:
+    rng = random.Random(0)  # per comparison, as dev-paired.py: an interval is not order-dependent
     cells = []
     for m, scale, fmt in ((acc, 100, "{:+.1f}"), (brier, 1, "{:+.3f}")):
         d = [mean([m(runs[n][s][q]) - m(runs[names[0]][s][q]) for s in range(seeds)]) for q in qs]
